@@ -1,0 +1,219 @@
+"""Weights in and out: Google TF1 checkpoints, Hugging Face directories, our TF2 checkpoints.
+
+One table maps each model variable to its Google name and its Hugging Face name, for the encoder
+and for the task heads that exist on the model (`masked_lm`, `next_sentence`, classifier
+`output_weights`/`output_bias`). Loading and saving both read that table, so the two directions
+cannot drift apart.
+
+    load_checkpoint(model, "chinese_L-12_H-768_A-12/bert_model.ckpt")  # Google prefix
+    load_checkpoint(model, "all-MiniLM-L6-v2/")                         # HF dir with model.safetensors
+    save_google_checkpoint(model, "out/bert_model.ckpt")
+"""
+
+import collections
+import os
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+# A checkpoint variable that is a training artefact, not a weight: never reported as unused.
+_OPTIMIZER_MARKERS = ("adam_m", "adam_v", "global_step", "Momentum", "lamb_m", "lamb_v", "_CHECKPOINTABLE_OBJECT_GRAPH")
+
+LoadStatus = collections.namedtuple("LoadStatus", ["loaded", "missing", "unused"])
+_Entry = collections.namedtuple("_Entry", ["google", "hf", "variable", "hf_transpose"])
+
+
+def _dense(google, hf, dense):
+  return [_Entry(google + "/kernel", hf + ".weight", dense.kernel, True),
+          _Entry(google + "/bias", hf + ".bias", dense.bias, False)]
+
+
+def _layer_norm(google, hf, norm):
+  return [_Entry(google + "/gamma", hf + ".weight", norm.gamma, False),
+          _Entry(google + "/beta", hf + ".bias", norm.beta, False)]
+
+
+def _encoder_entries(encoder):
+  """Google and HF names of every `BertModel` variable (HF names without the `bert.` prefix)."""
+  emb = encoder.embeddings
+  entries = [
+      _Entry("bert/embeddings/word_embeddings", "embeddings.word_embeddings.weight",
+             emb.word_embeddings.embeddings, False),
+      _Entry("bert/embeddings/token_type_embeddings", "embeddings.token_type_embeddings.weight",
+             emb.token_type_embeddings.embeddings, False),
+      _Entry("bert/embeddings/position_embeddings", "embeddings.position_embeddings.weight",
+             emb.position_embeddings, False),
+  ] + _layer_norm("bert/embeddings/LayerNorm", "embeddings.LayerNorm", emb.layer_norm)
+  for i, layer in enumerate(encoder.encoder_layers):
+    g, h = "bert/encoder/layer_%d" % i, "encoder.layer.%d" % i
+    for part in ("query", "key", "value"):
+      entries += _dense("%s/attention/self/%s" % (g, part), "%s.attention.self.%s" % (h, part),
+                        getattr(layer.attention, part))
+    entries += _dense(g + "/attention/output/dense", h + ".attention.output.dense", layer.attention_output)
+    entries += _layer_norm(g + "/attention/output/LayerNorm", h + ".attention.output.LayerNorm",
+                           layer.attention_layer_norm)
+    entries += _dense(g + "/intermediate/dense", h + ".intermediate.dense", layer.intermediate)
+    entries += _dense(g + "/output/dense", h + ".output.dense", layer.output_dense)
+    entries += _layer_norm(g + "/output/LayerNorm", h + ".output.LayerNorm", layer.output_layer_norm)
+  entries += _dense("bert/pooler/dense", "pooler.dense", encoder.pooler)
+  return entries
+
+
+def variable_table(model):
+  """[_Entry] for a `BertModel` or a task model wrapping one as `.encoder`."""
+  encoder = getattr(model, "encoder", model)
+  entries = _encoder_entries(encoder)
+  if encoder is not model:
+    entries = [e._replace(hf="bert." + e.hf) for e in entries]
+  mlm = getattr(model, "masked_lm", None)
+  if mlm is not None:
+    entries += _dense("cls/predictions/transform/dense", "cls.predictions.transform.dense", mlm.dense)
+    entries += _layer_norm("cls/predictions/transform/LayerNorm", "cls.predictions.transform.LayerNorm",
+                           mlm.layer_norm)
+    entries.append(_Entry("cls/predictions/output_bias", "cls.predictions.bias", mlm.output_bias, False))
+  nsp = getattr(model, "next_sentence", None)
+  if nsp is not None:
+    # Both Google and HF store this [2, D] kernel transposed, as the original's matmul(transpose_b).
+    entries.append(_Entry("cls/seq_relationship/output_weights", "cls.seq_relationship.weight",
+                          nsp.output_weights, False))
+    entries.append(_Entry("cls/seq_relationship/output_bias", "cls.seq_relationship.bias",
+                          nsp.output_bias, False))
+  if getattr(model, "output_weights", None) is not None:  # BertClassifier, as run_classifier.py
+    entries.append(_Entry("output_weights", "classifier.weight", model.output_weights, False))
+    entries.append(_Entry("output_bias", "classifier.bias", model.output_bias, False))
+  return entries
+
+
+def _assign(entry, value, name, source):
+  expected = tuple(entry.variable.shape)
+  if tuple(value.shape) != expected:
+    raise ValueError("%s: variable %s has shape %s but the model expects %s"
+                     % (source, name, tuple(value.shape), expected))
+  entry.variable.assign(value.astype(entry.variable.dtype))
+
+
+def _report(status, source):
+  logging.info("Loaded %d variables from %s; missing %d; unused %d",
+               len(status.loaded), source, len(status.missing), len(status.unused))
+  for name in status.missing:
+    logging.info("  missing (left as initialized): %s", name)
+  for name in status.unused:
+    logging.info("  unused in checkpoint: %s", name)
+  return status
+
+
+def _is_training_artefact(name):
+  return any(marker in name for marker in _OPTIMIZER_MARKERS)
+
+
+def load_google_checkpoint(model, ckpt_prefix):
+  """Loads a TF1 name-based checkpoint (`.../bert_model.ckpt`) into `model`."""
+  reader = tf.train.load_checkpoint(ckpt_prefix)
+  available = reader.get_variable_to_shape_map()
+  loaded, missing = [], []
+  for entry in variable_table(model):
+    if entry.google in available:
+      _assign(entry, reader.get_tensor(entry.google), entry.google, ckpt_prefix)
+      loaded.append(entry.google)
+    else:
+      missing.append(entry.google)
+  used = set(loaded)
+  unused = sorted(n for n in available if n not in used and not _is_training_artefact(n))
+  return _report(LoadStatus(loaded, missing, unused), ckpt_prefix)
+
+
+def load_hf_checkpoint(model, directory):
+  """Loads a Hugging Face BERT directory (`model.safetensors`) into `model`."""
+  path = os.path.join(directory, "model.safetensors")
+  if not os.path.exists(path):
+    raise ValueError("%s: no model.safetensors (pytorch_model.bin needs torch; convert it to "
+                     "safetensors first)" % directory)
+  from safetensors.numpy import load_file
+  tensors = load_file(path)
+  # Checkpoints of BertModel have no "bert." prefix; those of BertForPreTraining etc. have it.
+  has_prefix = any(k.startswith("bert.") for k in tensors)
+  loaded, missing, used = [], [], set()
+  for entry in variable_table(model):
+    name = entry.hf
+    if has_prefix and not name.startswith(("bert.", "cls.", "classifier.")):
+      name = "bert." + name
+    elif not has_prefix and name.startswith("bert."):
+      name = name[len("bert."):]
+    candidates = [name]
+    if name.endswith("LayerNorm.weight") or name.endswith("LayerNorm.bias"):  # old HF names
+      candidates.append(name.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta"))
+    found = next((c for c in candidates if c in tensors), None)
+    if found is None:
+      missing.append(name)
+      continue
+    value = tensors[found]
+    _assign(entry, value.T if entry.hf_transpose else value, found, path)
+    loaded.append(found)
+    used.add(found)
+  # position_ids is a buffer; the decoder weight is tied to the word embeddings.
+  benign = ("position_ids", "cls.predictions.decoder.weight", "cls.predictions.decoder.bias")
+  unused = sorted(k for k in tensors if k not in used and not k.endswith(benign))
+  return _report(LoadStatus(loaded, missing, unused), path)
+
+
+def load_tf2_checkpoint(model, ckpt_prefix):
+  """Restores one of our `tf.train.Checkpoint(model=...)` checkpoints (pretraining, fine-tuning).
+
+  Task models share the `encoder` attribute, so a classifier restores a pretrainer's encoder.
+  """
+  root = model if hasattr(model, "encoder") else tf.train.Checkpoint(encoder=model)
+  status = tf.train.Checkpoint(model=root).restore(ckpt_prefix).expect_partial()
+  status.assert_existing_objects_matched()
+  names = [e.google for e in variable_table(model)]
+  return _report(LoadStatus(names, [], []), ckpt_prefix)
+
+
+def load_checkpoint(model, path):
+  """Loads weights into `model` from a Google checkpoint prefix, an HF directory or our checkpoint.
+
+  Returns LoadStatus(loaded, missing, unused) names; a shape mismatch raises ValueError naming the
+  variable and both shapes. Optimizer slots (adam_m, adam_v, global_step) are ignored.
+  """
+  path = os.fspath(path)
+  if os.path.isdir(path):
+    if os.path.exists(os.path.join(path, "model.safetensors")) or os.path.exists(os.path.join(path, "config.json")):
+      return load_hf_checkpoint(model, path)
+    latest = tf.train.latest_checkpoint(path)
+    if latest is None:
+      raise ValueError("%s: no model.safetensors, config.json or TF checkpoint in this directory" % path)
+    path = latest
+  if not tf.io.gfile.exists(path + ".index"):
+    raise ValueError("%s: no checkpoint at this prefix (expected %s.index)" % (path, path))
+  keys = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+  if "_CHECKPOINTABLE_OBJECT_GRAPH" in keys and not any(k.startswith("bert/") for k in keys):
+    return load_tf2_checkpoint(model, path)
+  return load_google_checkpoint(model, path)
+
+
+def save_google_checkpoint(model, ckpt_prefix, config=None):
+  """Writes `model`'s weights under Google's names at `ckpt_prefix` (+ `bert_config.json` beside it).
+
+  The files are written under a temporary prefix and renamed, so a crash leaves no partial checkpoint.
+  """
+  entries = variable_table(model)
+  directory = os.path.dirname(os.path.abspath(ckpt_prefix))
+  os.makedirs(directory, exist_ok=True)
+  tmp_prefix = ckpt_prefix + ".tmp-%d" % os.getpid()
+  tf.raw_ops.SaveV2(
+      prefix=tmp_prefix,
+      tensor_names=[e.google for e in entries],
+      shape_and_slices=[""] * len(entries),
+      tensors=[tf.convert_to_tensor(e.variable) for e in entries])
+  for suffix in (".index", ".data-00000-of-00001"):
+    os.replace(tmp_prefix + suffix, ckpt_prefix + suffix)
+  config = config or getattr(getattr(model, "encoder", model), "config", None)
+  if config is not None:
+    config.to_json_file(os.path.join(directory, "bert_config.json"))
+  return ckpt_prefix
+
+
+def google_checkpoint_arrays(ckpt_prefix):
+  """{name: np.ndarray} of a name-based checkpoint; handy for tests and debugging."""
+  reader = tf.train.load_checkpoint(ckpt_prefix)
+  return {n: np.asarray(reader.get_tensor(n)) for n in reader.get_variable_to_shape_map()}

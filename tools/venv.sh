@@ -1,0 +1,15 @@
+# Sourced by demo.sh and test.sh: create or reuse .venv at the repo root and install the project.
+# Idempotent: a second run only re-checks the pins (a few seconds).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+stamp=.venv/.bert_tf2-installed
+if [ ! -f "$stamp" ] || [ setup.py -nt "$stamp" ]; then
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[demo,test]"
+  touch "$stamp"
+fi
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+export PYTHONUNBUFFERED=1

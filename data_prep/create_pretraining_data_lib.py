@@ -1,0 +1,282 @@
+"""Text files -> pretraining TFRecords, in one process (fidelity) or sharded over worker processes.
+
+Two modes, one algorithm (`instances.py`):
+
+* `num_workers=1`, fidelity: one `random.Random(random_seed)` drives everything in the original's
+  order, so the records equal those of Google's `create_pretraining_data.py` one for one.
+* `num_workers>1`, sharded: the corpus is tokenized in parallel blocks, documents are shuffled
+  as in fidelity mode, then cut into shards of about `docs_per_shard` consecutive shuffled
+  documents. Shard s is processed on its own, with `random.Random("<seed>:<s>")` and random-next
+  sentences drawn from the shard's documents, and gives each of its records a 63-bit sort key
+  from `random.Random("<seed>:<s>:order")`. The output is ordered by key. Nothing depends on
+  which process ran a shard, so the output is the same for any `num_workers > 1`.
+
+Either way instances are streamed: serialized as they are made into spill files next to the
+output, then copied in the final order into the TFRecords (see `example_writer.py`).
+"""
+
+import array
+import collections
+import dataclasses
+import multiprocessing
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+
+from absl import logging
+import numpy as np
+
+from bert_tf2 import tokenization
+from data_prep import documents as documents_lib
+from data_prep import example_writer
+from data_prep import instances as instances_lib
+
+CHINESE_WHOLE_WORD_MASK = ("none", "pre_segmented", "jieba")
+_TOKENIZE_BLOCK_LINES = 20000
+
+
+@dataclasses.dataclass
+class InstanceConfig:
+  """The original's flags that shape instances (same names, same defaults)."""
+  max_seq_length: int = 128
+  max_predictions_per_seq: int = 20
+  random_seed: int = 12345
+  dupe_factor: int = 10
+  masked_lm_prob: float = 0.15
+  short_seq_prob: float = 0.1
+  do_whole_word_mask: bool = False
+
+
+@dataclasses.dataclass
+class Summary:
+  """What a run produced."""
+  documents: int = 0
+  sentences: int = 0
+  input_tokens: int = 0
+  instances: int = 0
+  total_tokens: int = 0  # non-padding tokens over all instances, [CLS]/[SEP] included
+  masked_tokens: int = 0
+  instances_per_file: list = dataclasses.field(default_factory=list)
+  seconds: float = 0.0
+
+  def add(self, instance):
+    self.instances += 1
+    self.total_tokens += len(instance.input_ids)
+    self.masked_tokens += len(instance.masked_lm_positions)
+
+  def merge(self, other):
+    self.instances += other.instances
+    self.total_tokens += other.total_tokens
+    self.masked_tokens += other.masked_tokens
+
+  def line(self):
+    files = ", ".join(str(n) for n in self.instances_per_file)
+    return ("%d documents, %d sentences, %d input tokens -> %d instances (per output file: %s), "
+            "%d tokens, mean masked fraction %.4f, %.1f s, %.0f instances/s" % (
+                self.documents, self.sentences, self.input_tokens, self.instances, files,
+                self.total_tokens, self.masked_tokens / max(1, self.total_tokens), self.seconds,
+                self.instances / max(1e-9, self.seconds)))
+
+
+def make_segmenter(chinese_whole_word_mask):
+  """None, `str.split` (pre-segmented input) or jieba's `lcut`; ValueError if jieba is missing."""
+  if chinese_whole_word_mask == "none":
+    return None
+  if chinese_whole_word_mask == "pre_segmented":
+    return str.split
+  if chinese_whole_word_mask == "jieba":
+    try:
+      import jieba  # pylint: disable=g-import-not-at-top
+    except ImportError:
+      raise ValueError("--chinese_whole_word_mask=jieba needs jieba (pip install jieba)") from None
+    jieba.setLogLevel(60)
+    return jieba.lcut
+  raise ValueError("chinese_whole_word_mask must be one of %s, not %r"
+                   % (", ".join(CHINESE_WHOLE_WORD_MASK), chinese_whole_word_mask))
+
+
+class _Progress:
+  """Logs documents/s and instances/s every `every_seconds`."""
+
+  def __init__(self, total_documents, every_seconds):
+    self.total, self.every = total_documents, every_seconds
+    self.start = self.last = time.time()
+
+  def update(self, documents, instances):
+    now = time.time()
+    if now - self.last >= self.every:
+      self.last = now
+      elapsed = now - self.start
+      logging.info("%d/%d documents (%.0f/s), %d instances (%.0f/s)", documents, self.total,
+                   documents / elapsed, instances, instances / elapsed)
+
+
+def create_pretraining_data(input_files, output_files, vocab_file, do_lower_case=True,
+                            config=InstanceConfig(), num_workers=1, chinese_whole_word_mask="none",
+                            errors="strict", docs_per_shard=256, progress_seconds=10.0):
+  """Writes pretraining TFRecords for text files and returns a `Summary`.
+
+  Args:
+    input_files: list of str, text in BERT's format (a sentence a line, blank line between docs).
+    output_files: list of str; records go round-robin across them.
+    vocab_file: str, WordPiece vocab with [PAD] [UNK] [CLS] [SEP] [MASK].
+    do_lower_case: bool.
+    config: `InstanceConfig`.
+    num_workers: int, 1 for the original's exact records, more to shard over processes.
+    chinese_whole_word_mask: "none", "pre_segmented" (words separated by spaces in the input)
+      or "jieba": mask whole Chinese words while the model still sees characters.
+    errors: "strict" (non-UTF-8 input is an error naming file and line), "replace" or "ignore".
+    docs_per_shard: int, shard size in sharded mode.
+    progress_seconds: float, interval of progress log lines.
+
+  Raises:
+    ValueError: with a one-line message, for bad input, vocab or output paths.
+  """
+  start = time.time()
+  tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case)
+  tokenization.check_special_tokens(tokenizer.vocab, vocab_file)
+  segmenter = make_segmenter(chinese_whole_word_mask)
+  if config.max_seq_length < 5:
+    raise ValueError("max_seq_length=%d is too small: [CLS] A [SEP] B [SEP] needs 5" % config.max_seq_length)
+  example_writer.check_writable(output_files)
+  # Spill files go to a hidden directory beside the first output (same disk), removed at the end.
+  spill_dir = tempfile.mkdtemp(prefix=".bert_spill-", dir=os.path.dirname(os.path.abspath(output_files[0])))
+  try:
+    if num_workers <= 1:
+      lines = documents_lib.read_lines(input_files, errors)
+      docs = documents_lib.tokenize_documents(lines, tokenizer, segmenter)
+      summary, parts, order = _run_fidelity(docs, tokenizer.vocab, config, spill_dir, progress_seconds)
+    else:
+      summary, parts, order = _run_sharded(input_files, vocab_file, do_lower_case, chinese_whole_word_mask,
+                                           errors, config, num_workers, docs_per_shard, spill_dir,
+                                           progress_seconds)
+    records = example_writer.SpilledRecords(parts)
+    try:
+      summary.instances_per_file = example_writer.write_instance_to_example_files(records, order, output_files)
+    finally:
+      records.close(remove=False)
+  finally:
+    shutil.rmtree(spill_dir, ignore_errors=True)
+  summary.seconds = time.time() - start
+  return summary
+
+
+def _corpus_summary(docs):
+  if not len(docs):
+    raise ValueError("the input has no documents (empty corpus, or no line tokenizes to anything)")
+  return Summary(documents=len(docs), sentences=docs.num_sentences, input_tokens=docs.num_tokens)
+
+
+def _run_fidelity(docs, vocab, config, spill_dir, progress_seconds):
+  """The original's single RNG stream; returns (summary, spill parts, final order)."""
+  summary = _corpus_summary(docs)
+  rng = random.Random(config.random_seed)
+  serialize = example_writer.ExampleSerializer(config.max_seq_length, config.max_predictions_per_seq, len(vocab))
+  progress = _Progress(len(docs) * config.dupe_factor, progress_seconds)
+  spill = example_writer.SpillFile(spill_dir)
+  for done, instances in enumerate(instances_lib.create_training_instances(
+      docs, config.max_seq_length, config.dupe_factor, config.short_seq_prob, config.masked_lm_prob,
+      config.max_predictions_per_seq, instances_lib.MaskingVocab.from_vocab(vocab), rng,
+      config.do_whole_word_mask), 1):
+    for instance in instances:
+      spill.append(serialize(instance))
+      summary.add(instance)
+    progress.update(done, summary.instances)
+  return summary, [spill.finish()], example_writer.shuffled_order(summary.instances, rng)
+
+
+# --- Sharded mode. Worker state lives in module globals set by the pool initializer. ---
+
+_worker = {}
+
+
+def _init_worker(vocab_file, do_lower_case, chinese_whole_word_mask, config, spill_dir):
+  tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case)
+  _worker.update(tokenizer=tokenizer, segmenter=make_segmenter(chinese_whole_word_mask), config=config,
+                 spill_dir=spill_dir, vocab=instances_lib.MaskingVocab.from_vocab(tokenizer.vocab))
+
+
+def _tokenize_block(lines):
+  return documents_lib.tokenize_documents(lines, _worker["tokenizer"], _worker["segmenter"])
+
+
+def _make_shard(task):
+  """Instances of one shard -> (shard, spill part, sort keys, Summary)."""
+  shard, shard_docs = task
+  config, vocab = _worker["config"], _worker["vocab"]
+  rng = random.Random("%d:%d" % (config.random_seed, shard))
+  key_rng = random.Random("%d:%d:order" % (config.random_seed, shard))
+  serialize = example_writer.ExampleSerializer(config.max_seq_length, config.max_predictions_per_seq, vocab.size)
+  spill = example_writer.SpillFile(_worker["spill_dir"])
+  summary = Summary(documents=len(shard_docs))
+  keys = []
+  for instances in instances_lib.create_training_instances(
+      shard_docs, config.max_seq_length, config.dupe_factor, config.short_seq_prob, config.masked_lm_prob,
+      config.max_predictions_per_seq, vocab, rng, config.do_whole_word_mask):
+    for instance in instances:
+      spill.append(serialize(instance))
+      summary.add(instance)
+      keys.append(key_rng.getrandbits(63))
+  return shard, spill.finish(), np.array(keys, np.int64), summary
+
+
+def _blocks(lines, block_lines):
+  """Groups lines into lists of >= block_lines lines that end at a document boundary."""
+  block = []
+  for line in lines:
+    block.append(line)
+    if len(block) >= block_lines and not line.strip():
+      yield block
+      block = []
+  if block:
+    yield block
+
+
+def _imap_bounded(pool, function, tasks, max_pending):
+  """`pool.imap` that pulls at most `max_pending` tasks ahead, so the input is streamed."""
+  pending = collections.deque()
+  for task in tasks:
+    pending.append(pool.apply_async(function, (task,)))
+    if len(pending) >= max_pending:
+      yield pending.popleft().get()
+  while pending:
+    yield pending.popleft().get()
+
+
+def shard_bounds(num_documents, docs_per_shard):
+  """[(first, end)] document ranges: max(1, D // docs_per_shard) shards of near-equal size."""
+  num_shards = max(1, num_documents // max(1, docs_per_shard))
+  return [(s * num_documents // num_shards, (s + 1) * num_documents // num_shards) for s in range(num_shards)]
+
+
+def _run_sharded(input_files, vocab_file, do_lower_case, chinese_whole_word_mask, errors, config,
+                 num_workers, docs_per_shard, spill_dir, progress_seconds):
+  """Sharded mode; returns (summary, spill parts in shard order, final order)."""
+  # Fork is cheapest, but never fork a process that has started TensorFlow's threads.
+  context = multiprocessing.get_context("spawn" if "tensorflow" in sys.modules else "fork")
+  with context.Pool(num_workers, _init_worker, (vocab_file, do_lower_case, chinese_whole_word_mask,
+                                                config, spill_dir)) as pool:
+    docs = documents_lib.Documents(with_joins=chinese_whole_word_mask != "none",
+                                   vocab_size=len(tokenization.load_vocab(vocab_file)))
+    blocks = _blocks(documents_lib.read_lines(input_files, errors), _TOKENIZE_BLOCK_LINES)
+    for block_docs in _imap_bounded(pool, _tokenize_block, blocks, 2 * num_workers):
+      docs.extend(block_docs)
+    summary = _corpus_summary(docs)
+    order = list(range(len(docs)))
+    random.Random(config.random_seed).shuffle(order)  # the original's document shuffle
+    bounds = shard_bounds(len(docs), docs_per_shard)
+    tasks = ((s, docs.subset(order[first:end])) for s, (first, end) in enumerate(bounds))
+    progress = _Progress(len(docs), progress_seconds)
+    results = [None] * len(bounds)
+    done_docs = 0
+    for shard, part, keys, shard_summary in _imap_bounded(pool, _make_shard, tasks, 2 * num_workers):
+      results[shard] = (part, keys)
+      summary.merge(shard_summary)
+      done_docs += shard_summary.documents
+      progress.update(done_docs, summary.instances)
+  parts = [part for part, _ in results]
+  order = np.argsort(np.concatenate([keys for _, keys in results]), kind="stable")
+  return summary, parts, array.array("q", order.astype(np.int64).tobytes())

@@ -31,11 +31,13 @@ import numpy as np
 
 from bert_tf2 import tokenization
 from data_prep import documents as documents_lib
+from data_prep import example_batch
 from data_prep import example_writer
 from data_prep import instances as instances_lib
 
 CHINESE_WHOLE_WORD_MASK = ("none", "pre_segmented", "jieba")
-_TOKENIZE_BLOCK_LINES = 20000
+_TOKENIZE_BLOCK_LINES = 2000  # small enough that every worker gets a fair share of the tokenizing
+_SERIALIZE_BATCH = 2048  # instances serialized together (numpy work per batch, see example_batch.py)
 
 
 @dataclasses.dataclass
@@ -62,10 +64,10 @@ class Summary:
   instances_per_file: list = dataclasses.field(default_factory=list)
   seconds: float = 0.0
 
-  def add(self, instance):
-    self.instances += 1
-    self.total_tokens += len(instance.input_ids)
-    self.masked_tokens += len(instance.masked_lm_positions)
+  def add(self, instances, total_tokens, masked_tokens):
+    self.instances += instances
+    self.total_tokens += total_tokens
+    self.masked_tokens += masked_tokens
 
   def merge(self, other):
     self.instances += other.instances
@@ -170,21 +172,36 @@ def _corpus_summary(docs):
   return Summary(documents=len(docs), sentences=docs.num_sentences, input_tokens=docs.num_tokens)
 
 
+def _write_instances(docs, config, vocab, rng, spill, summary, progress=None):
+  """Makes the instances of `docs` with `rng` and serializes them in batches into `spill`."""
+  serialize = example_batch.BatchSerializer(config.max_seq_length, config.max_predictions_per_seq, vocab)
+  ids = np.frombuffer(docs.ids, docs.ids.typecode)
+  batch = []
+
+  def flush():
+    records, total_tokens, masked_tokens = serialize(ids, batch)
+    spill.extend(records)
+    summary.add(len(records), total_tokens, masked_tokens)
+    batch.clear()
+
+  for done, instances in enumerate(instances_lib.create_training_instances(
+      docs, config.max_seq_length, config.dupe_factor, config.short_seq_prob, config.masked_lm_prob,
+      config.max_predictions_per_seq, vocab, rng, config.do_whole_word_mask), 1):
+    batch += instances
+    if len(batch) >= _SERIALIZE_BATCH:
+      flush()
+      if progress:
+        progress.update(done, summary.instances)
+  flush()
+
+
 def _run_fidelity(docs, vocab, config, spill_dir, progress_seconds):
   """The original's single RNG stream; returns (summary, spill parts, final order)."""
   summary = _corpus_summary(docs)
   rng = random.Random(config.random_seed)
-  serialize = example_writer.ExampleSerializer(config.max_seq_length, config.max_predictions_per_seq, len(vocab))
-  progress = _Progress(len(docs) * config.dupe_factor, progress_seconds)
   spill = example_writer.SpillFile(spill_dir)
-  for done, instances in enumerate(instances_lib.create_training_instances(
-      docs, config.max_seq_length, config.dupe_factor, config.short_seq_prob, config.masked_lm_prob,
-      config.max_predictions_per_seq, instances_lib.MaskingVocab.from_vocab(vocab), rng,
-      config.do_whole_word_mask), 1):
-    for instance in instances:
-      spill.append(serialize(instance))
-      summary.add(instance)
-    progress.update(done, summary.instances)
+  _write_instances(docs, config, instances_lib.MaskingVocab.from_vocab(vocab), rng, spill, summary,
+                   _Progress(len(docs) * config.dupe_factor, progress_seconds))
   return summary, [spill.finish()], example_writer.shuffled_order(summary.instances, rng)
 
 
@@ -209,18 +226,11 @@ def _make_shard(task):
   config, vocab = _worker["config"], _worker["vocab"]
   rng = random.Random("%d:%d" % (config.random_seed, shard))
   key_rng = random.Random("%d:%d:order" % (config.random_seed, shard))
-  serialize = example_writer.ExampleSerializer(config.max_seq_length, config.max_predictions_per_seq, vocab.size)
   spill = example_writer.SpillFile(_worker["spill_dir"])
   summary = Summary(documents=len(shard_docs))
-  keys = []
-  for instances in instances_lib.create_training_instances(
-      shard_docs, config.max_seq_length, config.dupe_factor, config.short_seq_prob, config.masked_lm_prob,
-      config.max_predictions_per_seq, vocab, rng, config.do_whole_word_mask):
-    for instance in instances:
-      spill.append(serialize(instance))
-      summary.add(instance)
-      keys.append(key_rng.getrandbits(63))
-  return shard, spill.finish(), np.array(keys, np.int64), summary
+  _write_instances(shard_docs, config, vocab, rng, spill, summary)
+  keys = np.array([key_rng.getrandbits(63) for _ in range(summary.instances)], np.int64)
+  return shard, spill.finish(), keys, summary
 
 
 def _blocks(lines, block_lines):

@@ -6,7 +6,8 @@ Schema (Google's, all features fixed length; L = max_seq_length, P = max_predict
   masked_lm_weights                                 float [P]   (1.0 real, 0.0 padding)
   next_sentence_labels                              int64 [1]   (1 = B is a random next)
 
-`serialize_instance` builds the protobuf bytes directly (features in sorted key order), equal to
+`ExampleSerializer` (one instance; `example_batch.BatchSerializer` does batches with numpy and
+reuses its headers) builds the protobuf bytes directly (features in sorted key order), equal to
 `tf.train.Example(...).SerializeToString(deterministic=True)` and ~20x faster. Records are first
 framed (`tfrecord.py`, no TensorFlow needed) and appended to a spill file (`SpillFile`), then
 copied in the final shuffled order by `write_instance_to_example_files`, so no instance list is
@@ -14,7 +15,7 @@ ever held in memory. Output files are written under a temporary name and renamed
 """
 
 import array
-import bisect
+import mmap
 import os
 import tempfile
 
@@ -24,7 +25,7 @@ FEATURE_KEYS = ("input_ids", "input_mask", "masked_lm_ids", "masked_lm_positions
                 "masked_lm_weights", "next_sentence_labels", "segment_ids")  # serialized order
 
 
-def _varint(value):
+def varint(value):
   out = bytearray()
   while value > 0x7F:
     out.append((value & 0x7F) | 0x80)
@@ -35,7 +36,7 @@ def _varint(value):
 
 def _field(tag, payload):
   """A length-delimited protobuf field: tag byte, varint length, payload."""
-  return tag + _varint(len(payload)) + payload
+  return tag + varint(len(payload)) + payload
 
 
 class ExampleSerializer:
@@ -54,29 +55,29 @@ class ExampleSerializer:
   def __init__(self, max_seq_length, max_predictions_per_seq, vocab_size):
     self.max_seq_length = max_seq_length
     self.max_predictions_per_seq = max_predictions_per_seq
-    self._varints = [_varint(i) for i in range(max(vocab_size, max_seq_length) + 1)]
+    self._varints = [varint(i) for i in range(max(vocab_size, max_seq_length) + 1)]
     self._headers = {}
     length, predictions = max_seq_length, max_predictions_per_seq
-    self._mask_entries = [self._entry("input_mask", b"\x01" * n + b"\x00" * (length - n)) for n in range(length + 1)]
-    self._weight_entries = [
+    self.mask_entries = [self._entry("input_mask", b"\x01" * n + b"\x00" * (length - n)) for n in range(length + 1)]
+    self.weight_entries = [
         self._entry("masked_lm_weights", b"\x00\x00\x80\x3f" * n + b"\x00\x00\x00\x00" * (predictions - n),
                     float_list=True) for n in range(predictions + 1)]  # float32 1.0 / 0.0
-    self._label_entries = [self._entry("next_sentence_labels", bytes([label])) for label in (0, 1)]
-    self._segment_header = self._header("segment_ids", length)
+    self.label_entries = [self._entry("next_sentence_labels", bytes([label])) for label in (0, 1)]
+    self.segment_header = self.header("segment_ids", length)
 
-  def _header(self, key, payload_length, float_list=False):
+  def header(self, key, payload_length, float_list=False):
     """Bytes before a packed payload of `payload_length` bytes in the `key` map entry."""
     header = self._headers.get((key, payload_length, float_list))
     if header is None:
-      values = b"\x0a" + _varint(payload_length)  # Int64List / FloatList {1: packed}
-      feature = (b"\x12" if float_list else b"\x1a") + _varint(len(values) + payload_length) + values
-      entry = _field(b"\x0a", key.encode()) + b"\x12" + _varint(len(feature) + payload_length) + feature
-      header = b"\x0a" + _varint(len(entry) + payload_length) + entry
+      values = b"\x0a" + varint(payload_length)  # Int64List / FloatList {1: packed}
+      feature = (b"\x12" if float_list else b"\x1a") + varint(len(values) + payload_length) + values
+      entry = _field(b"\x0a", key.encode()) + b"\x12" + varint(len(feature) + payload_length) + feature
+      header = b"\x0a" + varint(len(entry) + payload_length) + entry
       self._headers[(key, payload_length, float_list)] = header
     return header
 
   def _entry(self, key, payload, float_list=False):
-    return self._header(key, len(payload), float_list) + payload
+    return self.header(key, len(payload), float_list) + payload
 
   def __call__(self, instance):
     """bytes of one `TrainingInstance`; ValueError if it does not fit (L, P)."""
@@ -88,21 +89,21 @@ class ExampleSerializer:
       raise ValueError("instance with %d tokens and %d predictions does not fit max_seq_length=%d, "
                        "max_predictions_per_seq=%d" % (num_tokens, num_masked, self.max_seq_length,
                                                         self.max_predictions_per_seq))
-    varint = self._varints.__getitem__
-    input_ids = b"".join(map(varint, ids)) + bytes(pad)
-    masked_ids = b"".join(map(varint, instance.masked_lm_ids)) + bytes(pad_masked)
-    masked_positions = b"".join(map(varint, positions)) + bytes(pad_masked)
+    encode = self._varints.__getitem__
+    input_ids = b"".join(map(encode, ids)) + bytes(pad)
+    masked_ids = b"".join(map(encode, instance.masked_lm_ids)) + bytes(pad_masked)
+    masked_positions = b"".join(map(encode, positions)) + bytes(pad_masked)
     segment_a = instance.segment_a_length
     features = b"".join((  # sorted by key, as deterministic serialization
-        self._header("input_ids", len(input_ids)), input_ids,
-        self._mask_entries[num_tokens],
-        self._header("masked_lm_ids", len(masked_ids)), masked_ids,
-        self._header("masked_lm_positions", len(masked_positions)), masked_positions,
-        self._weight_entries[num_masked],
-        self._label_entries[instance.is_random_next],
-        self._segment_header, bytes(segment_a), b"\x01" * (num_tokens - segment_a), bytes(pad),
+        self.header("input_ids", len(input_ids)), input_ids,
+        self.mask_entries[num_tokens],
+        self.header("masked_lm_ids", len(masked_ids)), masked_ids,
+        self.header("masked_lm_positions", len(masked_positions)), masked_positions,
+        self.weight_entries[num_masked],
+        self.label_entries[instance.is_random_next],
+        self.segment_header, bytes(segment_a), b"\x01" * (num_tokens - segment_a), bytes(pad),
     ))
-    return b"\x0a" + _varint(len(features)) + features
+    return b"\x0a" + varint(len(features)) + features
 
 
 class SpillFile:
@@ -131,6 +132,11 @@ class SpillFile:
     if len(self._batch) >= self._BATCH:
       self._flush()
 
+  def extend(self, records):
+    self._batch.extend(records)
+    if len(self._batch) >= self._BATCH:
+      self._flush()
+
   def _flush(self):
     if self._batch:
       self._writer.write(tfrecord.frame_records(self._batch))
@@ -150,30 +156,42 @@ class SpillFile:
 class SpilledRecords:
   """Read access to the records of several finished spill files, numbered across all of them.
 
+  The files are memory-mapped, so reading a record is a slice, not a system call.
+
   Args:
     parts: list of (path, offsets) from `SpillFile.finish()`.
   """
 
   def __init__(self, parts):
-    self._fds = [os.open(path, os.O_RDONLY) for path, _ in parts]
-    self._offsets = [offsets for _, offsets in parts]
-    self._firsts = [0]
-    for offsets in self._offsets:
-      self._firsts.append(self._firsts[-1] + len(offsets) - 1)
     self.paths = [path for path, _ in parts]
+    self._maps = []
+    for path in self.paths:
+      with open(path, "rb") as f:
+        self._maps.append(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if os.fstat(f.fileno()).st_size
+                          else b"")
+    # Record g is self._maps[self._part[g]][self._starts[g]:self._ends[g]].
+    self._part, self._starts, self._ends = array.array("I"), array.array("q"), array.array("q")
+    for k, (_, offsets) in enumerate(parts):
+      self._part.extend([k] * (len(offsets) - 1))
+      self._starts.extend(offsets[:-1])
+      self._ends.extend(offsets[1:])
 
   def __len__(self):
-    return self._firsts[-1]
+    return len(self._part)
 
   def __getitem__(self, index):
-    part = bisect.bisect_right(self._firsts, index) - 1 if len(self._fds) > 1 else 0
-    offsets, local = self._offsets[part], index - self._firsts[part]
-    start = offsets[local]
-    return os.pread(self._fds[part], offsets[local + 1] - start, start)
+    return self._maps[self._part[index]][self._starts[index]:self._ends[index]]
+
+  def release(self):
+    """Drops the mapped pages from this process's memory (they stay in the page cache)."""
+    for mapped in self._maps:
+      if isinstance(mapped, mmap.mmap):
+        mapped.madvise(mmap.MADV_DONTNEED)
 
   def close(self, remove=True):
-    for fd in self._fds:
-      os.close(fd)
+    for mapped in self._maps:
+      if isinstance(mapped, mmap.mmap):
+        mapped.close()
     if remove:
       for path in self.paths:
         remove_quietly(path)
@@ -234,8 +252,11 @@ def write_instance_to_example_files(records, order, output_files):
     writes = [writer.write for writer in writers]
     counts = [0] * len(writers)
     num_writers = len(writers)
+    release = getattr(records, "release", None)
     for k, index in enumerate(order):
       writes[k % num_writers](records[index])
+      if release and k % 16384 == 16383:  # keeps the resident set small on big corpora
+        release()
     for k in range(num_writers):
       counts[k] = len(order) // num_writers + (k < len(order) % num_writers)
     for writer in writers:

@@ -13,13 +13,17 @@ The algorithm of Google's `create_pretraining_data.py`, making the same calls on
                              -> [MASK], else random() < 0.5 -> keep, else randint(0, |vocab|-1)
   (the final shuffle of all instances is a permutation, see `example_writer.shuffled_order`)
 
-Tokens are ids, not strings: `vocab_words[randint(0, |V|-1)]` is id `randint(0, |V|-1)` because
+Instances come out as `InstanceSpec`s (token ranges of the corpus plus the masking decisions),
+not token lists: Python makes only the random draws; `example_batch.py` builds the records with
+numpy. Tokens are ids, not strings: `vocab_words[randint(0, |V|-1)]` is id `randint(0, |V|-1)` because
 vocab ids are consecutive. Whole-word masking follows google-research/bert master: a `##` piece
 joins the previous candidate word (even across [SEP]); a word that would overflow
 `num_to_predict` is skipped without a draw; each piece of a masked word has its own 80/10/10 draw.
 """
 
 import typing
+
+import numpy as np
 
 
 class TrainingInstance(typing.NamedTuple):
@@ -37,6 +41,27 @@ class TrainingInstance(typing.NamedTuple):
   masked_lm_positions: list
   masked_lm_ids: list
   is_random_next: bool
+
+
+class InstanceSpec(typing.NamedTuple):
+  """One instance as token ranges of the corpus plus its masking: all the writer needs.
+
+  A and B are each one contiguous range of the corpus `ids` (consecutive sentences, truncated),
+  so no token list is built per instance; `example_batch.py` gathers the tokens with numpy.
+
+  Attributes:
+    a_start, a_end, b_start, b_end: int, token offsets of A and B in the corpus `ids`.
+    is_random_next: bool, B is a random span from another document (NSP label 1).
+    masked_lm_positions: list of int, sorted positions in [CLS] A [SEP] B [SEP]. [num_masked]
+    masked_lm_replacements: list of int, the id written at each position; -1 keeps the original.
+  """
+  a_start: int
+  a_end: int
+  b_start: int
+  b_end: int
+  is_random_next: bool
+  masked_lm_positions: list
+  masked_lm_replacements: list
 
 
 class MaskingVocab(typing.NamedTuple):
@@ -65,34 +90,56 @@ def _randbelow(getrandbits, n):
   return r
 
 
-_BIT_LENGTHS = [n.bit_length() for n in range(1 << 13)]
+_RUNS = {}
 
 
-def shuffle(x, rng):
-  """`rng.shuffle(x)`, the same permutation and draws, twice as fast (the masking hot spot).
+def _bit_length_runs(top, bottom):
+  """[(k, hi, lo)]: runs of i from `top` down to `bottom` with the same k = (i + 1).bit_length()."""
+  runs = _RUNS.get((top, bottom))
+  if runs is None:
+    runs, key = [], (top, bottom)
+    while top >= bottom:
+      k = (top + 1).bit_length()
+      lo = max(bottom, (1 << (k - 1)) - 1)
+      runs.append((k, top, lo))
+      top = lo - 1
+    if len(_RUNS) < 1 << 16:
+      _RUNS[key] = runs
+  return runs
 
-  CPython's shuffle swaps x[i] with x[_randbelow(i + 1)] for i from the end down to 1.
+
+def shuffle(x, rng, keep=None):
+  """`rng.shuffle(x)`: the same permutation and the same draws, ~2x faster (the masking hot spot).
+
+  CPython's shuffle swaps x[i] with x[_randbelow(i + 1)] for i from the end down to 1. Speed
+  tricks: the draw's bit count k is constant over runs of i (no per-step lookup), and with
+  `keep`, only x[:keep] is wanted: position i is final once step i is done, so for i >= keep
+  the step only moves x[i] to j (the draws are unchanged).
   """
-  if len(x) >= len(_BIT_LENGTHS):
-    rng.shuffle(x)
-    return
-  getrandbits, bits = rng.getrandbits, _BIT_LENGTHS
-  for i in range(len(x) - 1, 0, -1):
-    k = bits[i + 1]
-    j = getrandbits(k)
-    while j > i:
+  getrandbits = rng.getrandbits
+  keep = len(x) if keep is None else max(1, keep)
+  for k, hi, lo in _bit_length_runs(len(x) - 1, keep):
+    for i in range(hi, lo - 1, -1):
       j = getrandbits(k)
-    x[i], x[j] = x[j], x[i]
+      while j > i:
+        j = getrandbits(k)
+      x[j] = x[i]
+  for k, hi, lo in _bit_length_runs(min(keep, len(x)) - 1, 1):
+    for i in range(hi, lo - 1, -1):
+      j = getrandbits(k)
+      while j > i:
+        j = getrandbits(k)
+      x[i], x[j] = x[j], x[i]
 
 
 def create_training_instances(documents, max_seq_length, dupe_factor, short_seq_prob, masked_lm_prob,
                               max_predictions_per_seq, vocab, rng, do_whole_word_mask=False):
   """Yields every instance of the corpus, in the original's order before its final shuffle.
 
-  Shuffles `documents` in place with `rng` first, as the original does.
+  Shuffles the document order with `rng` first, as the original does.
 
   Args:
-    documents: `Documents` (see `documents.py`), or any list of documents indexable as below.
+    documents: `Documents` (see `documents.py`).
     max_seq_length, dupe_factor, short_seq_prob, masked_lm_prob, max_predictions_per_seq: the
       original's flags.
     vocab: `MaskingVocab`.
@@ -100,19 +147,23 @@ def create_training_instances(documents, max_seq_length, dupe_factor, short_seq_
     do_whole_word_mask: bool, mask all pieces of a word together.
 
   Yields:
-    list of `TrainingInstance`, one list per dupe pass and document.
+    list of `InstanceSpec`, one list per dupe pass and document.
   """
   all_documents = DocumentList(documents)
   rng.shuffle(all_documents.order)
+  # Masking needs no tokens unless words are grouped or a [CLS]/[SEP] id occurs inside the text.
+  ids = np.frombuffer(documents.ids, documents.ids.typecode)
+  needs_tokens = (do_whole_word_mask or documents.joins is not None
+                  or bool(np.any((ids == vocab.cls_id) | (ids == vocab.sep_id))))
   for _ in range(dupe_factor):
     for document_index in range(len(all_documents)):
       yield create_instances_from_document(
           all_documents, document_index, max_seq_length, short_seq_prob, masked_lm_prob,
-          max_predictions_per_seq, vocab, rng, do_whole_word_mask)
+          max_predictions_per_seq, vocab, rng, do_whole_word_mask, needs_tokens)
 
 
 class DocumentList:
-  """A (shuffleable) view of some documents of a `Documents` corpus, as `all_documents` lists.
+  """A (shuffleable) view of the documents of a `Documents` corpus, as `all_documents` lists.
 
   `order[k]` is the corpus number of document k; shuffling `order` shuffles the view.
   """
@@ -124,15 +175,19 @@ class DocumentList:
   def __len__(self):
     return len(self.order)
 
-  def sentence_bounds(self, k):
-    """[(start, end)] token offsets into `corpus.ids` of the sentences of document k."""
-    return self.corpus.sentence_bounds(self.order[k])
+  def sentence_range(self, k):
+    """(first, end): the corpus sentence numbers of document k."""
+    d = self.order[k]
+    return self.corpus.doc_starts[d], self.corpus.doc_starts[d + 1]
 
 
 def create_instances_from_document(all_documents, document_index, max_seq_length, short_seq_prob,
                                    masked_lm_prob, max_predictions_per_seq, vocab, rng,
-                                   do_whole_word_mask=False):
+                                   do_whole_word_mask=False, needs_tokens=True):
   """Cuts one document into sentence pairs and masks them.
+
+  Sentences of a document are consecutive in the corpus, so a chunk of sentences is one token
+  range [starts[first], starts[end]) and A and B are ranges too.
 
   Args:
     all_documents: `DocumentList`; random next sentences come from its other documents.
@@ -143,13 +198,12 @@ def create_instances_from_document(all_documents, document_index, max_seq_length
     vocab: `MaskingVocab`.
     rng: `random.Random`.
     do_whole_word_mask: bool.
+    needs_tokens: bool, False if masking may skip looking at the tokens (see `mask_pair`).
 
   Returns:
-    list of `TrainingInstance`.
+    list of `InstanceSpec`.
   """
-  ids = all_documents.corpus.ids
-  joins = all_documents.corpus.joins
-  sentences = all_documents.sentence_bounds(document_index)
+  starts = all_documents.corpus.sentence_starts
   getrandbits = rng.getrandbits
   random = rng.random
   max_num_tokens = max_seq_length - 3
@@ -159,93 +213,114 @@ def create_instances_from_document(all_documents, document_index, max_seq_length
     target_seq_length = 2 + _randbelow(getrandbits, max_num_tokens - 1)
 
   instances = []
-  chunk = []  # (start, end) of the sentences gathered so far
-  current_length = 0
-  i = 0
-  while i < len(sentences):
-    start, end = sentences[i]
-    chunk.append(sentences[i])
-    current_length += end - start
-    if i == len(sentences) - 1 or current_length >= target_seq_length:
+  first, end = all_documents.sentence_range(document_index)
+  chunk_first = i = first  # the chunk is sentences chunk_first..i
+  while i < end:
+    if i == end - 1 or starts[i + 1] - starts[chunk_first] >= target_seq_length:
+      chunk_size = i + 1 - chunk_first
       a_end = 1
-      if len(chunk) >= 2:
-        a_end = 1 + _randbelow(getrandbits, len(chunk) - 1)
-      spans_a = chunk[:a_end]
-      if len(chunk) == 1 or random() < 0.5:
+      if chunk_size >= 2:
+        a_end = 1 + _randbelow(getrandbits, chunk_size - 1)
+      a_lo, a_hi = starts[chunk_first], starts[chunk_first + a_end]
+      if chunk_size == 1 or random() < 0.5:
         is_random_next = True
-        target_b_length = target_seq_length - sum(e - s for s, e in spans_a)
+        target_b_length = target_seq_length - (a_hi - a_lo)
         for _ in range(10):
           random_document_index = _randbelow(getrandbits, len(all_documents))
           if random_document_index != document_index:
             break
-        random_document = all_documents.sentence_bounds(random_document_index)
-        random_start = _randbelow(getrandbits, len(random_document))
-        spans_b, length_b = [], 0
-        for span in random_document[random_start:]:
-          spans_b.append(span)
-          length_b += span[1] - span[0]
-          if length_b >= target_b_length:
-            break
-        i -= len(chunk) - a_end  # put the unused sentences back
+        r_first, r_end = all_documents.sentence_range(random_document_index)
+        s = r_first + _randbelow(getrandbits, r_end - r_first)
+        b_lo = starts[s]
+        while s < r_end - 1 and starts[s + 1] - b_lo < target_b_length:
+          s += 1
+        b_hi = starts[s + 1]
+        i = chunk_first + a_end - 1  # put the unused sentences back
       else:
         is_random_next = False
-        spans_b = chunk[a_end:]
+        b_lo, b_hi = a_hi, starts[i + 1]
       instances.append(_make_instance(
-          ids, joins, spans_a, spans_b, is_random_next, max_num_tokens, masked_lm_prob,
-          max_predictions_per_seq, vocab, rng, do_whole_word_mask))
-      chunk = []
-      current_length = 0
+          all_documents.corpus, a_lo, a_hi, b_lo, b_hi, is_random_next, max_num_tokens, masked_lm_prob,
+          max_predictions_per_seq, vocab, rng, do_whole_word_mask, needs_tokens))
+      chunk_first = i + 1
     i += 1
   return instances
 
 
-def _gather(values, spans):
-  out = []
-  for start, end in spans:
-    out.extend(values[start:end])
-  return out
-
-
-def _make_instance(ids, joins, spans_a, spans_b, is_random_next, max_num_tokens, masked_lm_prob,
-                   max_predictions_per_seq, vocab, rng, do_whole_word_mask):
-  tokens_a = _gather(ids, spans_a)
-  tokens_b = _gather(ids, spans_b)
-  (front_a, back_a), (front_b, back_b) = truncate_seq_pair(len(tokens_a), len(tokens_b), max_num_tokens, rng)
-  tokens_a = tokens_a[front_a:len(tokens_a) - back_a]
-  tokens_b = tokens_b[front_b:len(tokens_b) - back_b]
-  tokens = [vocab.cls_id] + tokens_a + [vocab.sep_id] + tokens_b + [vocab.sep_id]
+def _make_instance(corpus, a_lo, a_hi, b_lo, b_hi, is_random_next, max_num_tokens, masked_lm_prob,
+                   max_predictions_per_seq, vocab, rng, do_whole_word_mask, needs_tokens):
+  (front_a, back_a), (front_b, back_b) = truncate_seq_pair(a_hi - a_lo, b_hi - b_lo, max_num_tokens, rng)
+  a_lo, a_hi, b_lo, b_hi = a_lo + front_a, a_hi - back_a, b_lo + front_b, b_hi - back_b
+  num_tokens = a_hi - a_lo + b_hi - b_lo + 3
+  num_to_predict = min(max_predictions_per_seq, max(1, int(round(num_tokens * masked_lm_prob))))
+  if not needs_tokens:
+    positions, replacements = mask_pair(a_hi - a_lo, b_hi - b_lo, num_to_predict, vocab, rng)
+    return InstanceSpec(a_lo, a_hi, b_lo, b_hi, is_random_next, positions, replacements)
+  ids, joins = corpus.ids, corpus.joins
+  tokens = [vocab.cls_id] + ids[a_lo:a_hi].tolist() + [vocab.sep_id] + ids[b_lo:b_hi].tolist() + [vocab.sep_id]
   word_continues = None
   if joins is not None:  # Chinese whole words from segmentation; a word never spans A and B.
-    joins_a = _gather(joins, spans_a)[front_a:len(tokens_a) + front_a]
-    joins_b = _gather(joins, spans_b)[front_b:len(tokens_b) + front_b]
-    joins_a[0] = joins_b[0] = 0
-    word_continues = [0] + joins_a + [0] + joins_b + [0]
-  output_ids, positions, labels = create_masked_lm_predictions(
+    word_continues = [0, 0] + list(joins[a_lo + 1:a_hi]) + [0, 0] + list(joins[b_lo + 1:b_hi]) + [0]
+  output_ids, positions, _ = create_masked_lm_predictions(
       tokens, masked_lm_prob, max_predictions_per_seq, vocab, rng, do_whole_word_mask, word_continues)
-  return TrainingInstance(output_ids, len(tokens_a) + 2, positions, labels, is_random_next)
+  return InstanceSpec(a_lo, a_hi, b_lo, b_hi, is_random_next, positions, [output_ids[p] for p in positions])
 
 
 def truncate_seq_pair(len_a, len_b, max_num_tokens, rng):
   """Draws how many tokens to cut from each end of A and B so that len_a + len_b <= max_num_tokens.
 
   The original deletes one token at a time from the longer list (B on ties), from the front if
-  `rng.random() < 0.5`, else from the back. Only the counts matter, so that is what is returned.
+  `rng.random() < 0.5`, else from the back. Which list loses each token depends on the lengths
+  only: first the longer one until both are equal, then B, A, B, A, ... So the draws are made in
+  one go and only counted.
 
   Returns:
     ((front_a, back_a), (front_b, back_b)): tokens to drop, e.g. tokens_a[front_a:len_a - back_a].
   """
-  random = rng.random
-  cut_a, cut_b = [0, 0], [0, 0]
-  while len_a + len_b > max_num_tokens:
+  excess = len_a + len_b - max_num_tokens
+  cut_a = cut_b = (0, 0)
+  if excess > 0:
+    random = rng.random
+    fronts = [random() < 0.5 for _ in range(excess)]
+    lead = min(excess, abs(len_a - len_b))  # removals from the longer list before the tie
+    b_draws, a_draws = fronts[lead::2], fronts[lead + 1::2]
     if len_a > len_b:
-      cut_a[0 if random() < 0.5 else 1] += 1
-      len_a -= 1
+      a_draws += fronts[:lead]
     else:
-      cut_b[0 if random() < 0.5 else 1] += 1
-      len_b -= 1
+      b_draws += fronts[:lead]
+    front_a, front_b = a_draws.count(True), b_draws.count(True)
+    cut_a, cut_b = (front_a, len(a_draws) - front_a), (front_b, len(b_draws) - front_b)
+    len_a, len_b = len_a - len(a_draws), len_b - len(b_draws)
   if len_a < 1 or len_b < 1:
     raise ValueError("max_seq_length too small: a sentence pair needs at least 5 tokens")
-  return tuple(cut_a), tuple(cut_b)
+  return cut_a, cut_b
+
+
+def mask_pair(len_a, len_b, num_to_predict, vocab, rng):
+  """`create_masked_lm_predictions` for [CLS] A [SEP] B [SEP] when no token of A or B is [CLS]/[SEP].
+
+  The candidates are then every position but 0, len_a + 1 and the last, whatever the tokens, so
+  the same draws pick the same positions without building the token list.
+
+  Returns:
+    (masked_lm_positions [k] sorted, replacements [k]: the id written there, -1 = keep the token).
+  """
+  candidates = list(range(1, len_a + 1))
+  candidates += range(len_a + 2, len_a + len_b + 2)
+  shuffle(candidates, rng, num_to_predict)
+  random = rng.random
+  getrandbits = rng.getrandbits
+  mask_id, vocab_size = vocab.mask_id, vocab.size
+  picked = []
+  for index in candidates[:num_to_predict]:
+    if random() < 0.8:
+      picked.append((index, mask_id))
+    elif random() < 0.5:
+      picked.append((index, -1))
+    else:
+      picked.append((index, _randbelow(getrandbits, vocab_size)))
+  picked.sort()
+  return [p for p, _ in picked], [r for _, r in picked]
 
 
 def create_masked_lm_predictions(tokens, masked_lm_prob, max_predictions_per_seq, vocab, rng,

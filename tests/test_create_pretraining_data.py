@@ -324,3 +324,77 @@ def test_fast_shuffle_equals_random_shuffle(n):
     rng_a.shuffle(a)
     instances.shuffle(b, rng_b)
   assert a == b and rng_a.random() == rng_b.random()
+
+
+@pytest.mark.parametrize("n, keep", [(0, 3), (1, 1), (5, 2), (125, 20), (300, 1), (17, 40)])
+def test_shuffle_keep_gives_the_same_prefix_and_draws(n, keep):
+  a, b = list(range(n)), list(range(n))
+  rng_a, rng_b = random.Random(n), random.Random(n)
+  rng_a.shuffle(a)
+  instances.shuffle(b, rng_b, keep)
+  assert a[:keep] == b[:keep] and rng_a.random() == rng_b.random()
+
+
+def reference_truncate(len_a, len_b, max_num_tokens, rng):
+  """The original's token-by-token loop, on lists of positions."""
+  a, b = list(range(len_a)), list(range(len_b))
+  while len(a) + len(b) > max_num_tokens:
+    trunc = a if len(a) > len(b) else b
+    if rng.random() < 0.5:
+      del trunc[0]
+    else:
+      trunc.pop()
+  return a, b
+
+
+@pytest.mark.parametrize("len_a, len_b, max_num_tokens", [(5, 3, 10), (60, 3, 20), (3, 60, 20), (30, 30, 21),
+                                                          (100, 99, 125), (1, 200, 125)])
+def test_truncate_seq_pair_equals_the_original_loop(len_a, len_b, max_num_tokens):
+  for seed in range(20):
+    rng_a, rng_b = random.Random(seed), random.Random(seed)
+    a, b = reference_truncate(len_a, len_b, max_num_tokens, rng_a)
+    (front_a, back_a), (front_b, back_b) = instances.truncate_seq_pair(len_a, len_b, max_num_tokens, rng_b)
+    assert a == list(range(len_a))[front_a:len_a - back_a] and b == list(range(len_b))[front_b:len_b - back_b]
+    assert rng_a.random() == rng_b.random()
+
+
+def test_mask_pair_equals_create_masked_lm_predictions():
+  vocab = instances.MaskingVocab(size=300, cls_id=1, sep_id=2, mask_id=3, is_subword=bytes(300))
+  data = random.Random(0)
+  for seed in range(200):
+    len_a, len_b = data.randint(1, 70), data.randint(1, 70)
+    tokens = [1] + [data.randint(5, 299) for _ in range(len_a)] + [2] + [data.randint(5, 299) for _ in range(len_b)] + [2]
+    num_to_predict = min(20, max(1, int(round(len(tokens) * 0.15))))
+    rng_a, rng_b = random.Random(seed), random.Random(seed)
+    output, positions, _ = instances.create_masked_lm_predictions(tokens, 0.15, 20, vocab, rng_a)
+    fast_positions, replacements = instances.mask_pair(len_a, len_b, num_to_predict, vocab, rng_b)
+    assert fast_positions == positions
+    assert [tokens[p] if r < 0 else r for p, r in zip(positions, replacements)] == [output[p] for p in positions]
+    assert rng_a.random() == rng_b.random()
+
+
+@pytest.mark.parametrize("vocab_size", [300, 40000])
+def test_batch_serializer_equals_example_serializer(vocab_size):
+  from data_prep import example_batch  # pylint: disable=g-import-not-at-top
+  vocab = instances.MaskingVocab(size=vocab_size, cls_id=1, sep_id=2, mask_id=3, is_subword=bytes(vocab_size))
+  data = random.Random(1)
+  ids = np.array([data.randrange(5, vocab_size) for _ in range(500)], np.int32)
+  specs = []
+  for _ in range(50):
+    a, b = data.randrange(0, 400), data.randrange(0, 400)
+    len_a, len_b = data.randint(1, 20), data.randint(1, 20)
+    positions = sorted(data.sample(range(1, len_a + len_b + 2), data.randint(0, 5)))
+    replacements = [data.choice([-1, 3, data.randrange(vocab_size)]) for _ in positions]
+    specs.append(instances.InstanceSpec(a, a + len_a, b, b + len_b, data.random() < 0.5, positions, replacements))
+  records, total_tokens, masked_tokens = example_batch.BatchSerializer(48, 5, vocab)(ids, specs)
+  serialize = example_writer.ExampleSerializer(48, 5, vocab_size)
+  for spec, record in zip(specs, records):
+    tokens = [1] + ids[spec.a_start:spec.a_end].tolist() + [2] + ids[spec.b_start:spec.b_end].tolist() + [2]
+    labels = [tokens[p] for p in spec.masked_lm_positions]
+    for p, r in zip(spec.masked_lm_positions, spec.masked_lm_replacements):
+      tokens[p] = tokens[p] if r < 0 else r
+    instance = instances.TrainingInstance(tokens, spec.a_end - spec.a_start + 2, spec.masked_lm_positions, labels,
+                                          spec.is_random_next)
+    assert record == serialize(instance)
+  assert total_tokens == sum(s.a_end - s.a_start + s.b_end - s.b_start + 3 for s in specs)
+  assert masked_tokens == sum(len(s.masked_lm_positions) for s in specs)

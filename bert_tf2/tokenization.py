@@ -199,27 +199,37 @@ class FullTokenizer:
     self.do_lower_case = do_lower_case
     self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case)
     self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
-    self._cache = {}
+    self._cache = {}  # cleaned word -> its word pieces
+    self._id_cache = {}  # cleaned word -> their ids
 
   def tokenize(self, text):
     """Word pieces of `text` (str or UTF-8 bytes)."""
-    cache = self._cache
-    tokens = []
+    return self._map_words(text, self._cache, self._tokenize_word)
+
+  def tokenize_to_ids(self, text):
+    """`convert_tokens_to_ids(tokenize(text))`, served from a per-word cache of ids."""
+    return self._map_words(text, self._id_cache, self._word_ids)
+
+  def _map_words(self, text, cache, fn):
+    output = []
     for word in convert_to_unicode(text).translate(_CLEAN_TABLE).split():
-      pieces = cache.get(word)
-      if pieces is None:
-        pieces = self._tokenize_word(word)
+      value = cache.get(word)
+      if value is None:
+        value = fn(word)
         if len(cache) >= self._MAX_CACHE:
           cache.clear()
-        cache[word] = pieces
-      tokens.extend(pieces)
-    return tokens
+        cache[word] = value
+      output.extend(value)
+    return output
 
   def _tokenize_word(self, word):
     pieces = []
     for token in self.basic_tokenizer.tokenize_word(word):
       pieces.extend(self.wordpiece_tokenizer.tokenize_word(token))
     return tuple(pieces)
+
+  def _word_ids(self, word):
+    return tuple(self.vocab[t] for t in self._tokenize_word(word))
 
   def convert_tokens_to_ids(self, tokens):
     return convert_by_vocab(self.vocab, tokens)

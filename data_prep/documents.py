@@ -18,7 +18,6 @@ import glob
 import os
 
 _CHUNK_BYTES = 1 << 24
-_MAX_WORD_CACHE = 1 << 20
 
 
 class Documents:
@@ -169,26 +168,19 @@ def tokenize_documents(lines, tokenizer, segmenter=None, documents=None):
   if documents is None:
     documents = Documents(with_joins=segmenter is not None, vocab_size=len(tokenizer.vocab))
   docs = documents
-  vocab = tokenizer.vocab
-  word_cache = {}  # segmented word -> its token ids
   for line in lines:
     line = line.strip()
     if not line:
       docs.end_document()
       continue
     if segmenter is None:
-      tokens = tokenizer.tokenize(line)
-      if tokens:
-        docs.add_sentence([vocab[t] for t in tokens])
+      ids = tokenizer.tokenize_to_ids(line)
+      if ids:
+        docs.add_sentence(ids)
       continue
     ids, joins = [], []
     for word in segmenter(line):
-      pieces = word_cache.get(word)
-      if pieces is None:
-        pieces = [vocab[t] for t in tokenizer.tokenize(word)]
-        if len(word_cache) >= _MAX_WORD_CACHE:
-          word_cache.clear()
-        word_cache[word] = pieces
+      pieces = tokenizer.tokenize_to_ids(word)
       if pieces:
         ids.extend(pieces)
         joins.append(0)

@@ -84,3 +84,9 @@ def test_same_tokens_as_original_with_chinese_char_vocab(tmp_path):
   lines = corpora.peoples_daily_lines()[:5000] + tuple(EDGE_CASES)
   vocab_file = corpora.write_char_vocab(lines[:2000], str(tmp_path / "vocab.txt"))
   _assert_same_tokens(vocab_file, lines, do_lower_case=True)
+
+
+def test_tokenize_to_ids_equals_ids_of_tokens(minilm_dir):
+  tokenizer = tokenization.FullTokenizer(os.path.join(minilm_dir, "vocab.txt"))
+  for line in corpora.english_lines()[:300] + tuple(EDGE_CASES) + corpora.peoples_daily_lines()[:300]:
+    assert tokenizer.tokenize_to_ids(line) == tokenizer.convert_tokens_to_ids(tokenizer.tokenize(line))

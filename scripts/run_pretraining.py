@@ -18,6 +18,10 @@ import sys
 
 from absl import app, flags
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from bert_tf2 import distribute  # noqa: E402  (after the path set-up above)
+
 flags.DEFINE_string("bert_config_file", None, "bert_config.json of the model to train.")
 flags.DEFINE_string("input_file", None, "TFRecord files from create_pretraining_data (comma-separated globs).")
 flags.DEFINE_string("eval_input_file", None, "Evaluation TFRecords (globs); default: --input_file, as the original.")
@@ -36,16 +40,7 @@ flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint every this many
 flags.DEFINE_integer("iterations_per_loop", 1000, "Steps per tf.function call (steps per execution).")
 flags.DEFINE_integer("max_eval_steps", 100, "Maximum evaluation batches.")
 flags.DEFINE_integer("log_steps", 100, "Log and write summaries every this many steps.")
-flags.DEFINE_bool("use_tpu", False, "Same as --distribution_strategy=tpu.")
-flags.DEFINE_string("tpu_name", None, "Cloud TPU name or grpc:// address.")
-flags.DEFINE_string("tpu_zone", None, "GCE zone of the Cloud TPU.")
-flags.DEFINE_string("gcp_project", None, "GCP project of the Cloud TPU.")
-flags.DEFINE_string("master", None, "Unused (TPUEstimator); kept so original command lines parse.")
-flags.DEFINE_integer("num_tpu_cores", 8, "Informational: TPUStrategy uses every core it finds.")
-flags.DEFINE_enum("distribution_strategy", "one_device",
-                  ["one_device", "mirrored", "multi_worker_mirrored", "tpu"], "tf.distribute strategy.")
-flags.DEFINE_integer("num_gpus", None, "GPUs for one_device/mirrored (default: all).")
-flags.DEFINE_enum("mixed_precision", "none", ["none", "mixed_float16", "mixed_bfloat16"], "Keras dtype policy.")
+distribute.define_flags()
 flags.DEFINE_bool("jit_compile", False, "XLA-compile each training step (slower on CPU, see benchmarks/).")
 flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "AdamWeightDecay (original) or LAMB.")
 flags.DEFINE_bool("eval_at_checkpoints", False, "With --do_eval, also evaluate at step 0 and every checkpoint "
@@ -65,7 +60,7 @@ def _expand(patterns, flag):
 
 
 def main(_):
-  from bert_tf2 import distribute, pretraining
+  from bert_tf2 import pretraining
   from bert_tf2.modeling import BertConfig
   if not FLAGS.do_train and not FLAGS.do_eval:
     raise ValueError("at least one of --do_train and --do_eval must be set")
@@ -83,8 +78,8 @@ def main(_):
                      % (FLAGS.max_seq_length, config.max_position_embeddings, FLAGS.bert_config_file))
   input_files = _expand(FLAGS.input_file, "input_file")
   eval_files = _expand(FLAGS.eval_input_file, "eval_input_file") if FLAGS.eval_input_file else None
-  strategy_name = "tpu" if FLAGS.use_tpu else FLAGS.distribution_strategy
-  strategy = distribute.get_strategy(strategy_name, tpu_address=FLAGS.tpu_name, num_gpus=FLAGS.num_gpus,
+  strategy = distribute.get_strategy(distribute.strategy_name(FLAGS), tpu_address=FLAGS.tpu_name,
+                                     num_gpus=FLAGS.num_gpus,
                                      tpu_zone=FLAGS.tpu_zone, gcp_project=FLAGS.gcp_project)
   result = pretraining.run_pretraining(
       config, input_files, FLAGS.output_dir, init_checkpoint=FLAGS.init_checkpoint,
@@ -112,5 +107,4 @@ def run(argv):
 
 
 if __name__ == "__main__":
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
   app.run(run)

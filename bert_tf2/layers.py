@@ -6,6 +6,12 @@ Shape legend used in comments:
 
 Weights are laid out as in Google's checkpoints (Dense kernels [in, out]), so the converter in
 `bert_tf2.checkpoints` is a plain name map.
+
+Numerics follow the original as TensorFlow runs it, op for op, so a float32 forward pass gives the
+original's numbers bit for bit (tests/test_modeling.py): projections are batched matmuls (einsum),
+not the 2-D matmul a Keras Dense runs on [B, T, D] inputs (oneDNN rounds the two differently, by
+~2e-5 per projection at BERT-base width); additions and the gelu cube in the order Grappler leaves
+them in the original's graph.
 """
 
 import math
@@ -14,14 +20,29 @@ import keras
 import tensorflow as tf
 
 
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
 def gelu_tanh(x):
   """Google's `gelu`: the tanh approximation, which the original BERT checkpoints were trained with.
 
   Hugging Face's "gelu" is the exact erf form; the two differ by ~1e-3, enough to break parity.
+  The cube is `(0.044715 * x^2) * x`: the original writes `0.044715 * tf.pow(x, 3)`, which TF's
+  graph optimizer (Grappler, on in every Session and Estimator) rewrites to exactly this, and
+  `tf.pow` computed as written differs from it by up to 2 ulp.
   """
-  x = tf.convert_to_tensor(x)
-  cdf = 0.5 * (1.0 + tf.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * tf.pow(x, 3))))
-  return x * cdf
+  return _gelu_tanh(tf.convert_to_tensor(x))
+
+
+@tf.custom_gradient
+def _gelu_tanh(x):
+  x2 = tf.square(x)
+  t = tf.tanh(_SQRT_2_OVER_PI * (x + (0.044715 * x2) * x))
+
+  def grad(dy):  # d/dx x (1 + t) / 2, with dt/dx = (1 - t^2) sqrt(2 / pi) (1 + 3 * 0.044715 x^2)
+    return dy * (0.5 * (1.0 + t) + (0.5 * x) * (1.0 - tf.square(t)) * (_SQRT_2_OVER_PI * (1.0 + 0.134145 * x2)))
+
+  return x * (0.5 * (1.0 + t)), grad
 
 
 def gelu_exact(x):
@@ -54,6 +75,32 @@ def layer_norm(config, name):
   return keras.layers.LayerNormalization(axis=-1, epsilon=config.layer_norm_eps, name=name)
 
 
+class Dropout(keras.layers.Dropout):
+  """`keras.layers.Dropout` with a cheaper mask: 16 random bits per element, one select each way.
+
+  Half the random draws of Keras' float-uniform mask (drawing them is most of dropout's cost on
+  CPU). Drops with probability round(rate * 65536) / 65536 (0.1 -> 0.100006) and scales the kept
+  elements by the exact inverse of the keep probability.
+  """
+
+  def call(self, inputs, training=False):
+    if not (training and self.rate > 0) or self.noise_shape is not None:
+      return super().call(inputs, training=training)
+    threshold = int(round(self.rate * 65536))
+    scale = 65536.0 / (65536 - threshold)
+    seed = tf.cast(tf.math.floormod(self.seed_generator.next(), tf.int32.max - 1), tf.int32)
+    size = tf.size(inputs)
+    bits = tf.random.stateless_uniform([(size + 1) // 2], seed, minval=None, maxval=None, dtype=tf.uint32)
+    keep = tf.reshape(tf.reshape(tf.bitcast(bits, tf.uint16), [-1])[:size] >= threshold, tf.shape(inputs))
+    zero = tf.zeros([], inputs.dtype)
+
+    @tf.custom_gradient
+    def dropout(x):
+      return tf.where(keep, x * scale, zero), lambda dy: tf.where(keep, dy * scale, zero)
+
+    return dropout(inputs)
+
+
 class BertEmbeddings(keras.layers.Layer):
   """word + token type + position embeddings -> LayerNorm -> dropout.
 
@@ -74,7 +121,7 @@ class BertEmbeddings(keras.layers.Layer):
         name="position_embeddings", shape=(config.max_position_embeddings, config.hidden_size),
         initializer=init)
     self.layer_norm = layer_norm(config, "LayerNorm")
-    self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
+    self.dropout = Dropout(config.hidden_dropout_prob)
 
   def build(self, input_shape):
     ids_shape = input_shape[0]
@@ -95,11 +142,27 @@ class BertEmbeddings(keras.layers.Layer):
     return tuple(input_shape[0]) + (self.config.hidden_size,)
 
 
+def _dense(x, denses):
+  """x [B, T, D] @ the kernels of Keras Dense layers, concatenated ([D, sum of units]), + biases.
+
+  One batched matmul for several projections of the same input (query, key and value); the same
+  numbers as one matmul each.
+  """
+  kernels = [tf.cast(dense.kernel, x.dtype) for dense in denses]
+  biases = [tf.cast(dense.bias, x.dtype) for dense in denses]
+  kernel = kernels[0] if len(denses) == 1 else tf.concat(kernels, axis=1)
+  bias = biases[0] if len(denses) == 1 else tf.concat(biases, axis=0)
+  return tf.einsum("abc,cd->abd", x, kernel), bias
+
+
 class SelfAttention(keras.layers.Layer):
   """Multi-head scaled dot-product self-attention with Google's [D, D] query/key/value kernels.
 
-  Call: `(x, attention_bias)`: x float [B, T, D], attention_bias float [B, 1, 1, T] with 0 for
-  tokens and -10000 for padding (as the original) -> context float [B, T, D].
+  Call: `(x, attention_bias)` or `(x, attention_bias, query_positions)`: x float [B, T, D],
+  attention_bias float [B, 1, 1, T] with 0 for tokens and -10000 for padding (as the original),
+  optional int32 query_positions [B, F] -> context float [B, F, D] (F = T without positions).
+  With positions, only those rows attend (keys and values still come from all T positions);
+  the rows are bit-identical to the same rows of the full computation.
   """
 
   def __init__(self, config, **kwargs):
@@ -111,32 +174,38 @@ class SelfAttention(keras.layers.Layer):
                        % (config.hidden_size, config.num_attention_heads))
     dense = lambda name: keras.layers.Dense(config.hidden_size, kernel_initializer=initializer(config), name=name)
     self.query, self.key, self.value = dense("query"), dense("key"), dense("value")
-    self.dropout = keras.layers.Dropout(config.attention_probs_dropout_prob)
+    self.dropout = Dropout(config.attention_probs_dropout_prob)
 
   def build(self, input_shape):
     for dense in (self.query, self.key, self.value):
       dense.build(input_shape[0])
     self.built = True
 
-  def _split_heads(self, x, batch, length):
-    x = tf.reshape(x, [batch, length, self.num_heads, self.head_size])  # (B, T, N, H)
-    return tf.transpose(x, [0, 2, 1, 3])  # (B, N, T, H)
+  def _heads(self, x, denses):
+    """x [B, T, D] -> one [B, N, T, H] per Dense (the original's `dense_layer_3d`)."""
+    product, bias = _dense(x, denses)
+    batch, length = tf.shape(x)[0], tf.shape(x)[1]
+    x = tf.reshape(tf.nn.bias_add(product, bias), [batch, length, len(denses), self.num_heads, self.head_size])
+    return tf.unstack(tf.transpose(x, [2, 0, 3, 1, 4]))  # (B, N, T, H) each
 
   def call(self, inputs, training=None):
-    x, attention_bias = inputs
-    batch, length = tf.shape(x)[0], tf.shape(x)[1]
-    q = self._split_heads(self.query(x), batch, length)
-    k = self._split_heads(self.key(x), batch, length)
-    v = self._split_heads(self.value(x), batch, length)
-    scores = tf.matmul(q, k, transpose_b=True) * (1.0 / math.sqrt(self.head_size))  # (B, N, T, T)
+    x, attention_bias = inputs[0], inputs[1]
+    if len(inputs) > 2:
+      (q,) = self._heads(tf.gather(x, inputs[2], batch_dims=1), [self.query])  # (B, N, F, H)
+      k, v = self._heads(x, [self.key, self.value])  # (B, N, T, H)
+    else:
+      q, k, v = self._heads(x, [self.query, self.key, self.value])
+    scores = tf.matmul(q, k, transpose_b=True) * (1.0 / math.sqrt(self.head_size))  # (B, N, F, T)
     # Softmax in float32 even under mixed precision: -10000 and large logits overflow float16.
     scores = tf.cast(scores, tf.float32) + tf.cast(attention_bias, tf.float32)
     probs = tf.cast(tf.nn.softmax(scores, axis=-1), x.dtype)
     probs = self.dropout(probs, training=training)
-    context = tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3])  # (B, T, N, H)
-    return tf.reshape(context, [batch, length, self.num_heads * self.head_size])  # (B, T, D)
+    context = tf.transpose(tf.matmul(probs, v), [0, 2, 1, 3])  # (B, F, N, H)
+    return tf.reshape(context, [tf.shape(context)[0], -1, self.num_heads * self.head_size])  # (B, F, D)
 
   def compute_output_shape(self, input_shape):
+    if len(input_shape) > 2:
+      return tuple(input_shape[2]) + (input_shape[0][-1],)
     return input_shape[0]
 
 
@@ -144,7 +213,10 @@ class TransformerLayer(keras.layers.Layer):
   """One post-LayerNorm transformer block, as `transformer_model` in Google's modeling.py.
 
   attention -> dense -> dropout -> LayerNorm(+x) -> intermediate (act) -> dense -> dropout
-  -> LayerNorm(+attention_output). Call: `(x, attention_bias)` -> [B, T, D].
+  -> LayerNorm(+attention_output). Call: `(x, attention_bias)` -> [B, T, D], or
+  `(x, attention_bias, query_positions)` with int32 positions [B, F] -> [B, F, D]: the layer's
+  output at those positions only (its keys and values still see every position), which is all a
+  last layer has to compute when only some outputs are used (the pretraining heads').
   """
 
   def __init__(self, config, **kwargs):
@@ -160,7 +232,7 @@ class TransformerLayer(keras.layers.Layer):
         name="intermediate")
     self.output_dense = keras.layers.Dense(config.hidden_size, kernel_initializer=init, name="output")
     self.output_layer_norm = layer_norm(config, "output_LayerNorm")
-    self.dropout = keras.layers.Dropout(config.hidden_dropout_prob)
+    self.dropout = Dropout(config.hidden_dropout_prob)
 
   def build(self, input_shape):
     shape = tuple(input_shape[0])
@@ -172,13 +244,29 @@ class TransformerLayer(keras.layers.Layer):
     self.output_layer_norm.build(shape)
     self.built = True
 
+  def _add_residual(self, x, dense, residual, training):
+    """dropout(dense(x)) + residual, with the original's rounding.
+
+    Without dropout in between, Grappler (on by default when the original runs) turns the
+    original's `(product + bias) + residual` into `(residual + product) + bias`; inference here
+    adds in that order, so it matches the original bit for bit.
+    """
+    product, bias = _dense(x, [dense])
+    if training and self.dropout.rate > 0:
+      return self.dropout(tf.nn.bias_add(product, bias), training=training) + residual
+    return tf.nn.bias_add(residual + product, bias)
+
   def call(self, inputs, training=None):
-    x, attention_bias = inputs
-    attention = self.attention((x, attention_bias), training=training)
-    attention = self.dropout(self.attention_output(attention), training=training)
-    attention = self.attention_layer_norm(attention + x)
-    out = self.dropout(self.output_dense(self.intermediate(attention)), training=training)
-    return self.output_layer_norm(out + attention)
+    x, attention_bias = inputs[0], inputs[1]
+    residual = tf.gather(x, inputs[2], batch_dims=1) if len(inputs) > 2 else x  # (B, F, D)
+    context = self.attention(inputs, training=training)  # (B, F, D)
+    attention = self.attention_layer_norm(
+        self._add_residual(context, self.attention_output, residual, training))  # (B, F, D)
+    product, bias = _dense(attention, [self.intermediate])
+    intermediate = self.intermediate.activation(tf.nn.bias_add(product, bias))  # (B, F, I)
+    return self.output_layer_norm(self._add_residual(intermediate, self.output_dense, attention, training))
 
   def compute_output_shape(self, input_shape):
+    if len(input_shape) > 2:
+      return tuple(input_shape[2]) + (input_shape[0][-1],)
     return input_shape[0]

@@ -113,6 +113,26 @@ def attention_bias_from_mask(input_mask, dtype=tf.float32):
   return (1.0 - mask) * -10000.0
 
 
+def apply_layers(embeddings, encoder_layers, inputs, last_layer_positions=None):
+  """Runs the encoder's layers on a dict of int32 [B, T] `input_ids`, `input_mask`, `segment_ids`.
+
+  Returns (embedding_output [B, T, D], encoder_outputs: one [B, T, D] per layer). With int32
+  `last_layer_positions` [B, F], the last layer is computed at those positions only ([B, F, D];
+  keys and values from all T): `BertPretrainer` uses this, its heads read the first token and
+  the masked positions only.
+  """
+  embedding_output = embeddings((inputs["input_ids"], inputs["segment_ids"]))
+  attention_bias = keras.layers.Lambda(attention_bias_from_mask, name="attention_bias")(inputs["input_mask"])
+  x = embedding_output
+  encoder_outputs = []
+  for i, layer in enumerate(encoder_layers):
+    last = i == len(encoder_layers) - 1
+    x = layer((x, attention_bias, last_layer_positions) if last and last_layer_positions is not None
+              else (x, attention_bias))
+    encoder_outputs.append(x)
+  return embedding_output, encoder_outputs
+
+
 class BertModel(keras.Model):
   """BERT encoder: dict in (`input_ids`, `input_mask`, `segment_ids`, int32 [B, T]), dict out.
 
@@ -137,13 +157,8 @@ class BertModel(keras.Model):
     # === Functional Model ===
     inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name)
               for name in ("input_ids", "input_mask", "segment_ids")}
-    embedding_output = embeddings((inputs["input_ids"], inputs["segment_ids"]))
-    attention_bias = keras.layers.Lambda(attention_bias_from_mask, name="attention_bias")(inputs["input_mask"])
-    x = embedding_output
-    encoder_outputs = []
-    for layer in encoder_layers:
-      x = layer((x, attention_bias))
-      encoder_outputs.append(x)
+    embedding_output, encoder_outputs = apply_layers(embeddings, encoder_layers, inputs)
+    x = encoder_outputs[-1]
     first_token = keras.layers.Lambda(lambda t: t[:, 0], name="first_token")(x)
     outputs = {
         "sequence_output": x,

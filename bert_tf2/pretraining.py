@@ -21,7 +21,7 @@ import tensorflow as tf
 from absl import logging
 
 from bert_tf2 import layers
-from bert_tf2.modeling import BertConfig, BertModel
+from bert_tf2.modeling import BertConfig, BertModel, apply_layers
 
 MODEL_INPUTS = ("input_ids", "input_mask", "segment_ids", "masked_lm_positions")
 
@@ -29,8 +29,8 @@ MODEL_INPUTS = ("input_ids", "input_mask", "segment_ids", "masked_lm_positions")
 class MaskedLMHead(keras.layers.Layer):
   """`cls/predictions`: dense + activation + LayerNorm, then logits against the word embeddings.
 
-  Call: `(sequence_output, masked_lm_positions)`: float [B, T, D] and int32 [B, P]
-  -> logits [B, P, V]. The output weights are the encoder's word-embedding table (tied), plus
+  Call: `(sequence_output, masked_lm_positions)`: float [B, T, D] and int32 [B, P], or the
+  already gathered rows float [B, P, D] -> logits [B, P, V]. The output weights are the encoder's word-embedding table (tied), plus
   `output_bias` [V].
   """
 
@@ -52,9 +52,11 @@ class MaskedLMHead(keras.layers.Layer):
     self.built = True
 
   def call(self, inputs):
-    sequence_output, positions = inputs
-    batch, num_positions = tf.shape(positions)[0], tf.shape(positions)[1]
-    x = tf.gather(sequence_output, positions, batch_dims=1)  # (B, P, D)
+    if isinstance(inputs, (tuple, list)):
+      sequence_output, positions = inputs
+      inputs = tf.gather(sequence_output, positions, batch_dims=1)  # (B, P, D)
+    x = inputs
+    batch, num_positions = tf.shape(x)[0], tf.shape(x)[1]
     # 2-D matmuls on (B * P, D), as the original, so float results match it op for op.
     x = tf.reshape(x, [batch * num_positions, self.config.hidden_size])  # (B * P, D)
     x = self.layer_norm(self.dense(x))
@@ -63,7 +65,9 @@ class MaskedLMHead(keras.layers.Layer):
     return tf.reshape(logits, [batch, num_positions, self.config.vocab_size])  # (B, P, V)
 
   def compute_output_shape(self, input_shape):
-    return tuple(input_shape[1]) + (self.config.vocab_size,)
+    if isinstance(input_shape, (tuple, list)) and isinstance(input_shape[0], (tuple, list)):
+      return tuple(input_shape[1]) + (self.config.vocab_size,)
+    return tuple(input_shape[:-1]) + (self.config.vocab_size,)
 
 
 class NextSentenceHead(keras.layers.Layer):
@@ -97,8 +101,14 @@ class BertPretrainer(keras.Model):
     encoder: a `BertConfig` (a new `BertModel` is built from it), a config dict, or a `BertModel`.
 
   Inputs: dict of int32 `input_ids`, `input_mask`, `segment_ids` [B, T] and `masked_lm_positions`
-  [B, P]. Outputs: the encoder's dict plus float32 `masked_lm_logits` [B, P, V] and
-  `next_sentence_logits` [B, 2] (float32 even under mixed precision).
+  [B, P]. Outputs: the encoder's (`sequence_output`, `pooled_output`, `encoder_outputs`,
+  `embedding_output`) plus float32 `masked_lm_logits` [B, P, V] and `next_sentence_logits` [B, 2]
+  (float32 even under mixed precision).
+
+  `pretraining_logits(inputs, training)` gives the same two logits (and `pooled_output`) faster,
+  for training: the heads read the last layer at the first token and the P masked positions only,
+  so the last layer is computed at those rows alone (`apply_layers(..., last_layer_positions)`;
+  keys and values still from every position), with the same numbers as the full layer there.
   """
 
   def __init__(self, encoder, **kwargs):
@@ -108,19 +118,32 @@ class BertPretrainer(keras.Model):
     # === Layers ===
     masked_lm = MaskedLMHead(config, encoder.embeddings.word_embeddings, name="masked_lm")
     next_sentence = NextSentenceHead(config, name="next_sentence")
+    to_float32 = keras.layers.Activation("linear", dtype="float32", name="to_float32")
 
     # === Functional Model ===
-    inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in MODEL_INPUTS}
-    outputs = dict(encoder({k: inputs[k] for k in ("input_ids", "input_mask", "segment_ids")}))
-    to_float32 = keras.layers.Activation("linear", dtype="float32")
+    inputs = _model_inputs()
+    outputs = dict(encoder({k: inputs[k] for k in MODEL_INPUTS[:3]}))
     outputs["masked_lm_logits"] = to_float32(masked_lm((outputs["sequence_output"], inputs["masked_lm_positions"])))
     outputs["next_sentence_logits"] = to_float32(next_sentence(outputs["pooled_output"]))
     super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+    # The training view: same layers and weights, the last layer only at the heads' rows.
+    inputs = _model_inputs()
+    head_positions = keras.layers.Lambda(_head_positions, name="head_positions")(inputs["masked_lm_positions"])
+    _, encoder_outputs = apply_layers(encoder.embeddings, encoder.encoder_layers, inputs, head_positions)
+    rows = encoder_outputs[-1]  # (B, F, D): the first token, the masked positions, padding
+    pooled_output = encoder.pooler(keras.layers.Lambda(lambda t: t[:, 0], name="first_token")(rows))
+    masked_rows = keras.layers.Lambda(_masked_rows, name="masked_rows")((rows, inputs["masked_lm_positions"]))
+    view = keras.Model(inputs, {"pooled_output": pooled_output,
+                                "masked_lm_logits": to_float32(masked_lm(masked_rows)),
+                                "next_sentence_logits": to_float32(next_sentence(pooled_output))})
 
     # === Config ===
     self.encoder = encoder
     self.masked_lm = masked_lm
     self.next_sentence = next_sentence
+    # A bound method, not the model: Keras and tf.train.Checkpoint track the weights once.
+    self.pretraining_logits = view.__call__
 
   @property
   def checkpoint_items(self):
@@ -135,6 +158,30 @@ class BertPretrainer(keras.Model):
     return cls(BertConfig.from_dict(config["encoder"]), name=config.get("name"))
 
 
+def _model_inputs():
+  return {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in MODEL_INPUTS}
+
+
+def _head_positions(masked_lm_positions):
+  """int [B, P] -> int32 [B, F]: 0 (the pooler's first token), the P masked positions, then 0s.
+
+  F >= 1 + P makes B * F a multiple of 16, so that the sparse last layer runs every elementwise op
+  on whole 16-float vectors, as the full layer (and the original) does when B * T is a multiple of
+  16: Eigen's rsqrt and exp round a buffer's last, partial vector differently.
+  """
+  positions = tf.cast(masked_lm_positions, tf.int32)
+  batch, num_positions = tf.shape(positions)[0], tf.shape(positions)[1]
+  multiple = 16 // tf.minimum(16, tf.bitwise.bitwise_and(batch, -batch))  # F % multiple == 0
+  padding = tf.zeros([batch, (-(num_positions + 1)) % multiple], tf.int32)
+  return tf.concat([tf.zeros_like(positions[:, :1]), positions, padding], axis=1)
+
+
+def _masked_rows(inputs):
+  """(rows [B, F, D] from `_head_positions`, masked_lm_positions [B, P]) -> rows [B, P, D]."""
+  rows, positions = inputs
+  return rows[:, 1:1 + tf.shape(positions)[1]]
+
+
 def masked_lm_loss(logits, masked_lm_ids, masked_lm_weights):
   """The original's weighted masked-LM cross-entropy.
 
@@ -145,8 +192,8 @@ def masked_lm_loss(logits, masked_lm_ids, masked_lm_weights):
     (loss, per_example_loss): scalar sum(w * ce) / (sum(w) + 1e-5), and ce [B, P] (unweighted).
   """
   log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
-  one_hot = tf.one_hot(masked_lm_ids, depth=tf.shape(logits)[-1], dtype=tf.float32)
-  per_example_loss = -tf.reduce_sum(log_probs * one_hot, axis=-1)  # (B, P)
+  # The original's -sum(log_probs * one_hot(ids)), without the [B, P, V] one-hot (same numbers).
+  per_example_loss = -tf.gather(log_probs, tf.cast(masked_lm_ids, tf.int32), batch_dims=2)  # (B, P)
   weights = tf.cast(masked_lm_weights, tf.float32)
   loss = tf.reduce_sum(weights * per_example_loss) / (tf.reduce_sum(weights) + 1e-5)
   return loss, per_example_loss
@@ -209,7 +256,7 @@ def finalize_metrics(sums):
 def pretraining_loss_fn(model, features, training):
   """`bert_tf2.training` loss_fn for a BertPretrainer: (total_loss, metric sums)."""
   features = {k: tf.cast(v, tf.float32 if k == "masked_lm_weights" else tf.int32) for k, v in features.items()}
-  outputs = model({k: features[k] for k in MODEL_INPUTS}, training=training)
+  outputs = model.pretraining_logits({k: features[k] for k in MODEL_INPUTS}, training=training)
   losses = pretraining_losses(outputs, features)
   sums = metric_sums(outputs, features, losses)
   sums.update(masked_lm_batch_loss=losses["masked_lm_loss"], next_sentence_batch_loss=losses["next_sentence_loss"])

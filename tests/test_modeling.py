@@ -13,6 +13,10 @@ GOOGLE_TINY = {"vocab_size": 99, "hidden_size": 32, "num_hidden_layers": 3, "num
                "intermediate_size": 37, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
                "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 40,
                "type_vocab_size": 3, "initializer_range": 0.02}
+# Wide and deep enough for float32 rounding to add up (and for oneDNN to pick other matmul kernels),
+# weights large enough for activations of ~4: the drift that the tiny config hides shows here.
+GOOGLE_LARGER = dict(GOOGLE_TINY, vocab_size=3000, hidden_size=128, num_hidden_layers=4, intermediate_size=512,
+                     max_position_embeddings=128, type_vocab_size=2, initializer_range=0.2)
 
 
 def _inputs(config, batch=3, length=11, seed=0):
@@ -79,13 +83,11 @@ def test_keras_save_and_load_round_trip(tmp_path, tiny_config):
   np.testing.assert_allclose(again(x)["pooled_output"], model(x)["pooled_output"], atol=1e-6)
 
 
-@pytest.mark.parametrize("hidden_act", ["gelu", "relu"])
-def test_same_numbers_as_original_modeling(tmp_path, hidden_act):
+def _assert_same_numbers_as_original(tmp_path, config, length):
   """Every layer, with padding, on a random Google checkpoint: <= 1e-5 max abs difference."""
-  config = dict(GOOGLE_TINY, hidden_act=hidden_act)
   ckpt = original_bert.make_google_checkpoint(config, str(tmp_path / "bert_model.ckpt"), seed=3,
                                               with_pretraining_heads=False)
-  x = _inputs(config)
+  x = _inputs(config, length=length)
   expected = original_bert.run_original_model(config, ckpt, **x)
   model = BertModel(BertConfig.from_json_file(tmp_path / "bert_config.json"))
   status = checkpoints.load_checkpoint(model, ckpt)
@@ -93,7 +95,17 @@ def test_same_numbers_as_original_modeling(tmp_path, hidden_act):
   out = model(x)
   real = x["input_mask"].astype(bool)  # the original leaves padded positions unspecified too
   for name in ("embedding_output", "sequence_output"):
-    np.testing.assert_allclose(np.asarray(out[name])[real], expected[name][real], atol=1e-5, rtol=0)
-  for ours, theirs in zip(out["encoder_outputs"], expected["encoder_outputs"]):
-    np.testing.assert_allclose(np.asarray(ours)[real], theirs[real], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(np.asarray(out[name])[real], expected[name][real], atol=1e-5, rtol=0, err_msg=name)
+  for i, (ours, theirs) in enumerate(zip(out["encoder_outputs"], expected["encoder_outputs"])):
+    np.testing.assert_allclose(np.asarray(ours)[real], theirs[real], atol=1e-5, rtol=0, err_msg="layer %d" % i)
   np.testing.assert_allclose(out["pooled_output"], expected["pooled_output"], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("hidden_act", ["gelu", "relu"])
+def test_same_numbers_as_original_modeling(tmp_path, hidden_act):
+  _assert_same_numbers_as_original(tmp_path, dict(GOOGLE_TINY, hidden_act=hidden_act), length=11)
+
+
+def test_same_numbers_as_original_modeling_on_a_larger_checkpoint(tmp_path):
+  """4 layers of width 128, sequence 64 with padding: float32 drift would show as 3-9e-6 per layer."""
+  _assert_same_numbers_as_original(tmp_path, GOOGLE_LARGER, length=64)

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from bert_tf2 import checkpoints, pretraining
-from bert_tf2.modeling import BertModel
+from bert_tf2.modeling import BertConfig, BertModel
 from tests import original_bert
 
 
@@ -29,16 +29,20 @@ def _features(config, batch=3, seq=12, preds=4, seed=0):
   }
 
 
+# 4 layers of width 128, vocab 3000, weights large enough for masked-LM logits of ~9.
+LARGER = BertConfig(vocab_size=3000, hidden_size=128, num_hidden_layers=4, num_attention_heads=4,
+                    intermediate_size=512, max_position_embeddings=128, type_vocab_size=2, initializer_range=0.2)
+
+
 @pytest.fixture
 def google_ckpt(tmp_path, tiny_config):
   return original_bert.make_google_checkpoint(tiny_config.to_dict(), str(tmp_path / "bert_model.ckpt"), seed=3)
 
 
-@pytest.mark.parametrize("hidden_act", ["gelu", "relu"])
-def test_heads_logits_and_losses_match_original(tmp_path, tiny_config, hidden_act):
-  config = tiny_config.copy(hidden_act=hidden_act)
+def _assert_heads_match_original(tmp_path, config, **feature_args):
+  """Logits and losses (per example and total) against run_pretraining.py: <= 1e-5 max abs difference."""
   ckpt = original_bert.make_google_checkpoint(config.to_dict(), str(tmp_path / "bert_model.ckpt"), seed=7)
-  features = _features(config)
+  features = _features(config, **feature_args)
   theirs = original_bert.run_original_pretraining_heads(config.to_dict(), ckpt, **features)
 
   pretrainer = pretraining.BertPretrainer(config)
@@ -59,6 +63,35 @@ def test_heads_logits_and_losses_match_original(tmp_path, tiny_config, hidden_ac
     checks[key] = (ours[key], theirs[key])
   for key, (a, b) in checks.items():
     np.testing.assert_allclose(np.asarray(a), b, rtol=0, atol=1e-5, err_msg=key)
+  return theirs
+
+
+@pytest.mark.parametrize("hidden_act", ["gelu", "relu"])
+def test_heads_logits_and_losses_match_original(tmp_path, tiny_config, hidden_act):
+  _assert_heads_match_original(tmp_path, tiny_config.copy(hidden_act=hidden_act))
+
+
+def test_heads_match_original_on_a_larger_checkpoint(tmp_path):
+  """Sequence 64 with padding, 8 predictions: the encoder's float32 drift, scaled up by the heads."""
+  theirs = _assert_heads_match_original(tmp_path, LARGER, seq=64, preds=8)
+  assert np.abs(theirs["masked_lm_logits"]).max() > 5  # large logits, where drift would show
+
+
+def test_outputs_are_the_encoders_plus_both_logits_and_training_view_agrees(tiny_config):
+  """pretrainer(x) adds the two logits to BertModel's outputs; `pretraining_logits` (last layer at
+  the first token and masked positions only) gives the same numbers."""
+  pretrainer = pretraining.BertPretrainer(tiny_config)
+  features = _features(tiny_config)
+  inputs = {k: features[k] for k in pretraining.MODEL_INPUTS}
+  full = pretrainer.encoder({k: features[k] for k in ("input_ids", "input_mask", "segment_ids")})
+  out = pretrainer(inputs)
+  assert set(out) == set(full) | {"masked_lm_logits", "next_sentence_logits"}
+  np.testing.assert_array_equal(out["sequence_output"], full["sequence_output"])
+  np.testing.assert_array_equal(
+      out["masked_lm_logits"], pretrainer.masked_lm((full["sequence_output"], features["masked_lm_positions"])))
+  fast = pretrainer.pretraining_logits(inputs)
+  for name in ("pooled_output", "masked_lm_logits", "next_sentence_logits"):
+    np.testing.assert_array_equal(fast[name], out[name])
 
 
 def test_output_weights_are_tied_to_word_embeddings(tiny_config):

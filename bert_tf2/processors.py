@@ -189,7 +189,45 @@ def _sorted_labels(labels):
   return sorted(labels)
 
 
-class DelimitedProcessor(DataProcessor):
+class _SplitFileProcessor(DataProcessor):
+  """A processor reading `<split>` files with `_get(data_dir, split)`; labels default to train's."""
+
+  def __init__(self, labels=None):
+    self.labels = list(labels) if labels else None
+    self._train_dir = None
+
+  def _get(self, data_dir, set_type):
+    raise NotImplementedError()
+
+  def _example_labels(self, example):
+    """The label strings of one example."""
+    return [example.label]
+
+  def _split(self, data_dir, set_type):
+    examples = self._get(data_dir, set_type)
+    if set_type == "train":
+      self._train_dir = data_dir
+    return examples
+
+  def get_train_examples(self, data_dir):
+    return self._split(data_dir, "train")
+
+  def get_dev_examples(self, data_dir):
+    return self._split(data_dir, "dev")
+
+  def get_test_examples(self, data_dir):
+    return self._split(data_dir, "test")
+
+  def get_labels(self):
+    if self.labels is None:
+      if self._train_dir is None:
+        raise ValueError("the label set comes from the train file: read it first or pass labels")
+      examples = self.get_train_examples(self._train_dir)
+      self.labels = _sorted_labels(label for e in examples for label in self._example_labels(e))
+    return self.labels
+
+
+class DelimitedProcessor(_SplitFileProcessor):
   """Any TSV/CSV: `{train,dev,test}.<extension>` with chosen label / text_a / text_b columns.
 
   Args:
@@ -204,11 +242,10 @@ class DelimitedProcessor(DataProcessor):
                text_b_column=None, labels=None, extension=None, quotechar='"'):
     self.delimiter = delimiter
     self.has_header = has_header
+    super().__init__(labels)
     self.columns = {"label": label_column, "text_a": text_a_column, "text_b": text_b_column}
-    self.labels = list(labels) if labels else None
     self.extension = extension or ("csv" if delimiter == "," else "tsv")
     self.quotechar = quotechar
-    self._train_path = None
 
   def _index(self, path, header, key, set_type):
     column = self.columns[key]
@@ -238,25 +275,7 @@ class DelimitedProcessor(DataProcessor):
                          skip_header=self.has_header)
     if not examples:
       raise ValueError("%s: no examples (only a header?)" % path)
-    if set_type == "train":
-      self._train_path = data_dir
     return examples
-
-  def get_train_examples(self, data_dir):
-    return self._get(data_dir, "train")
-
-  def get_dev_examples(self, data_dir):
-    return self._get(data_dir, "dev")
-
-  def get_test_examples(self, data_dir):
-    return self._get(data_dir, "test")
-
-  def get_labels(self):
-    if self.labels is None:
-      if self._train_path is None:
-        raise ValueError("the label set comes from the train file: read it first or pass labels")
-      self.labels = _sorted_labels(e.label for e in self.get_train_examples(self._train_path))
-    return self.labels
 
 
 class CsvProcessor(DelimitedProcessor):
@@ -271,14 +290,10 @@ class TsvProcessor(DelimitedProcessor):
   name = "tsv"
 
 
-class JsonlMultiLabelProcessor(DataProcessor):
+class JsonlMultiLabelProcessor(_SplitFileProcessor):
   """`{train,dev,test}.jsonl`: one `{"text": str, "label": [str, ...]}` (optional "text_b") a line."""
   name = "jsonl_multilabel"
   is_multi_label = True
-
-  def __init__(self, labels=None):
-    self.labels = list(labels) if labels else None
-    self._train_dir = None
 
   def _get(self, data_dir, set_type):
     path = os.path.join(data_dir, set_type + ".jsonl")
@@ -303,26 +318,10 @@ class JsonlMultiLabelProcessor(DataProcessor):
             None if label is None else [str(x) for x in label], "%s:%d" % (path, line_number)))
     if not examples:
       raise ValueError("%s: the file is empty" % path)
-    if set_type == "train":
-      self._train_dir = data_dir
     return examples
 
-  def get_train_examples(self, data_dir):
-    return self._get(data_dir, "train")
-
-  def get_dev_examples(self, data_dir):
-    return self._get(data_dir, "dev")
-
-  def get_test_examples(self, data_dir):
-    return self._get(data_dir, "test")
-
-  def get_labels(self):
-    if self.labels is None:
-      if self._train_dir is None:
-        raise ValueError("the label set comes from the train file: read it first or pass labels")
-      examples = self.get_train_examples(self._train_dir)
-      self.labels = _sorted_labels(label for e in examples for label in e.label or [])
-    return self.labels
+  def _example_labels(self, example):
+    return example.label or []
 
 
 def register_processor(cls, name=None):

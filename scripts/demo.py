@@ -1,6 +1,6 @@
 """The main job on its embedded default data: the whole pipeline on real text, with progress.
 
-    bash demo.sh                                  # sets up .venv, then runs every stage (~5 min, 2 cores)
+    bash demo.sh                                  # sets up .venv, then runs every stage (~2 min on 2 idle cores)
     python scripts/demo.py --stages=similarity    # one stage (later stages reuse earlier outputs)
 
 Stages (outputs under --work_dir, default runs/demo/):
@@ -34,8 +34,8 @@ flags.DEFINE_list("stages", ["similarity", "corpus", "vocab", "tfrecords", "pret
                              "search"], "Stages to run, in order.")
 flags.DEFINE_string("work_dir", "runs/demo", "Where stages write their outputs.")
 flags.DEFINE_integer("num_documents", 800, "People's Daily documents to pretrain on (of 3,741).")
-flags.DEFINE_integer("pretrain_steps", 900, "Pretraining steps (batch 32).")
-flags.DEFINE_integer("num_reviews", 4000, "Training reviews for fine-tuning (of ~14k).")
+flags.DEFINE_integer("pretrain_steps", 2000, "Pretraining steps (batch 32).")
+flags.DEFINE_integer("num_reviews", 6000, "Training reviews for fine-tuning (of ~14k).")
 
 SENTENCES = [
     "How do I pay my medical insurance?",

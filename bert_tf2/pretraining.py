@@ -191,12 +191,33 @@ def masked_lm_loss(logits, masked_lm_ids, masked_lm_weights):
   Returns:
     (loss, per_example_loss): scalar sum(w * ce) / (sum(w) + 1e-5), and ce [B, P] (unweighted).
   """
-  log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1)
-  # The original's -sum(log_probs * one_hot(ids)), without the [B, P, V] one-hot (same numbers).
-  per_example_loss = -tf.gather(log_probs, tf.cast(masked_lm_ids, tf.int32), batch_dims=2)  # (B, P)
+  per_example_loss = _token_cross_entropy(tf.cast(logits, tf.float32), tf.cast(masked_lm_ids, tf.int32))  # (B, P)
   weights = tf.cast(masked_lm_weights, tf.float32)
   loss = tf.reduce_sum(weights * per_example_loss) / (tf.reduce_sum(weights) + 1e-5)
   return loss, per_example_loss
+
+
+@tf.custom_gradient
+def _token_cross_entropy(logits, ids):
+  """-log_softmax(logits)[..., ids]: float [B, P, V], int32 [B, P] -> [B, P].
+
+  The original's -sum(log_probs * one_hot(ids)), without the [B, P, V] one-hot (same numbers).
+  The gradient is the closed form dce * (softmax - one_hot(ids)): autodiff through the gather
+  would scatter the [B, P] gradient into a zeroed [B, P, V] buffer (UnsortedSegmentSum) and then
+  run LogSoftmax's gradient over it.
+  """
+  log_probs = tf.nn.log_softmax(logits, axis=-1)
+  per_example_loss = -tf.gather(log_probs, ids, batch_dims=2)  # (B, P)
+
+  def grad(dy):
+    dlogits = tf.exp(log_probs) * dy[..., tf.newaxis]  # (B, P, V)
+    shape = tf.shape(ids)
+    index = tf.stack([tf.repeat(tf.range(shape[0]), shape[1]),
+                      tf.tile(tf.range(shape[1]), [shape[0]]),
+                      tf.reshape(ids, [-1])], axis=1)  # (B * P, 3)
+    return tf.tensor_scatter_nd_sub(dlogits, index, tf.reshape(dy, [-1])), None
+
+  return per_example_loss, grad
 
 
 def next_sentence_loss(logits, next_sentence_labels):

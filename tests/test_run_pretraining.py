@@ -14,20 +14,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf2 import checkpoints, optimization, pretraining, training
+from bert_tf2 import checkpoints, optimization, pretraining, pretraining_data, training
 from bert_tf2.modeling import BertConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEQ, PREDS, VOCAB = 16, 3, 40
-FEATURES = {
-    "input_ids": tf.io.FixedLenFeature([SEQ], tf.int64),
-    "input_mask": tf.io.FixedLenFeature([SEQ], tf.int64),
-    "segment_ids": tf.io.FixedLenFeature([SEQ], tf.int64),
-    "masked_lm_positions": tf.io.FixedLenFeature([PREDS], tf.int64),
-    "masked_lm_ids": tf.io.FixedLenFeature([PREDS], tf.int64),
-    "masked_lm_weights": tf.io.FixedLenFeature([PREDS], tf.float32),
-    "next_sentence_labels": tf.io.FixedLenFeature([1], tf.int64),
-}
+FEATURES = pretraining_data.feature_spec(SEQ, PREDS)
 
 
 def write_records(path, num_examples=64, seq=SEQ, preds=PREDS, seed=0):

@@ -319,3 +319,22 @@ def run_original_pretraining_heads(bert_config_dict, ckpt_path, input_ids, input
     heads = _pretraining_heads(bert_config_dict, model, masked_lm_positions, masked_lm_ids,
                                masked_lm_weights, next_sentence_labels)
     return _restore_and_run(ckpt_path, heads)
+
+
+def run_original_pretraining_gradients(bert_config_dict, ckpt_path, **features):
+  """Gradients of the original's total pretraining loss (MLM + NSP, no dropout) w.r.t. every variable.
+
+  Args: as `run_original_pretraining_heads`.
+
+  Returns:
+    Dict of Google variable name (`bert/encoder/layer_0/attention/self/query/kernel`, ...) -> numpy
+    gradient, dense (the embedding gathers' IndexedSlices are summed into the full table).
+  """
+  with tf1_graph():
+    model = _bert_model(bert_config_dict, features["input_ids"], features["input_mask"], features["segment_ids"])
+    heads = _pretraining_heads(bert_config_dict, model, features["masked_lm_positions"], features["masked_lm_ids"],
+                               features["masked_lm_weights"], features["next_sentence_labels"])
+    variables = _V1.trainable_variables()
+    grads = [tf.convert_to_tensor(g) for g in tf.gradients(heads["total_loss"], variables)]
+    values = _restore_and_run(ckpt_path, grads)
+    return {v.op.name: g for v, g in zip(variables, values)}

@@ -26,8 +26,9 @@ setup(
         "demo": ["snownlp==0.12.3", "faiss-cpu>=1.8"],
         # ANN search; without it bert_tf2.retrieval falls back to exact numpy search.
         "retrieval": ["faiss-cpu>=1.8"],
-        # Google's original TF1 code, the reference the tests compare with.
-        "test": ["pytest>=8", "bert-tensorflow==1.0.4", "snownlp==0.12.3", "faiss-cpu>=1.8"],
+        # Google's original TF1 code, the reference the tests compare with; jieba for the test of
+        # --chinese_whole_word_mask=jieba (the standard Chinese word segmenter).
+        "test": ["pytest>=8", "bert-tensorflow==1.0.4", "snownlp==0.12.3", "faiss-cpu>=1.8", "jieba==0.42.1"],
         # The TF-IDF + logistic-regression baseline of benchmarks/sentiment_zh.sh.
         "benchmarks": ["scikit-learn>=1.3"],
     },

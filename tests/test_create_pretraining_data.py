@@ -234,6 +234,29 @@ def test_chinese_whole_word_mask_end_to_end(tmp_path, zh):
   assert len(read_records([output])) == summary.instances
 
 
+def test_jieba_segmentation_equals_pre_segmented_input(tmp_path, zh):
+  """--chinese_whole_word_mask=jieba on plain text writes the same records as pre_segmented on the
+  same text segmented by jieba.lcut beforehand: the segmenter only marks word boundaries."""
+  jieba = pytest.importorskip("jieba")
+  jieba.setLogLevel(60)
+  lines = open(zh["text"], encoding="utf-8").read().split("\n")[:400]
+  assert not any(" " in line for line in lines)  # so that " ".join(words) is a lossless segmentation
+  plain, segmented = tmp_path / "plain.txt", tmp_path / "segmented.txt"
+  plain.write_text("\n".join(lines) + "\n", encoding="utf-8")
+  segmented.write_text("\n".join(" ".join(jieba.lcut(line)) for line in lines) + "\n", encoding="utf-8")
+  config = lib.InstanceConfig(dupe_factor=2)
+  outputs = {}
+  for mode, path in (("jieba", plain), ("pre_segmented", segmented)):
+    outputs[mode] = str(tmp_path / (mode + ".tfrecord"))
+    lib.create_pretraining_data([str(path)], [outputs[mode]], zh["vocab"], True, config,
+                                chinese_whole_word_mask=mode)
+  records = open(outputs["jieba"], "rb").read()
+  assert records and records == open(outputs["pre_segmented"], "rb").read()
+  plain_records = str(tmp_path / "none.tfrecord")
+  lib.create_pretraining_data([str(plain)], [plain_records], zh["vocab"], True, config)
+  assert open(plain_records, "rb").read() != records  # whole words change which tokens get masked
+
+
 def test_sharded_output_is_reproducible_and_independent_of_worker_count(tmp_path, zh):
   results = []
   for num_workers, seed in ((2, 1), (3, 1), (2, 2)):

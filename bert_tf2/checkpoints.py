@@ -12,6 +12,7 @@ cannot drift apart.
 
 import collections
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -20,6 +21,7 @@ from absl import logging
 # A checkpoint variable that is a training artefact, not a weight: never reported as unused.
 _OPTIMIZER_MARKERS = ("adam_m", "adam_v", "global_step", "Momentum", "lamb_m", "lamb_v", "_CHECKPOINTABLE_OBJECT_GRAPH")
 
+_LAYER = re.compile(r"layer_(\d+)/")
 LoadStatus = collections.namedtuple("LoadStatus", ["loaded", "missing", "unused"])
 _Entry = collections.namedtuple("_Entry", ["google", "hf", "variable", "hf_transpose"])
 
@@ -119,6 +121,33 @@ def load_google_checkpoint(model, ckpt_prefix):
     else:
       missing.append(entry.google)
   used = set(loaded)
+  unused = sorted(n for n in available if n not in used and not _is_training_artefact(n))
+  return _report(LoadStatus(loaded, missing, unused), ckpt_prefix)
+
+
+def load_stacked_checkpoint(model, ckpt_prefix):
+  """Progressive stacking (Gong et al., 2019): a shallower BERT's Google checkpoint into a deeper `model`.
+
+  Encoder layer i of `model` gets the checkpoint's layer i mod L (L = the checkpoint's layer count, which
+  must divide the model's); everything else loads by name. A deeper model started this way begins past
+  the masked-LM plateau its shallower self has left, instead of from scratch.
+  """
+  reader = tf.train.load_checkpoint(ckpt_prefix)
+  available = reader.get_variable_to_shape_map()
+  num_layers = len({m.group(1) for m in map(_LAYER.search, available) if m})
+  target_layers = getattr(model, "encoder", model).config.num_hidden_layers
+  if not num_layers or target_layers % num_layers:
+    raise ValueError("%s: %d encoder layers, which does not divide the model's %d"
+                     % (ckpt_prefix, num_layers, target_layers))
+  loaded, missing, used = [], [], set()
+  for entry in variable_table(model):
+    name = _LAYER.sub(lambda m: "layer_%d/" % (int(m.group(1)) % num_layers), entry.google)
+    if name in available:
+      _assign(entry, reader.get_tensor(name), name, ckpt_prefix)
+      loaded.append(entry.google)
+      used.add(name)
+    else:
+      missing.append(entry.google)
   unused = sorted(n for n in available if n not in used and not _is_training_artefact(n))
   return _report(LoadStatus(loaded, missing, unused), ckpt_prefix)
 

@@ -80,3 +80,29 @@ def test_shape_mismatch_names_variable_and_shapes(tmp_path, tiny_config):
 def test_missing_checkpoint_is_a_clear_error(tmp_path, tiny_config):
   with pytest.raises(ValueError, match="no checkpoint at this prefix"):
     checkpoints.load_checkpoint(BertModel(tiny_config), str(tmp_path / "nothing.ckpt"))
+
+
+def test_stacked_checkpoint_repeats_the_layers(tmp_path):
+  """Progressive stacking: a 2-layer checkpoint into a 4-layer model -> layers 0,1,0,1; the rest by name."""
+  import subprocess
+  import sys
+  from bert_tf2.pretraining import BertPretrainer
+  shallow = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                       intermediate_size=32, max_position_embeddings=32)
+  source = BertPretrainer(shallow)
+  prefix = checkpoints.save_google_checkpoint(source, str(tmp_path / "shallow" / "bert_model.ckpt"))
+  deep_config = tmp_path / "deep.json"
+  shallow.copy(num_hidden_layers=4).to_json_file(str(deep_config))
+  out = str(tmp_path / "deep" / "bert_model.ckpt")
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  subprocess.run([sys.executable, os.path.join(root, "scripts", "stack_checkpoint.py"), "--init_checkpoint=" + prefix,
+                  "--bert_config_file=%s" % deep_config, "--output_file=" + out], check=True, cwd=root)
+  src, deep = checkpoints.google_checkpoint_arrays(prefix), checkpoints.google_checkpoint_arrays(out)
+  assert len(deep) == len(src) + 16 * 2  # 16 variables a layer
+  for name, value in deep.items():
+    source_name = name.replace("layer_2/", "layer_0/").replace("layer_3/", "layer_1/")
+    np.testing.assert_array_equal(value, src[source_name], err_msg=name)
+  assert not np.array_equal(src["bert/encoder/layer_0/output/dense/kernel"],
+                            src["bert/encoder/layer_1/output/dense/kernel"])
+  with pytest.raises(ValueError, match="2 encoder layers, which does not divide the model's 3"):
+    checkpoints.load_stacked_checkpoint(BertPretrainer(shallow.copy(num_hidden_layers=3)), prefix)

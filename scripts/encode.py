@@ -17,6 +17,8 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bert_tf2 import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Google checkpoint, Hugging Face directory or embedding SavedModel.")
 flags.DEFINE_string("vocab_file", None, "vocab.txt; default: the one beside the model.")
@@ -33,23 +35,18 @@ flags.DEFINE_integer("batch_size", 64, "Texts per model call (texts are bucketed
 flags.DEFINE_string("export_dir", None, "Also write a raw-string SavedModel of this encoder here.")
 
 
-def _fail(message):
-  print("encode: error: %s" % message, file=sys.stderr)
-  sys.exit(1)
-
-
 def main(argv):
   del argv
   if not FLAGS.model:
-    _fail("--model is required")
+    cli.fail("--model is required")
   if not (FLAGS.input_file and FLAGS.output_file) and not FLAGS.export_dir:
-    _fail("give --input_file and --output_file, or --export_dir")
+    cli.fail("give --input_file and --output_file, or --export_dir")
   if FLAGS.input_file and not os.path.isfile(FLAGS.input_file):
-    _fail("--input_file: no such file: %s" % FLAGS.input_file)
+    cli.fail("--input_file: no such file: %s" % FLAGS.input_file)
   try:
     pooling_layer = [int(x) for x in FLAGS.pooling_layer]
   except ValueError:
-    _fail("--pooling_layer must be integers, got %s" % ",".join(FLAGS.pooling_layer))
+    cli.fail("--pooling_layer must be integers, got %s" % ",".join(FLAGS.pooling_layer))
   from bert_tf2 import embeddings  # pylint: disable=g-import-not-at-top
   try:
     encoder = embeddings.SentenceEncoder.from_pretrained(
@@ -64,7 +61,7 @@ def main(argv):
                                     encoder.tokenizer.do_lower_case)
       print("encode: SavedModel (raw strings -> embeddings) written to %s" % FLAGS.export_dir)
   except (ValueError, OSError, UnicodeDecodeError) as e:
-    _fail(str(e))
+    cli.fail(str(e))
 
 
 if __name__ == "__main__":

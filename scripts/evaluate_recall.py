@@ -13,6 +13,8 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bert_tf2 import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Google checkpoint (or its directory), Hugging Face dir or SavedModel.")
 flags.DEFINE_string("vocab_file", None, "vocab.txt; default: beside the model.")
@@ -25,23 +27,16 @@ flags.DEFINE_list("ks", ["1", "5", "10", "50"], "Cut-offs K.")
 flags.DEFINE_enum("index_type", "flat", ["flat", "hnsw"], "Exact or approximate search.")
 
 
-def _fail(message):
-  print("evaluate_recall: error: %s" % message, file=sys.stderr)
-  sys.exit(1)
-
-
 def main(argv):
   del argv
-  for name in ("model", "pairs_file"):
-    if not getattr(FLAGS, name):
-      _fail("--%s is required" % name)
+  cli.require_flags(FLAGS, ("model", "pairs_file"))
   if not os.path.isfile(FLAGS.pairs_file):
-    _fail("--pairs_file: no such file: %s" % FLAGS.pairs_file)
+    cli.fail("--pairs_file: no such file: %s" % FLAGS.pairs_file)
   try:
     ks = [int(k) for k in FLAGS.ks]
     pooling_layer = [int(x) for x in FLAGS.pooling_layer]
   except ValueError:
-    _fail("--ks and --pooling_layer must be integers")
+    cli.fail("--ks and --pooling_layer must be integers")
   from bert_tf2 import embeddings, retrieval  # pylint: disable=g-import-not-at-top
   try:
     pairs = retrieval.read_training_file(FLAGS.pairs_file, "in_batch")
@@ -53,7 +48,7 @@ def main(argv):
     recall = retrieval.evaluate_recall(encoder, [q for q, _ in pairs], passages, [position[p] for _, p in pairs],
                                        ks, FLAGS.index_type)
   except (ValueError, OSError) as e:
-    _fail(str(e))
+    cli.fail(str(e))
   print("%d queries, %d passages" % (len(pairs), len(passages)))
   print("  ".join("Recall@%d %.4f" % (k, recall[k]) for k in ks))
 

@@ -19,6 +19,8 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bert_tf2 import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("export_dir", None, "Where to write the SavedModel (replaced if it exists).")
 flags.DEFINE_string("model_dir", None, "A run_classifier.py --output_dir (classifier export).")
@@ -32,17 +34,12 @@ flags.DEFINE_integer("max_seq_length", 128, "Encoder export: serve_text truncate
 flags.DEFINE_float("threshold", 0.5, "Multi-label: labels with probability >= threshold.")
 
 
-def _fail(message):
-  print("export_saved_model: error: %s" % message, file=sys.stderr)
-  sys.exit(1)
-
-
 def main(argv):
   del argv
   if not FLAGS.export_dir:
-    _fail("--export_dir is required")
+    cli.fail("--export_dir is required")
   if not FLAGS.encoder_only and not FLAGS.model_dir:
-    _fail("give --model_dir (classifier) or --encoder_only with --init_checkpoint")
+    cli.fail("give --model_dir (classifier) or --encoder_only with --init_checkpoint")
   from bert_tf2 import export  # pylint: disable=g-import-not-at-top
   try:
     path = export.export_from_checkpoint(
@@ -50,7 +47,7 @@ def main(argv):
         do_lower_case=FLAGS.do_lower_case, max_seq_length=FLAGS.max_seq_length,
         model_dir=FLAGS.model_dir, encoder_only=FLAGS.encoder_only, threshold=FLAGS.threshold)
   except (ValueError, OSError) as e:
-    _fail(str(e))
+    cli.fail(str(e))
   print("export_saved_model: wrote %s" % path)
 
 

@@ -17,6 +17,8 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bert_tf2 import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input_file", None, "Text file, one example a line (`a` or `a ||| b`).")
 flags.DEFINE_string("output_file", None, "JSONL output file.")
@@ -34,25 +36,18 @@ flags.DEFINE_integer("num_tpu_cores", 8, "Ignored.")
 flags.DEFINE_bool("use_one_hot_embeddings", False, "Ignored.")
 
 
-def _fail(message):
-  print("extract_features: error: %s" % message, file=sys.stderr)
-  sys.exit(1)
-
-
 def main(argv):
   del argv
-  for name in ("input_file", "output_file", "vocab_file", "bert_config_file", "init_checkpoint"):
-    if not getattr(FLAGS, name):
-      _fail("--%s is required" % name)
+  cli.require_flags(FLAGS, ("input_file", "output_file", "vocab_file", "bert_config_file", "init_checkpoint"))
   for name in ("input_file", "vocab_file", "bert_config_file"):
     if not os.path.isfile(getattr(FLAGS, name)):
-      _fail("--%s: no such file: %s" % (name, getattr(FLAGS, name)))
+      cli.fail("--%s: no such file: %s" % (name, getattr(FLAGS, name)))
   try:
     layers = [int(x) for x in FLAGS.layers.split(",")]
   except ValueError:
-    _fail("--layers must be comma-separated integers, got %r" % FLAGS.layers)
+    cli.fail("--layers must be comma-separated integers, got %r" % FLAGS.layers)
   if FLAGS.batch_size < 1:
-    _fail("--batch_size must be positive")
+    cli.fail("--batch_size must be positive")
   from bert_tf2 import feature_extraction  # pylint: disable=g-import-not-at-top
   try:
     count = feature_extraction.run_extract_features(
@@ -60,7 +55,7 @@ def main(argv):
         FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case, max_seq_length=FLAGS.max_seq_length,
         batch_size=FLAGS.batch_size)
   except (ValueError, OSError) as e:
-    _fail(str(e))
+    cli.fail(str(e))
   print("extract_features: wrote %d lines to %s" % (count, FLAGS.output_file))
 
 

@@ -19,7 +19,7 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bert_tf2 import distribute  # noqa: E402  (after the path set-up above)
+from bert_tf2 import cli, distribute  # noqa: E402  (after the path set-up above)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "Directory of the task's train/dev/test files.")
@@ -56,18 +56,11 @@ flags.DEFINE_string("text_b_column", None, "tsv/csv: second text column for pair
 flags.DEFINE_list("labels", None, "tsv/csv/jsonl: the label set (default: those of the train file).")
 
 
-def _fail(message):
-  print("run_classifier: error: %s" % message, file=sys.stderr)
-  sys.exit(1)
-
-
 def main(argv):
   del argv
-  for name in ("task_name", "data_dir", "vocab_file", "bert_config_file", "output_dir"):
-    if not getattr(FLAGS, name):
-      _fail("--%s is required" % name)
+  cli.require_flags(FLAGS, ("task_name", "data_dir", "vocab_file", "bert_config_file", "output_dir"))
   if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
-    _fail("at least one of --do_train, --do_eval or --do_predict must be true")
+    cli.fail("at least one of --do_train, --do_eval or --do_predict must be true")
   from bert_tf2 import classifier, processors  # pylint: disable=g-import-not-at-top
   try:
     if FLAGS.processor_module:
@@ -91,7 +84,7 @@ def main(argv):
         tpu_zone=FLAGS.tpu_zone, gcp_project=FLAGS.gcp_project, export_dir=FLAGS.export_dir,
         threshold=FLAGS.threshold, seed=FLAGS.seed)
   except (ValueError, OSError) as e:
-    _fail(str(e))
+    cli.fail(str(e))
   for key in sorted(results):
     print("run_classifier: %s = %s" % (key, results[key]))
 

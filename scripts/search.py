@@ -14,17 +14,14 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bert_tf2 import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("index_dir", None, "Directory written by build_index.py.")
 flags.DEFINE_string("model", None, "Override the model recorded in the index (same vectors space!).")
 flags.DEFINE_multi_string("query", None, "A query; repeat the flag for several.")
 flags.DEFINE_string("query_file", None, "Queries, one a line.")
 flags.DEFINE_integer("top_k", 5, "Results per query.")
-
-
-def _fail(message):
-  print("search: error: %s" % message, file=sys.stderr)
-  sys.exit(1)
 
 
 def _print_results(query, results):
@@ -39,11 +36,11 @@ def _print_results(query, results):
 def main(argv):
   del argv
   if not FLAGS.index_dir:
-    _fail("--index_dir is required")
+    cli.fail("--index_dir is required")
   if not os.path.exists(os.path.join(FLAGS.index_dir, "meta.json")):
-    _fail("--index_dir: no index (meta.json) in %s" % FLAGS.index_dir)
+    cli.fail("--index_dir: no index (meta.json) in %s" % FLAGS.index_dir)
   if FLAGS.top_k < 1:
-    _fail("--top_k must be positive")
+    cli.fail("--top_k must be positive")
   from bert_tf2 import feature_extraction, retrieval  # pylint: disable=g-import-not-at-top
   try:
     searcher = retrieval.Searcher.load(FLAGS.index_dir, FLAGS.model)
@@ -51,7 +48,7 @@ def main(argv):
     if FLAGS.query_file:
       queries += [q for q in feature_extraction.read_lines(FLAGS.query_file) if q.strip()]
   except (ValueError, OSError) as e:
-    _fail(str(e))
+    cli.fail(str(e))
   if queries:
     for query, results in zip(queries, searcher.search(queries, FLAGS.top_k)):
       _print_results(query, results)

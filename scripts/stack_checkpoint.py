@@ -17,6 +17,8 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bert_tf2 import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("init_checkpoint", None, "Google-format checkpoint prefix of the shallower model.")
 flags.DEFINE_string("bert_config_file", None, "bert_config.json of the deeper model (same widths).")
@@ -32,8 +34,7 @@ def main(argv):
     model = BertPretrainer(BertConfig.from_json_file(FLAGS.bert_config_file))
     status = checkpoints.load_stacked_checkpoint(model, FLAGS.init_checkpoint)
   except (ValueError, OSError, FileNotFoundError) as e:
-    print("stack_checkpoint: error: %s" % e, file=sys.stderr)
-    sys.exit(1)
+    cli.fail(str(e))
   checkpoints.save_google_checkpoint(model, FLAGS.output_file)
   print("stack_checkpoint: %s -> %s (%d encoder layers); %d variables set, %d missing"
         % (FLAGS.init_checkpoint, FLAGS.output_file, model.encoder.config.num_hidden_layers,

@@ -19,6 +19,8 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from bert_tf2 import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("init_checkpoint", None, "Google checkpoint, Hugging Face dir or our TF2 checkpoint.")
 flags.DEFINE_string("bert_config_file", None, "bert_config.json; default: beside the checkpoint.")
@@ -36,20 +38,13 @@ flags.DEFINE_float("temperature", 0.05, "simcse: softmax temperature.")
 flags.DEFINE_integer("seed", 12345, "Seed of the batch order and the weights' dropout.")
 
 
-def _fail(message):
-  print("train_dual_encoder: error: %s" % message, file=sys.stderr)
-  sys.exit(1)
-
-
 def main(argv):
   del argv
-  for name in ("init_checkpoint", "train_file", "output_dir"):
-    if not getattr(FLAGS, name):
-      _fail("--%s is required" % name)
+  cli.require_flags(FLAGS, ("init_checkpoint", "train_file", "output_dir"))
   if not os.path.isfile(FLAGS.train_file):
-    _fail("--train_file: no such file: %s" % FLAGS.train_file)
+    cli.fail("--train_file: no such file: %s" % FLAGS.train_file)
   if FLAGS.train_batch_size < 2:
-    _fail("--train_batch_size must be at least 2 (in-batch negatives)")
+    cli.fail("--train_batch_size must be at least 2 (in-batch negatives)")
   import keras  # pylint: disable=g-import-not-at-top
   from absl import logging  # pylint: disable=g-import-not-at-top
   from bert_tf2 import retrieval  # pylint: disable=g-import-not-at-top
@@ -62,7 +57,7 @@ def main(argv):
         learning_rate=FLAGS.learning_rate, max_seq_length=FLAGS.max_seq_length, margin=FLAGS.margin,
         scale=FLAGS.scale, temperature=FLAGS.temperature, rng=random.Random(FLAGS.seed))
   except (ValueError, OSError) as e:
-    _fail(str(e))
+    cli.fail(str(e))
   print("train_dual_encoder: %d steps, final loss %.4f -> %s" % (len(losses), losses[-1], FLAGS.output_dir))
 
 

@@ -109,18 +109,23 @@ def _is_training_artefact(name):
   return any(marker in name for marker in _OPTIMIZER_MARKERS)
 
 
-def load_google_checkpoint(model, ckpt_prefix):
-  """Loads a TF1 name-based checkpoint (`.../bert_model.ckpt`) into `model`."""
+def load_google_checkpoint(model, ckpt_prefix, checkpoint_name=None):
+  """Loads a TF1 name-based checkpoint (`.../bert_model.ckpt`) into `model`.
+
+  `checkpoint_name(google_name) -> name in the checkpoint` reads a variable from another name
+  (identity by default; `load_stacked_checkpoint` maps deeper layers onto shallower ones).
+  """
   reader = tf.train.load_checkpoint(ckpt_prefix)
   available = reader.get_variable_to_shape_map()
-  loaded, missing = [], []
+  loaded, missing, used = [], [], set()
   for entry in variable_table(model):
-    if entry.google in available:
-      _assign(entry, reader.get_tensor(entry.google), entry.google, ckpt_prefix)
+    name = checkpoint_name(entry.google) if checkpoint_name else entry.google
+    if name in available:
+      _assign(entry, reader.get_tensor(name), name, ckpt_prefix)
       loaded.append(entry.google)
+      used.add(name)
     else:
       missing.append(entry.google)
-  used = set(loaded)
   unused = sorted(n for n in available if n not in used and not _is_training_artefact(n))
   return _report(LoadStatus(loaded, missing, unused), ckpt_prefix)
 
@@ -132,24 +137,14 @@ def load_stacked_checkpoint(model, ckpt_prefix):
   must divide the model's); everything else loads by name. A deeper model started this way begins past
   the masked-LM plateau its shallower self has left, instead of from scratch.
   """
-  reader = tf.train.load_checkpoint(ckpt_prefix)
-  available = reader.get_variable_to_shape_map()
+  available = tf.train.load_checkpoint(ckpt_prefix).get_variable_to_shape_map()
   num_layers = len({m.group(1) for m in map(_LAYER.search, available) if m})
   target_layers = getattr(model, "encoder", model).config.num_hidden_layers
   if not num_layers or target_layers % num_layers:
     raise ValueError("%s: %d encoder layers, which does not divide the model's %d"
                      % (ckpt_prefix, num_layers, target_layers))
-  loaded, missing, used = [], [], set()
-  for entry in variable_table(model):
-    name = _LAYER.sub(lambda m: "layer_%d/" % (int(m.group(1)) % num_layers), entry.google)
-    if name in available:
-      _assign(entry, reader.get_tensor(name), name, ckpt_prefix)
-      loaded.append(entry.google)
-      used.add(name)
-    else:
-      missing.append(entry.google)
-  unused = sorted(n for n in available if n not in used and not _is_training_artefact(n))
-  return _report(LoadStatus(loaded, missing, unused), ckpt_prefix)
+  return load_google_checkpoint(model, ckpt_prefix, lambda name: _LAYER.sub(
+      lambda m: "layer_%d/" % (int(m.group(1)) % num_layers), name))
 
 
 def load_hf_checkpoint(model, directory):

@@ -6,7 +6,7 @@ and for the task heads that exist on the model (`masked_lm`, `next_sentence`, cl
 cannot drift apart.
 
     load_checkpoint(model, "chinese_L-12_H-768_A-12/bert_model.ckpt")  # Google prefix
-    load_checkpoint(model, "all-MiniLM-L6-v2/")                         # HF dir with model.safetensors
+    load_checkpoint(model, "all-MiniLM-L6-v2/")      # HF dir: model.safetensors or pytorch_model.bin
     save_google_checkpoint(model, "out/bert_model.ckpt")
 """
 
@@ -17,6 +17,8 @@ import re
 import numpy as np
 import tensorflow as tf
 from absl import logging
+
+from bert_tf2 import hf_weights
 
 # A checkpoint variable that is a training artefact, not a weight: never reported as unused.
 _OPTIMIZER_MARKERS = ("adam_m", "adam_v", "global_step", "Momentum", "lamb_m", "lamb_v", "_CHECKPOINTABLE_OBJECT_GRAPH")
@@ -148,13 +150,9 @@ def load_stacked_checkpoint(model, ckpt_prefix):
 
 
 def load_hf_checkpoint(model, directory):
-  """Loads a Hugging Face BERT directory (`model.safetensors`) into `model`."""
-  path = os.path.join(directory, "model.safetensors")
-  if not os.path.exists(path):
-    raise ValueError("%s: no model.safetensors (pytorch_model.bin needs torch; convert it to "
-                     "safetensors first)" % directory)
-  from safetensors.numpy import load_file
-  tensors = load_file(path)
+  """Loads a Hugging Face BERT directory (safetensors or pytorch_model.bin, sharded or not)."""
+  path = os.fspath(directory)
+  tensors = hf_weights.read_hf_tensors(path)
   # Checkpoints of BertModel have no "bert." prefix; those of BertForPreTraining etc. have it.
   has_prefix = any(k.startswith("bert.") for k in tensors)
   loaded, missing, used = [], [], set()
@@ -201,11 +199,12 @@ def load_checkpoint(model, path):
   """
   path = os.fspath(path)
   if os.path.isdir(path):
-    if os.path.exists(os.path.join(path, "model.safetensors")) or os.path.exists(os.path.join(path, "config.json")):
+    hf_files = hf_weights.WEIGHT_FILES + ("config.json",)
+    if any(os.path.exists(os.path.join(path, name)) for name in hf_files):
       return load_hf_checkpoint(model, path)
     latest = tf.train.latest_checkpoint(path)
     if latest is None:
-      raise ValueError("%s: no model.safetensors, config.json or TF checkpoint in this directory" % path)
+      raise ValueError("%s: no Hugging Face weights, config.json or TF checkpoint in this directory" % path)
     path = latest
   if not tf.io.gfile.exists(path + ".index"):
     raise ValueError("%s: no checkpoint at this prefix (expected %s.index)" % (path, path))

@@ -11,12 +11,15 @@ import copy
 import dataclasses
 import json
 
+from absl import logging
 import keras
 import tensorflow as tf
 
 from bert_tf2 import layers
 
-# Hugging Face config.json keys that say nothing about a BERT encoder's weights or numerics.
+# Hugging Face config.json keys that say nothing about a BERT encoder's weights or numerics. Other
+# unknown keys in a Hugging Face file are logged, not fatal: `PretrainedConfig` accepts any key, so
+# real config.json files carry generation settings, token ids and the like that no list can foresee.
 _HF_IGNORED_KEYS = {
     "_name_or_path", "architectures", "model_type", "transformers_version", "torch_dtype", "dtype",
     "use_cache", "gradient_checkpointing", "pad_token_id", "bos_token_id", "eos_token_id",
@@ -57,7 +60,11 @@ class BertConfig:
 
   @classmethod
   def from_dict(cls, json_object, source="<dict>"):
-    """Builds a config from Google's or Hugging Face's JSON dict; unknown keys are an error."""
+    """Builds a config from Google's or Hugging Face's JSON dict.
+
+    Unknown keys are an error in a Google file (a typo would silently change the model) and a
+    logged warning in a Hugging Face one.
+    """
     d = dict(json_object)
     # Our own and Google's files have no model_type; every Hugging Face config.json has one.
     is_hf = "model_type" in d or "architectures" in d or "transformers_version" in d
@@ -67,15 +74,19 @@ class BertConfig:
       if d.get("position_embedding_type", "absolute") != "absolute":
         raise ValueError("%s: only absolute position embeddings are supported" % source)
       d.pop("position_embedding_type", None)
-      if "hidden_act" in d:
-        if d["hidden_act"] not in _HF_ACTIVATIONS:
-          raise ValueError("%s: unsupported hidden_act %r" % (source, d["hidden_act"]))
-        d["hidden_act"] = _HF_ACTIVATIONS[d["hidden_act"]]
-    ignored = _HF_IGNORED_KEYS if is_hf else set()
-    ignored = ignored | _GOOGLE_IGNORED_KEYS
+      # Keys a Hugging Face file leaves out take transformers' BertConfig defaults, not Google's.
+      d = {"vocab_size": 30522, "hidden_act": "gelu", "type_vocab_size": 2, **d}
+      if d["hidden_act"] not in _HF_ACTIVATIONS:
+        raise ValueError("%s: unsupported hidden_act %r" % (source, d["hidden_act"]))
+      d["hidden_act"] = _HF_ACTIVATIONS[d["hidden_act"]]
+      if d.get("is_decoder") or d.get("add_cross_attention"):
+        raise ValueError("%s: a decoder BERT (is_decoder / add_cross_attention) is not a BERT encoder" % source)
+    ignored = (_HF_IGNORED_KEYS if is_hf else set()) | _GOOGLE_IGNORED_KEYS
     fields = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(k for k in d if k not in fields and k not in ignored)
-    if unknown:
+    if unknown and is_hf:
+      logging.warning("%s: ignoring Hugging Face config keys %s", source, ", ".join(unknown))
+    elif unknown:  # a Google or bert_tf2 file: an unknown key is most likely a typo
       raise ValueError("%s: unknown BERT config keys %s" % (source, ", ".join(unknown)))
     if "vocab_size" not in d:
       raise ValueError("%s: vocab_size is required" % source)

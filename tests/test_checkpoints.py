@@ -1,4 +1,5 @@
 """load_checkpoint / save_google_checkpoint: real MiniLM weights, round trips, and clear errors."""
+import json
 import os
 
 import numpy as np
@@ -106,3 +107,61 @@ def test_stacked_checkpoint_repeats_the_layers(tmp_path):
                             src["bert/encoder/layer_1/output/dense/kernel"])
   with pytest.raises(ValueError, match="2 encoder layers, which does not divide the model's 3"):
     checkpoints.load_stacked_checkpoint(BertPretrainer(shallow.copy(num_hidden_layers=3)), prefix)
+
+
+HF_TORCH = os.path.join(os.path.dirname(__file__), "data", "hf_torch_tiny")
+
+
+def test_pytorch_bin_loads_without_torch_and_matches_transformers():
+  """pytorch_model.bin (torch.save of BertForPreTraining, made by tests/make_hf_torch_fixture.py) ->
+  BertPretrainer gives transformers' encoder, pooler, masked-LM and NSP outputs."""
+  from bert_tf2.pretraining import BertPretrainer  # pylint: disable=g-import-not-at-top
+  ref = np.load(os.path.join(HF_TORCH, "reference.npz"))
+  config = BertConfig.from_json_file(os.path.join(HF_TORCH, "fp32", "config.json"))
+  model = BertPretrainer(config)
+  status = checkpoints.load_checkpoint(model, os.path.join(HF_TORCH, "fp32"))
+  assert not status.missing and not status.unused and len(status.loaded) == len(model.weights)
+  out = model({"input_ids": ref["input_ids"], "input_mask": ref["attention_mask"],
+               "segment_ids": ref["token_type_ids"], "masked_lm_positions": ref["masked_lm_positions"]})
+  real = ref["attention_mask"].astype(bool)
+  np.testing.assert_allclose(np.asarray(out["sequence_output"])[real], ref["last_hidden_state"][real], atol=1e-5)
+  np.testing.assert_allclose(out["pooled_output"], ref["pooler_output"], atol=1e-5)
+  np.testing.assert_allclose(out["masked_lm_logits"], ref["prediction_logits"], atol=1e-5)
+  np.testing.assert_allclose(out["next_sentence_logits"], ref["seq_relationship_logits"], atol=1e-5)
+
+
+def test_sharded_bfloat16_pytorch_bin_and_safetensors_give_the_same_weights(tmp_path):
+  from safetensors.numpy import save_file  # pylint: disable=g-import-not-at-top
+  from bert_tf2 import hf_weights  # pylint: disable=g-import-not-at-top
+  fp32 = hf_weights.read_hf_tensors(os.path.join(HF_TORCH, "fp32"))
+  bf16 = hf_weights.read_hf_tensors(os.path.join(HF_TORCH, "bf16"))
+  assert sorted(bf16) == sorted(fp32) and len(fp32) > 30
+  for name, value in fp32.items():
+    np.testing.assert_array_equal(bf16[name].astype(np.float32),
+                                  value.astype(tf.bfloat16.as_numpy_dtype).astype(np.float32), err_msg=name)
+  # The same tensors as sharded safetensors (safetensors' own writer) load into the same model weights.
+  names = sorted(fp32)
+  save_file({k: fp32[k] for k in names[:10]}, str(tmp_path / "model-00001-of-00002.safetensors"))
+  save_file({k: fp32[k] for k in names[10:]}, str(tmp_path / "model-00002-of-00002.safetensors"))
+  weight_map = {k: "model-0000%d-of-00002.safetensors" % (1 if i < 10 else 2) for i, k in enumerate(names)}
+  (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
+  config = BertConfig.from_json_file(os.path.join(HF_TORCH, "fp32", "config.json"))
+  from_bin, from_safetensors = BertModel(config), BertModel(config)
+  checkpoints.load_checkpoint(from_bin, os.path.join(HF_TORCH, "fp32"))
+  checkpoints.load_checkpoint(from_safetensors, str(tmp_path))
+  for a, b in zip(from_bin.weights, from_safetensors.weights):
+    np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_pytorch_bin_with_foreign_objects_is_refused(tmp_path):
+  """The whitelisting unpickler never calls what a pickle names (torch.load's arbitrary-code risk)."""
+  import pickle  # pylint: disable=g-import-not-at-top
+  import zipfile  # pylint: disable=g-import-not-at-top
+  from bert_tf2 import hf_weights  # pylint: disable=g-import-not-at-top
+  with zipfile.ZipFile(tmp_path / "pytorch_model.bin", "w") as archive:
+    archive.writestr("archive/data.pkl", pickle.dumps({"w": os.system}))
+  with pytest.raises(ValueError, match=r"pytorch_model.bin: unexpected object \w+\.system"):
+    hf_weights.read_hf_tensors(str(tmp_path))
+  (tmp_path / "pytorch_model.bin").write_bytes(b"\x80\x02legacy")
+  with pytest.raises(ValueError, match="not a zip-format PyTorch file"):
+    hf_weights.read_hf_tensors(str(tmp_path))

@@ -65,6 +65,22 @@ def test_config_rejects_unknown_keys(tmp_path):
     BertConfig.from_json_file(tmp_path / "bad.json")
 
 
+def test_hugging_face_config_extras_and_defaults(tmp_path, minilm_dir):
+  hf = json.loads(open(minilm_dir + "/config.json").read())
+  # transformers writes whatever keys a config was given; those we do not know are logged, not fatal.
+  extra = dict(hf, max_length=20, sep_token_id=102, _attn_implementation_autoset=True)
+  (tmp_path / "extra.json").write_text(json.dumps(extra))
+  assert BertConfig.from_json_file(tmp_path / "extra.json") == BertConfig.from_json_file(minilm_dir + "/config.json")
+  # Left-out keys are transformers' defaults (exact gelu, 2 segment types), not Google's.
+  minimal = {"model_type": "bert", "hidden_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+             "intermediate_size": 128}
+  config = BertConfig.from_dict(minimal)
+  assert (config.hidden_act, config.type_vocab_size, config.vocab_size) == ("gelu_exact", 2, 30522)
+  with pytest.raises(ValueError, match="decoder.json: a decoder BERT"):
+    (tmp_path / "decoder.json").write_text(json.dumps(dict(hf, is_decoder=True)))
+    BertConfig.from_json_file(tmp_path / "decoder.json")
+
+
 def test_google_gelu_is_tanh_form_and_hf_gelu_is_exact():
   x = np.linspace(-4, 4, 101).astype(np.float32)
   google = original_bert.load("modeling").gelu

@@ -4,8 +4,8 @@
     vectors = encoder.encode(["A man is playing a guitar.", "医疗保险怎么缴纳？"])  # float32 [2, 384]
 
 `from_pretrained` reads a Google checkpoint (prefix or directory with `bert_config.json` and
-`vocab.txt`), a Hugging Face directory (`config.json`, `vocab.txt`, `model.safetensors` or `pytorch_model.bin`) or a
-SavedModel written by `export_saved_model` (raw strings in, embeddings out).
+`vocab.txt`), a Hugging Face directory (`config.json`, `vocab.txt`, `model.safetensors` or
+`pytorch_model.bin`) or a SavedModel written by `export_saved_model` (raw strings in, embeddings out).
 
 Pooling (bert-as-service's `-pooling_strategy`), over the layers in `pooling_layer` (indexes into
 the encoder layers, -1 = last; bert-as-service's default -2; several are concatenated on the

@@ -111,11 +111,12 @@ def _is_training_artefact(name):
   return any(marker in name for marker in _OPTIMIZER_MARKERS)
 
 
-def load_google_checkpoint(model, ckpt_prefix, checkpoint_name=None):
+def load_google_checkpoint(model, ckpt_prefix, checkpoint_name=None, transform=None):
   """Loads a TF1 name-based checkpoint (`.../bert_model.ckpt`) into `model`.
 
   `checkpoint_name(google_name) -> name in the checkpoint` reads a variable from another name
   (identity by default; `load_stacked_checkpoint` maps deeper layers onto shallower ones).
+  `transform(name, array) -> array` rewrites a value before it is assigned (vocabulary transplant).
   """
   reader = tf.train.load_checkpoint(ckpt_prefix)
   available = reader.get_variable_to_shape_map()
@@ -123,7 +124,8 @@ def load_google_checkpoint(model, ckpt_prefix, checkpoint_name=None):
   for entry in variable_table(model):
     name = checkpoint_name(entry.google) if checkpoint_name else entry.google
     if name in available:
-      _assign(entry, reader.get_tensor(name), name, ckpt_prefix)
+      value = reader.get_tensor(name)
+      _assign(entry, transform(name, value) if transform else value, name, ckpt_prefix)
       loaded.append(entry.google)
       used.add(name)
     else:
@@ -149,10 +151,15 @@ def load_stacked_checkpoint(model, ckpt_prefix):
       lambda m: "layer_%d/" % (int(m.group(1)) % num_layers), name))
 
 
-def load_hf_checkpoint(model, directory):
-  """Loads a Hugging Face BERT directory (safetensors or pytorch_model.bin, sharded or not)."""
+def load_hf_checkpoint(model, directory, transform=None):
+  """Loads a Hugging Face BERT directory (safetensors or pytorch_model.bin, sharded or not).
+
+  `transform(name, array) -> array` rewrites a value before it is assigned (vocabulary transplant).
+  """
   path = os.fspath(directory)
   tensors = hf_weights.read_hf_tensors(path)
+  if transform:
+    tensors = {name: transform(name, value) for name, value in tensors.items()}
   # Checkpoints of BertModel have no "bert." prefix; those of BertForPreTraining etc. have it.
   has_prefix = any(k.startswith("bert.") for k in tensors)
   loaded, missing, used = [], [], set()
@@ -191,17 +198,18 @@ def load_tf2_checkpoint(model, ckpt_prefix):
   return _report(LoadStatus(names, [], []), ckpt_prefix)
 
 
-def load_checkpoint(model, path):
+def load_checkpoint(model, path, transform=None):
   """Loads weights into `model` from a Google checkpoint prefix, an HF directory or our checkpoint.
 
   Returns LoadStatus(loaded, missing, unused) names; a shape mismatch raises ValueError naming the
   variable and both shapes. Optimizer slots (adam_m, adam_v, global_step) are ignored.
+  `transform(name, array) -> array` rewrites values of Google and HF checkpoints before assignment.
   """
   path = os.fspath(path)
   if os.path.isdir(path):
     hf_files = hf_weights.WEIGHT_FILES + ("config.json",)
     if any(os.path.exists(os.path.join(path, name)) for name in hf_files):
-      return load_hf_checkpoint(model, path)
+      return load_hf_checkpoint(model, path, transform)
     latest = tf.train.latest_checkpoint(path)
     if latest is None:
       raise ValueError("%s: no Hugging Face weights, config.json or TF checkpoint in this directory" % path)
@@ -210,8 +218,51 @@ def load_checkpoint(model, path):
     raise ValueError("%s: no checkpoint at this prefix (expected %s.index)" % (path, path))
   keys = tf.train.load_checkpoint(path).get_variable_to_shape_map()
   if "_CHECKPOINTABLE_OBJECT_GRAPH" in keys and not any(k.startswith("bert/") for k in keys):
+    if transform:
+      raise ValueError("%s: a bert_tf2 training checkpoint; transplant from its bert_model.ckpt instead" % path)
     return load_tf2_checkpoint(model, path)
-  return load_google_checkpoint(model, path)
+  return load_google_checkpoint(model, path, transform=transform)
+
+
+# Checkpoint values with one row per vocabulary token (Google and Hugging Face names).
+_VOCAB_ROWS = re.compile(r"word_embeddings|cls/predictions/output_bias|cls\.predictions\.(bias|decoder)")
+
+
+def load_transplanted_checkpoint(model, path, source_vocab_file, vocab_file, seed=0):
+  """A BERT pretrained with another vocabulary into `model`, whose vocabulary is `vocab_file`.
+
+  Cross-lingual transfer (Artetxe et al., 2020, "On the Cross-lingual Transferability of Monolingual
+  Representations"): the encoder layers carry over and only the token embeddings are new, to be
+  learned with the layers frozen first (`run_pretraining(..., freeze_encoder=True)`), which costs far
+  less than pretraining from scratch. Rows of tokens both vocabularies have (specials, digits, Latin
+  letters, punctuation, shared characters) are copied; the others are drawn from N(0, std of the
+  source table); the masked-LM output bias gets the source mean there. Returns (LoadStatus, copied rows).
+  """
+  from bert_tf2 import tokenization  # pylint: disable=g-import-not-at-top
+  source = tokenization.load_vocab(source_vocab_file)
+  target = list(tokenization.load_vocab(vocab_file))
+  vocab_size = getattr(model, "encoder", model).config.vocab_size
+  if len(target) != vocab_size:
+    raise ValueError("%s: %d tokens but the model's vocab_size is %d" % (vocab_file, len(target), vocab_size))
+  rows = np.array([source.get(token, -1) for token in target])
+  copied = rows >= 0
+  rng = np.random.default_rng(seed)
+
+  def transform(name, value):
+    if not _VOCAB_ROWS.search(name):
+      return value
+    if value.shape[0] != len(source):
+      raise ValueError("%s: %s has %d rows but %s has %d tokens"
+                       % (path, name, value.shape[0], source_vocab_file, len(source)))
+    if value.ndim == 2:
+      new = rng.normal(0.0, value.std(), (len(target),) + value.shape[1:])
+    else:
+      new = np.full((len(target),), value.mean())
+    new = new.astype(value.dtype)
+    new[copied] = value[rows[copied]]
+    return new
+
+  return load_checkpoint(model, path, transform), int(copied.sum())
 
 
 def save_google_checkpoint(model, ckpt_prefix, config=None):

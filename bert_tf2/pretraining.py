@@ -315,7 +315,8 @@ def run_pretraining(bert_config, input_files, output_dir, *, init_checkpoint=Non
                     train_batch_size=32, eval_batch_size=8, learning_rate=5e-5, num_train_steps=100000,
                     num_warmup_steps=10000, save_checkpoints_steps=1000, steps_per_execution=1,
                     max_eval_steps=100, log_steps=100, strategy=None, mixed_precision="none",
-                    jit_compile=False, optimizer_type="adamw", eval_at_checkpoints=False, seed=None):
+                    jit_compile=False, optimizer_type="adamw", eval_at_checkpoints=False, seed=None,
+                    freeze_encoder=False):
   """run_pretraining.py as a function: train (resuming in `output_dir`), export, evaluate.
 
   Args:
@@ -331,6 +332,8 @@ def run_pretraining(bert_config, input_files, output_dir, *, init_checkpoint=Non
     mixed_precision: "none", "mixed_float16" or "mixed_bfloat16".
     eval_at_checkpoints: bool, with do_eval also evaluate at step 0 and after every checkpoint,
       appending the results to `output_dir/eval_history.txt` (a held-out learning curve).
+    freeze_encoder: bool, train only the embeddings and the heads; the encoder layers and pooler
+      keep their `init_checkpoint` values (the first stage after `load_transplanted_checkpoint`).
     Other arguments: as the flags of the original script.
 
   Returns:
@@ -343,6 +346,9 @@ def run_pretraining(bert_config, input_files, output_dir, *, init_checkpoint=Non
   distribute.set_mixed_precision(mixed_precision)
   with strategy.scope():
     model = BertPretrainer(bert_config)
+    if freeze_encoder:
+      for layer in list(model.encoder.encoder_layers) + [model.encoder.pooler]:
+        layer.trainable = False
     optimizer = optimization.create_optimizer(learning_rate, num_train_steps, num_warmup_steps, optimizer_type)
     if mixed_precision == "mixed_float16":
       optimizer = keras.optimizers.LossScaleOptimizer(optimizer)

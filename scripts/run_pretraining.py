@@ -45,6 +45,8 @@ flags.DEFINE_bool("jit_compile", False, "XLA-compile each training step (slower 
 flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "AdamWeightDecay (original) or LAMB.")
 flags.DEFINE_bool("eval_at_checkpoints", False, "With --do_eval, also evaluate at step 0 and every checkpoint "
                   "(appended to output_dir/eval_history.txt).")
+flags.DEFINE_bool("freeze_encoder", False, "Train only the embeddings and heads (encoder layers and pooler "
+                  "stay as --init_checkpoint has them): the first stage after scripts/transplant_vocab.py.")
 flags.DEFINE_integer("seed", None, "Seeds Python, NumPy and TF (initialization, dropout).")
 FLAGS = flags.FLAGS
 
@@ -91,7 +93,7 @@ def main(_):
       steps_per_execution=FLAGS.iterations_per_loop, max_eval_steps=FLAGS.max_eval_steps,
       log_steps=FLAGS.log_steps, strategy=strategy, mixed_precision=FLAGS.mixed_precision,
       jit_compile=FLAGS.jit_compile, optimizer_type=FLAGS.optimizer,
-      eval_at_checkpoints=FLAGS.eval_at_checkpoints, seed=FLAGS.seed)
+      eval_at_checkpoints=FLAGS.eval_at_checkpoints, seed=FLAGS.seed, freeze_encoder=FLAGS.freeze_encoder)
   if "eval" in result:
     print("***** Eval results *****")
     for key in sorted(result["eval"]):

@@ -165,3 +165,48 @@ def test_pytorch_bin_with_foreign_objects_is_refused(tmp_path):
   (tmp_path / "pytorch_model.bin").write_bytes(b"\x80\x02legacy")
   with pytest.raises(ValueError, match="not a zip-format PyTorch file"):
     hf_weights.read_hf_tensors(str(tmp_path))
+
+
+def test_transplanted_vocabulary_keeps_the_encoder_and_shared_token_rows(tmp_path):
+  """Cross-lingual transfer: new vocab rows for a pretrained encoder (here the PyTorch fixture)."""
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  from bert_tf2 import hf_weights  # pylint: disable=g-import-not-at-top
+  from bert_tf2.pretraining import BertPretrainer  # pylint: disable=g-import-not-at-top
+  source_dir = os.path.join(HF_TORCH, "fp32")
+  source_tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + ["w%d" % i for i in range(5, 120)]
+  (tmp_path / "source_vocab.txt").write_text("\n".join(source_tokens) + "\n")
+  target_tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "w7", "好", "w100", "不", "错", "w5", "很"]
+  (tmp_path / "vocab.txt").write_text("\n".join(target_tokens) + "\n")
+  config = BertConfig.from_json_file(os.path.join(source_dir, "config.json")).copy(vocab_size=len(target_tokens))
+  model = BertPretrainer(config)
+  status, copied = checkpoints.load_transplanted_checkpoint(
+      model, source_dir, str(tmp_path / "source_vocab.txt"), str(tmp_path / "vocab.txt"))
+  assert copied == 8 and not status.missing and not status.unused
+  source = hf_weights.read_hf_tensors(source_dir)
+  table, bias = model.encoder.embeddings.word_embeddings.embeddings.numpy(), model.masked_lm.output_bias.numpy()
+  for i, token in enumerate(target_tokens):
+    if token in source_tokens:
+      j = source_tokens.index(token)
+      np.testing.assert_array_equal(table[i], source["bert.embeddings.word_embeddings.weight"][j])
+      assert bias[i] == source["cls.predictions.bias"][j]
+    else:
+      assert not np.isin(table[i], source["bert.embeddings.word_embeddings.weight"]).any()
+      np.testing.assert_allclose(bias[i], source["cls.predictions.bias"].mean(), rtol=1e-6)
+  np.testing.assert_array_equal(model.encoder.encoder_layers[1].weights[0].numpy(),
+                                source["bert.encoder.layer.1.attention.self.query.weight"].T)
+  # The script writes the same as a Google checkpoint; a vocab of the wrong length is one clear line.
+  config.to_json_file(tmp_path / "config.json")
+  script = os.path.join(os.path.dirname(os.path.dirname(__file__)), "scripts", "transplant_vocab.py")
+  args = [sys.executable, script, "--init_checkpoint=" + source_dir, "--source_vocab_file=%s/source_vocab.txt" % tmp_path,
+          "--vocab_file=%s/vocab.txt" % tmp_path, "--bert_config_file=%s/config.json" % tmp_path,
+          "--output_file=%s/out/bert_model.ckpt" % tmp_path]
+  done = subprocess.run(args, capture_output=True, text=True, check=True)
+  assert "8 of 12 token rows copied" in done.stdout
+  written = checkpoints.google_checkpoint_arrays(str(tmp_path / "out" / "bert_model.ckpt"))
+  np.testing.assert_array_equal(written["bert/embeddings/word_embeddings"], table)
+  (tmp_path / "vocab.txt").write_text("\n".join(target_tokens[:-1]) + "\n")
+  failed = subprocess.run(args, capture_output=True, text=True)
+  assert failed.returncode == 1
+  assert failed.stderr.strip().splitlines()[-1] == (
+      "transplant_vocab: error: %s/vocab.txt: 11 tokens but the model's vocab_size is 12" % tmp_path)

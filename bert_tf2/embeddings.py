@@ -26,6 +26,7 @@ import os
 import keras
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from bert_tf2 import checkpoints, feature_extraction, modeling, tokenization
 
@@ -83,8 +84,20 @@ def _check_options(pooling_strategy, pooling_layer, num_layers):
   return layers
 
 
+def unk_share(features):
+  """[InputFeatures] -> (number of [UNK] pieces, number of pieces), [CLS]/[SEP] not counted."""
+  unknown = pieces = 0
+  for f in features:
+    pieces += sum(1 for t in f.tokens if t not in ("[CLS]", "[SEP]"))
+    unknown += f.tokens.count("[UNK]")
+  return unknown, pieces
+
+
 class SentenceEncoder:
   """Texts -> vectors. Thread-safe: `encode` may be called from several threads at once.
+
+  `encode` logs one warning (per encoder) when more than `unk_warning_threshold` (default 0.1)
+  of a call's word pieces are [UNK].
 
   Args:
     model: a `BertModel`, or a callable batch dict -> list of L float Tensors [B, T, D].
@@ -111,6 +124,7 @@ class SentenceEncoder:
     self.model, self.tokenizer = model, tokenizer
     self.max_seq_length, self.pooling_strategy = max_seq_length, pooling_strategy
     self.normalize, self.batch_size, self.vocab_file = normalize, batch_size, vocab_file
+    self.unk_warning_threshold, self._warned_unk = 0.1, False
     spec = tf.TensorSpec([None, None], tf.int32)
     layers_fn = (lambda batch: model(batch, training=False)["encoder_outputs"]) if config is not None else model
 
@@ -148,6 +162,16 @@ class SentenceEncoder:
     if isinstance(texts, str):
       raise TypeError("encode takes a list of strings, not one string")
     features = self.features(list(texts))
+    unknown, pieces = unk_share(features)
+    if pieces and unknown > self.unk_warning_threshold * pieces and not self._warned_unk:
+      self._warned_unk = True  # once per encoder: the vocabulary does not fit the text
+      logging.warning("%d of %d word pieces (%.0f%%) are [UNK]: this model's vocabulary does not cover the text "
+                      "(e.g. an English vocab on Chinese), so its vectors say little", unknown, pieces,
+                      100.0 * unknown / pieces)
+    return self.encode_features(features, batch_size, show_progress)
+
+  def encode_features(self, features, batch_size=None, show_progress=None):
+    """Like `encode`, for [InputFeatures] already made (`features`, or from pre-tokenized input)."""
     if not features:
       return np.zeros([0, self.dimension], np.float32)
     batches = feature_extraction.bucket_batches([len(f.input_ids) for f in features], batch_size or self.batch_size)

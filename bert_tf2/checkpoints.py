@@ -8,6 +8,7 @@ cannot drift apart.
     load_checkpoint(model, "chinese_L-12_H-768_A-12/bert_model.ckpt")  # Google prefix
     load_checkpoint(model, "all-MiniLM-L6-v2/")      # HF dir: model.safetensors or pytorch_model.bin
     save_google_checkpoint(model, "out/bert_model.ckpt")
+    save_hf_checkpoint(model, "out_hf/", vocab_file="vocab.txt", do_lower_case=True)
 """
 
 import collections
@@ -17,8 +18,9 @@ import re
 import numpy as np
 import tensorflow as tf
 from absl import logging
+from tensorflow.core.protobuf import trackable_object_graph_pb2
 
-from bert_tf2 import hf_weights, tokenization
+from bert_tf2 import hf_export, hf_weights, tokenization
 
 # A checkpoint variable that is a training artefact, not a weight: never reported as unused.
 _OPTIMIZER_MARKERS = ("adam_m", "adam_v", "global_step", "Momentum", "lamb_m", "lamb_v", "_CHECKPOINTABLE_OBJECT_GRAPH")
@@ -186,16 +188,98 @@ def load_hf_checkpoint(model, directory, transform=None):
   return _report(LoadStatus(loaded, missing, unused), path)
 
 
-def load_tf2_checkpoint(model, ckpt_prefix):
-  """Restores one of our `tf.train.Checkpoint(model=...)` checkpoints (pretraining, fine-tuning).
+# Keras bookkeeping edges of the object graph. "_operations"/"_layers" list a functional model's
+# layers by position: index 7 is the classifier's output layer in one task model and the masked-LM
+# head in another, so outside the encoder (whose class fixes its structure) such a path names nothing.
+_BOOKKEEPING = frozenset(("_tracked", "_inbound_nodes", "_outbound_nodes", "_losses", "_losses_override",
+                          "call_signature_parameters", "_call_has_context_arg"))
+_POSITIONAL = frozenset(("_operations", "_layers", "_self_tracked_trackables"))
+_MAX_PATH_DEPTH = 12
 
-  Task models share the `encoder` attribute, so a classifier restores a pretrainer's encoder.
+
+def _variable_paths(root, encoder, children, leaf_key):
+  """{leaf key: set of attribute paths from `root`}, the encoder's subtree always as "encoder/...".
+
+  `children(node) -> {name: child}`; `leaf_key(node)` is the key of a variable node, else None.
+  Paths go through named attributes only (positional lists only inside the encoder), so two task
+  models share a path exactly where they share a part: `encoder/...` always, `masked_lm/...`,
+  `next_sentence/...`, `output_weights` only in models that have that head.
   """
-  root = model if hasattr(model, "encoder") else tf.train.Checkpoint(encoder=model)
-  status = tf.train.Checkpoint(model=root).restore(ckpt_prefix).expect_partial()
-  status.assert_existing_objects_matched()
-  names = [e.google for e in variable_table(model)]
-  return _report(LoadStatus(names, [], []), ckpt_prefix)
+  found = {}
+
+  def walk(node, path, in_encoder, on_path):
+    key = leaf_key(node)
+    if key is not None:
+      found.setdefault(key, set()).add(path)
+      return
+    if path.count("/") >= _MAX_PATH_DEPTH:
+      return
+    for name, child in children(node).items():
+      if name in _BOOKKEEPING or (name in _POSITIONAL and not in_encoder) or id(child) in on_path:
+        continue
+      if child is encoder:
+        walk(child, "encoder", True, on_path | {id(child)})
+      else:
+        walk(child, path + "/" + name if path else name, in_encoder, on_path | {id(child)})
+
+  walk(root, "encoder" if root is encoder else "", root is encoder, {id(root)})
+  return found
+
+
+class _GraphNode(int):
+  """A node id of a checkpoint's object graph (ints are interned: give each node its own identity)."""
+
+
+def _checkpoint_paths(reader):
+  """{checkpoint key: set of paths} of the variables under the checkpoint's `model` object."""
+  graph = trackable_object_graph_pb2.TrackableObjectGraph()
+  graph.ParseFromString(reader.get_tensor("_CHECKPOINTABLE_OBJECT_GRAPH"))
+  nodes = [_GraphNode(i) for i in range(len(graph.nodes))]
+
+  def children(node):
+    return {c.local_name: nodes[c.node_id] for c in graph.nodes[node].children}
+
+  def leaf_key(node):
+    return next((a.checkpoint_key for a in graph.nodes[node].attributes if a.name == "VARIABLE_VALUE"), None)
+
+  model = children(nodes[0]).get("model")
+  if model is None:
+    return {}
+  parts = children(model)
+  encoder = parts.get("encoder", model if {"embeddings", "pooler"} <= set(parts) else None)
+  return _variable_paths(model, encoder, children, leaf_key)
+
+
+def load_tf2_checkpoint(model, ckpt_prefix):
+  """Loads one of our training checkpoints (`model.ckpt-N` of any job) into any of our models.
+
+  Variables are matched by their attribute path (`encoder/...`, `masked_lm/output_bias`,
+  `output_bias`): the encoder always, a head only when both models have it; a head whose shape
+  differs (another label count) is left as initialized and reported missing.
+  """
+  reader = tf.train.load_checkpoint(ckpt_prefix)
+  by_path = {path: key for key, paths in _checkpoint_paths(reader).items() for path in paths}
+  weights = {id(v): v for v in model.weights}
+  encoder = getattr(model, "encoder", model)
+  model_paths = _variable_paths(model, encoder, tf.train.TrackableView.children,
+                                lambda node: id(node) if id(node) in weights else None)
+  shapes = reader.get_variable_to_shape_map()
+  loaded, missing, used = [], [], set()
+  for entry in variable_table(model):
+    path = next((p for p in sorted(model_paths.get(id(entry.variable), ())) if p in by_path), None)
+    key = by_path.get(path)
+    if key is not None and tuple(shapes[key]) != tuple(entry.variable.shape) and not path.startswith("encoder/"):
+      logging.warning("%s: %s has shape %s, the model's %s; left as initialized (a head of another task)",
+                      ckpt_prefix, path, tuple(shapes[key]), tuple(entry.variable.shape))
+      key = None
+    if key is None:
+      missing.append(entry.google)
+      continue
+    _assign(entry, reader.get_tensor(key), path, ckpt_prefix)
+    loaded.append(entry.google)
+    used.add(key)
+  unused = sorted(k for k in by_path.values() if k not in used)
+  return _report(LoadStatus(loaded, missing, sorted(set(unused))), ckpt_prefix)
 
 
 def load_checkpoint(model, path, transform=None):
@@ -285,6 +369,16 @@ def save_google_checkpoint(model, ckpt_prefix, config=None):
   if config is not None:
     config.to_json_file(os.path.join(directory, "bert_config.json"))
   return ckpt_prefix
+
+
+def save_hf_checkpoint(model, directory, vocab_file=None, do_lower_case=None, label_list=None):
+  """Writes `model` as a Hugging Face directory (config.json, model.safetensors, tokenizer files).
+
+  `transformers.BertModel` / `BertForPreTraining` / `BertForSequenceClassification.from_pretrained`
+  load it as it is; `load_checkpoint` loads it back. Details in `bert_tf2.hf_export`.
+  """
+  return hf_export.write_hf_directory(model, variable_table(model), directory, vocab_file=vocab_file,
+                                      do_lower_case=do_lower_case, label_list=label_list)
 
 
 def google_checkpoint_arrays(ckpt_prefix):

@@ -32,8 +32,10 @@ setup(
         # python -m data_prep.create_pretraining_data_beam (Dataflow, Flink, Spark, DirectRunner).
         # 2.77 takes protobuf <7 (6.33 here): inside TF 2.21's >=6.31.1,<8 and its 6.31.1 gencode.
         "beam": ["apache-beam>=2.77,<3"],
-        # The TF-IDF + logistic-regression baseline of benchmarks/sentiment_zh.sh.
-        "benchmarks": ["scikit-learn>=1.3"],
+        # The TF-IDF + logistic-regression baseline of benchmarks/sentiment_zh.sh; the CRF baseline
+        # of benchmarks/ner_zh.sh (python-crfsuite) and seqeval, which tests/test_tagging.py
+        # compares entity scores with when installed.
+        "benchmarks": ["scikit-learn>=1.3", "python-crfsuite==0.9.12", "seqeval==1.2.2"],
     },
     entry_points={"console_scripts": ["bert-tf2-serving-start = bert_tf2.serving_start:run"]},
 )

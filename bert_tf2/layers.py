@@ -75,6 +75,7 @@ def layer_norm(config, name):
   return LayerNorm(axis=-1, epsilon=config.layer_norm_eps, name=name)
 
 
+@keras.saving.register_keras_serializable(package="bert_tf2")
 class LayerNorm(keras.layers.LayerNormalization):
   """`keras.layers.LayerNormalization` over the last axis with a hand-written, fused gradient.
 
@@ -122,6 +123,7 @@ def _layer_norm(x, gamma, beta, epsilon):
   return fn(x, gamma, beta)
 
 
+@keras.saving.register_keras_serializable(package="bert_tf2")
 class Dropout(keras.layers.Dropout):
   """`keras.layers.Dropout` with a cheaper mask: 16 random bits per element, one select each way.
 
@@ -148,15 +150,36 @@ class Dropout(keras.layers.Dropout):
     return dropout(inputs)
 
 
-class BertEmbeddings(keras.layers.Layer):
+class BertConfigLayer(keras.layers.Layer):
+  """A layer built from one `BertConfig` (`self.config`), which its Keras config carries.
+
+  `get_config()` holds the BertConfig serialized (`keras.saving.serialize_keras_object`), so
+  `from_config` rebuilds the layer without this module importing `bert_tf2.modeling`.
+  """
+
+  def __init__(self, config, **kwargs):
+    super().__init__(**kwargs)
+    self.config = config
+
+  def get_config(self):
+    return {**super().get_config(), "config": keras.saving.serialize_keras_object(self.config)}
+
+  @classmethod
+  def from_config(cls, config):
+    config = dict(config)
+    config["config"] = keras.saving.deserialize_keras_object(config["config"])
+    return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="bert_tf2")
+class BertEmbeddings(BertConfigLayer):
   """word + token type + position embeddings -> LayerNorm -> dropout.
 
   Call: `(input_ids, segment_ids)`, both int32 [B, T] -> float [B, T, D].
   """
 
   def __init__(self, config, **kwargs):
-    super().__init__(**kwargs)
-    self.config = config
+    super().__init__(config, **kwargs)
     init = initializer(config)
     # === Layers ===
     self.word_embeddings = keras.layers.Embedding(
@@ -202,7 +225,8 @@ def _dense(x, denses):
   return tf.einsum("abc,cd->abd", x, kernel), bias
 
 
-class SelfAttention(keras.layers.Layer):
+@keras.saving.register_keras_serializable(package="bert_tf2")
+class SelfAttention(BertConfigLayer):
   """Multi-head scaled dot-product self-attention with Google's [D, D] query/key/value kernels.
 
   Call: `(x, attention_bias)` or `(x, attention_bias, query_positions)`: x float [B, T, D],
@@ -213,7 +237,7 @@ class SelfAttention(keras.layers.Layer):
   """
 
   def __init__(self, config, **kwargs):
-    super().__init__(**kwargs)
+    super().__init__(config, **kwargs)
     self.num_heads = config.num_attention_heads
     self.head_size = config.hidden_size // config.num_attention_heads
     if self.num_heads * self.head_size != config.hidden_size:
@@ -256,7 +280,8 @@ class SelfAttention(keras.layers.Layer):
     return input_shape[0]
 
 
-class TransformerLayer(keras.layers.Layer):
+@keras.saving.register_keras_serializable(package="bert_tf2")
+class TransformerLayer(BertConfigLayer):
   """One post-LayerNorm transformer block, as `transformer_model` in Google's modeling.py.
 
   attention -> dense -> dropout -> LayerNorm(+x) -> intermediate (act) -> dense -> dropout
@@ -267,8 +292,7 @@ class TransformerLayer(keras.layers.Layer):
   """
 
   def __init__(self, config, **kwargs):
-    super().__init__(**kwargs)
-    self.config = config
+    super().__init__(config, **kwargs)
     init = initializer(config)
     # === Layers ===
     self.attention = SelfAttention(config, name="self")

@@ -38,6 +38,7 @@ _HF_ACTIVATIONS = {"gelu": "gelu_exact", "gelu_new": "gelu", "gelu_pytorch_tanh"
                    "relu": "relu", "tanh": "tanh", "silu": "swish", "swish": "swish"}
 
 
+@keras.saving.register_keras_serializable(package="bert_tf2")
 @dataclasses.dataclass
 class BertConfig:
   """The shape and numerics of a BERT encoder; the keys of Google's `bert_config.json`.
@@ -117,6 +118,14 @@ class BertConfig:
   def copy(self, **changes):
     return dataclasses.replace(copy.deepcopy(self), **changes)
 
+  # Keras' names for to_dict/from_dict: layers' configs carry a serialized BertConfig.
+  def get_config(self):
+    return self.to_dict()
+
+  @classmethod
+  def from_config(cls, config):
+    return cls.from_dict(config)
+
 
 def attention_bias_from_mask(input_mask, dtype=tf.float32):
   """int [B, T] mask (1 = token, 0 = padding) -> [B, 1, 1, T] bias of 0 / -10000 (the original's)."""
@@ -144,6 +153,7 @@ def apply_layers(embeddings, encoder_layers, inputs, last_layer_positions=None):
   return embedding_output, encoder_outputs
 
 
+@keras.saving.register_keras_serializable(package="bert_tf2")
 class BertModel(keras.Model):
   """BERT encoder: dict in (`input_ids`, `input_mask`, `segment_ids`, int32 [B, T]), dict out.
 

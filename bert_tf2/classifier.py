@@ -137,6 +137,7 @@ def features_to_arrays(features, multi_label=False):
   return inputs, labels
 
 
+@keras.saving.register_keras_serializable(package="bert_tf2")
 class _OutputLayer(keras.layers.Layer):
   """logits = x @ output_weights^T + output_bias, with run_classifier.py's [num_labels, D] kernel."""
 
@@ -151,6 +152,9 @@ class _OutputLayer(keras.layers.Layer):
         initializer=keras.initializers.TruncatedNormal(stddev=self.initializer_range))
     self.output_bias = self.add_weight(name="output_bias", shape=(self.num_labels,), initializer="zeros")
 
+  def get_config(self):
+    return {**super().get_config(), "num_labels": self.num_labels, "initializer_range": self.initializer_range}
+
   def call(self, x):
     return tf.matmul(x, tf.cast(self.output_weights, x.dtype), transpose_b=True) + tf.cast(self.output_bias, x.dtype)
 
@@ -158,6 +162,7 @@ class _OutputLayer(keras.layers.Layer):
     return tuple(input_shape[:-1]) + (self.num_labels,)
 
 
+@keras.saving.register_keras_serializable(package="bert_tf2")
 class BertClassifier(keras.Model):
   """pooled_output -> dropout -> dense: float32 logits [B, num_labels].
 
@@ -211,6 +216,7 @@ class BertClassifier(keras.Model):
 
   @classmethod
   def from_config(cls, config):
+    config = dict(config)
     return cls(BertConfig.from_dict(config.pop("encoder")), **config)
 
 

@@ -86,16 +86,20 @@ def viterbi_decode(emissions, lengths, transitions, start, end):
   return tf.where(mask, tags, tf.zeros_like(tags)), tf.reduce_max(total, axis=1)
 
 
+@keras.saving.register_keras_serializable(package="bert_tf2")
 class CRF(keras.layers.Layer):
   """Transition scores [K, K] (from tag i to tag j), start [K] and end [K] scores of a linear-chain CRF.
 
   Computes nothing in `call` (it returns the emissions unchanged) so that it can sit in a model's
   forward pass and be built and saved with it; `log_likelihood` and `decode` do the work.
+  The scores used are `lr_multiplier` times the variables: an optimizer step on them then moves the
+  scores `lr_multiplier` times as far (Adam's steps do not depend on the gradient's scale).
   """
 
-  def __init__(self, num_tags, **kwargs):
+  def __init__(self, num_tags, lr_multiplier=1.0, **kwargs):
     super().__init__(**kwargs)
     self.num_tags = num_tags
+    self.lr_multiplier = lr_multiplier
 
   def build(self, input_shape=None):
     init = keras.initializers.Zeros()
@@ -107,8 +111,9 @@ class CRF(keras.layers.Layer):
     return emissions
 
   def _params(self):
-    return (tf.convert_to_tensor(self.transitions), tf.convert_to_tensor(self.start_transitions),
-            tf.convert_to_tensor(self.end_transitions))
+    scale = self.lr_multiplier
+    return tuple(tf.convert_to_tensor(w) * scale
+                 for w in (self.transitions, self.start_transitions, self.end_transitions))
 
   def log_likelihood(self, emissions, tags, lengths):
     """float32 [B]: log p(tags | emissions) of int `tags` [B, T] over the first `lengths` [B] steps."""
@@ -122,4 +127,4 @@ class CRF(keras.layers.Layer):
     return viterbi_decode(tf.cast(emissions, tf.float32), tf.cast(lengths, tf.int32), *self._params())[0]
 
   def get_config(self):
-    return dict(super().get_config(), num_tags=self.num_tags)
+    return dict(super().get_config(), num_tags=self.num_tags, lr_multiplier=self.lr_multiplier)

@@ -26,7 +26,8 @@ from bert_tf2.modeling import BertConfig, BertModel, apply_layers
 MODEL_INPUTS = ("input_ids", "input_mask", "segment_ids", "masked_lm_positions")
 
 
-class MaskedLMHead(keras.layers.Layer):
+@keras.saving.register_keras_serializable(package="bert_tf2")
+class MaskedLMHead(layers.BertConfigLayer):
   """`cls/predictions`: dense + activation + LayerNorm, then logits against the word embeddings.
 
   Call: `(sequence_output, masked_lm_positions)`: float [B, T, D] and int32 [B, P], or the
@@ -35,8 +36,7 @@ class MaskedLMHead(keras.layers.Layer):
   """
 
   def __init__(self, config, word_embeddings, **kwargs):
-    super().__init__(**kwargs)
-    self.config = config
+    super().__init__(config, **kwargs)
     self.word_embeddings = word_embeddings  # keras.layers.Embedding, shared with the encoder
     # === Layers ===
     self.dense = keras.layers.Dense(config.hidden_size, activation=layers.get_activation(config.hidden_act),
@@ -50,6 +50,16 @@ class MaskedLMHead(keras.layers.Layer):
     self.output_bias = self.add_weight(name="output_bias", shape=(self.config.vocab_size,),
                                        initializer="zeros")
     self.built = True
+
+  def get_config(self):
+    # Alone, the head rebuilds with its own copy of the table; BertPretrainer.from_config ties it again.
+    return {**super().get_config(), "word_embeddings": keras.layers.serialize(self.word_embeddings)}
+
+  @classmethod
+  def from_config(cls, config):
+    config = dict(config)
+    config["word_embeddings"] = keras.layers.deserialize(config["word_embeddings"])
+    return super().from_config(config)
 
   def call(self, inputs):
     if isinstance(inputs, (tuple, list)):
@@ -70,15 +80,12 @@ class MaskedLMHead(keras.layers.Layer):
     return tuple(input_shape[:-1]) + (self.config.vocab_size,)
 
 
-class NextSentenceHead(keras.layers.Layer):
+@keras.saving.register_keras_serializable(package="bert_tf2")
+class NextSentenceHead(layers.BertConfigLayer):
   """`cls/seq_relationship`: pooled_output float [B, D] -> logits [B, 2] (1 = random next sentence).
 
   `output_weights` is [2, D] as in Google's checkpoints (logits = x @ output_weights^T + bias).
   """
-
-  def __init__(self, config, **kwargs):
-    super().__init__(**kwargs)
-    self.config = config
 
   def build(self, input_shape):
     self.output_weights = self.add_weight(
@@ -94,6 +101,7 @@ class NextSentenceHead(keras.layers.Layer):
     return tuple(input_shape[:-1]) + (2,)
 
 
+@keras.saving.register_keras_serializable(package="bert_tf2")
 class BertPretrainer(keras.Model):
   """BERT with the pretraining heads, wrapping one encoder as `.encoder`.
 

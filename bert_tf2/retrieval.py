@@ -27,6 +27,7 @@ from bert_tf2 import embeddings, feature_extraction, modeling, optimization
 OBJECTIVES = ("in_batch", "hardest", "simcse")
 
 
+@keras.saving.register_keras_serializable(package="bert_tf2")
 class DualEncoder(keras.Model):
   """One BERT tower for queries and passages: masked mean (or [CLS]) of the last layer, L2-normalized.
 
@@ -42,6 +43,15 @@ class DualEncoder(keras.Model):
     hidden = self.encoder(batch, training=training)["sequence_output"]
     pooled = embeddings.pool(hidden, batch["input_mask"], self.pooling_strategy)
     return tf.math.l2_normalize(tf.cast(pooled, tf.float32), axis=-1)
+
+  def get_config(self):
+    return {"encoder": self.encoder.config.to_dict(), "pooling_strategy": self.pooling_strategy,
+            "name": self.name}
+
+  @classmethod
+  def from_config(cls, config):
+    config = dict(config)
+    return cls(modeling.BertConfig.from_dict(config.pop("encoder")), **config)
 
 
 def in_batch_negative_loss(query, passage, margin=0.2, scale=30.0):

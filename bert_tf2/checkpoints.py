@@ -113,6 +113,11 @@ def _is_training_artefact(name):
   return any(marker in name for marker in _OPTIMIZER_MARKERS)
 
 
+def _is_other_tasks_head(entry, shape):
+  """A task head (not `bert/...`) whose checkpoint shape differs: e.g. MNLI's 3 labels into MRPC's 2."""
+  return not entry.google.startswith("bert/") and tuple(shape) != tuple(entry.variable.shape)
+
+
 def load_google_checkpoint(model, ckpt_prefix, checkpoint_name=None, transform=None):
   """Loads a TF1 name-based checkpoint (`.../bert_model.ckpt`) into `model`.
 
@@ -125,7 +130,11 @@ def load_google_checkpoint(model, ckpt_prefix, checkpoint_name=None, transform=N
   loaded, missing, used = [], [], set()
   for entry in variable_table(model):
     name = checkpoint_name(entry.google) if checkpoint_name else entry.google
-    if name in available:
+    if name in available and _is_other_tasks_head(entry, available[name]):
+      logging.warning("%s: %s has shape %s, the model's %s; left as initialized (a head of another task)",
+                      ckpt_prefix, name, tuple(available[name]), tuple(entry.variable.shape))
+      missing.append(entry.google)
+    elif name in available:
       value = reader.get_tensor(name)
       _assign(entry, transform(name, value) if transform else value, name, ckpt_prefix)
       loaded.append(entry.google)
@@ -268,7 +277,7 @@ def load_tf2_checkpoint(model, ckpt_prefix):
   for entry in variable_table(model):
     path = next((p for p in sorted(model_paths.get(id(entry.variable), ())) if p in by_path), None)
     key = by_path.get(path)
-    if key is not None and tuple(shapes[key]) != tuple(entry.variable.shape) and not path.startswith("encoder/"):
+    if key is not None and _is_other_tasks_head(entry, shapes[key]):
       logging.warning("%s: %s has shape %s, the model's %s; left as initialized (a head of another task)",
                       ckpt_prefix, path, tuple(shapes[key]), tuple(entry.variable.shape))
       key = None
@@ -282,24 +291,53 @@ def load_tf2_checkpoint(model, ckpt_prefix):
   return _report(LoadStatus(loaded, missing, sorted(set(unused))), ckpt_prefix)
 
 
+_OURS_OLD_NAME = re.compile(r"^model\.ckpt-(\d+)$")
+
+
+def resolve_checkpoint(path):
+  """("hf", directory) or ("prefix", checkpoint prefix) for what users pass as a checkpoint.
+
+  Accepts a Google or TF prefix (`bert_model.ckpt`, `out/model.ckpt-20`, also given with its
+  `.index` suffix), a training output directory (its newest checkpoint, by the `checkpoint` state
+  file, else its `bert_model.ckpt`), a Google model directory and a Hugging Face directory.
+  `out/model.ckpt-N` also finds `out/ckpt-N` (what training wrote before taking TF1's names).
+  Raises ValueError (one line) when nothing is there.
+  """
+  path = os.fspath(path)
+  if os.path.isdir(path):
+    if any(os.path.exists(os.path.join(path, name)) for name in hf_weights.WEIGHT_FILES + ("config.json",)):
+      return "hf", path
+    latest = tf.train.latest_checkpoint(path)
+    if latest is None and os.path.exists(os.path.join(path, "bert_model.ckpt.index")):
+      latest = os.path.join(path, "bert_model.ckpt")
+    if latest is None:
+      raise ValueError("%s: no checkpoint in this directory (no `checkpoint` state file, bert_model.ckpt "
+                       "or Hugging Face weights)" % path)
+    return "prefix", latest
+  for suffix in (".index", ".data-00000-of-00001", ".meta"):
+    if path.endswith(suffix) and os.path.exists(path[:-len(suffix)] + ".index"):
+      return "prefix", path[:-len(suffix)]
+  if not tf.io.gfile.exists(path + ".index"):
+    match = _OURS_OLD_NAME.match(os.path.basename(path))
+    old = match and os.path.join(os.path.dirname(path), "ckpt-" + match.group(1))
+    if old and tf.io.gfile.exists(old + ".index"):
+      return "prefix", old
+    raise ValueError("%s: no checkpoint at this prefix (expected %s.index)" % (path, path))
+  return "prefix", path
+
+
 def load_checkpoint(model, path, transform=None):
   """Loads weights into `model` from a Google checkpoint prefix, an HF directory or our checkpoint.
 
+  `path` is anything `resolve_checkpoint` accepts. Our training checkpoints (`model.ckpt-N` of
+  pretraining, fine-tuning, ...) load into any of our models by variable path (`load_tf2_checkpoint`).
   Returns LoadStatus(loaded, missing, unused) names; a shape mismatch raises ValueError naming the
   variable and both shapes. Optimizer slots (adam_m, adam_v, global_step) are ignored.
   `transform(name, array) -> array` rewrites values of Google and HF checkpoints before assignment.
   """
-  path = os.fspath(path)
-  if os.path.isdir(path):
-    hf_files = hf_weights.WEIGHT_FILES + ("config.json",)
-    if any(os.path.exists(os.path.join(path, name)) for name in hf_files):
-      return load_hf_checkpoint(model, path, transform)
-    latest = tf.train.latest_checkpoint(path)
-    if latest is None:
-      raise ValueError("%s: no Hugging Face weights, config.json or TF checkpoint in this directory" % path)
-    path = latest
-  if not tf.io.gfile.exists(path + ".index"):
-    raise ValueError("%s: no checkpoint at this prefix (expected %s.index)" % (path, path))
+  kind, path = resolve_checkpoint(path)
+  if kind == "hf":
+    return load_hf_checkpoint(model, path, transform)
   keys = tf.train.load_checkpoint(path).get_variable_to_shape_map()
   if "_CHECKPOINTABLE_OBJECT_GRAPH" in keys and not any(k.startswith("bert/") for k in keys):
     if transform:

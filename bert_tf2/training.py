@@ -7,7 +7,8 @@ What it does:
   * `steps_per_execution` steps per `tf.function` call (the original's `iterations_per_loop`), each
     step optionally XLA-compiled (`jit_compile`); losses are divided by the number of replicas so
     the all-reduced gradients are those of the global batch.
-  * Checkpoints: `tf.train.Checkpoint(model=, optimizer=, step=, iterator=)` in `output_dir` every
+  * Checkpoints: `tf.train.Checkpoint(model=, optimizer=, step=, iterator=)` as `output_dir/model.ckpt-N`
+    (TF1 Estimator's names, with its `checkpoint` state file) every
     `save_checkpoints_steps` (a `tf.train.CheckpointManager` keeping the last few). A run started
     again with the same `output_dir` resumes from the newest one at its exact step, with the
     optimizer's moments and step, and the input iterator's position (file offsets and shuffle
@@ -37,6 +38,9 @@ from tensorflow.core.framework import summary_pb2
 _SCALAR_METADATA = summary_pb2.SummaryMetadata(
     plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"),
     data_class=summary_pb2.DATA_CLASS_SCALAR)
+
+
+CHECKPOINT_NAME = "model.ckpt"
 
 
 def write_scalars(writer, values, step):
@@ -144,8 +148,10 @@ def train(model, optimizer, loss_fn, dataset, strategy, output_dir, num_train_st
     except ValueError:  # a DistributedIterator over several replicas is not trackable
       logging.warning("The input position is not checkpointed under %s: a resumed run restarts "
                       "its input pipeline.", type(strategy).__name__)
+  # TF1 Estimator's names (`model.ckpt-<step>` + a `checkpoint` state file), which users chain
+  # into other jobs as `--init_checkpoint=$OUTPUT_DIR/model.ckpt-20`.
   manager = tf.train.CheckpointManager(checkpoint, write_dir, max_to_keep=max_checkpoints_to_keep,
-                                       step_counter=step)
+                                       step_counter=step, checkpoint_name=CHECKPOINT_NAME)
   latest = tf.train.latest_checkpoint(output_dir)
   resumed_from = None
   if latest:

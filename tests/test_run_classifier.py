@@ -57,7 +57,7 @@ def test_script_trains_evaluates_predicts_and_exports(tmp_path, model_files):
   assert results["global_step"] == "3"  # int(3 examples / 2 * 2 epochs)
   rows = [line.split("\t") for line in (out / "test_results.tsv").read_text().splitlines()]
   assert len(rows) == 1 and len(rows[0]) == 2 and abs(sum(map(float, rows[0])) - 1) < 1e-5
-  assert (out / "ckpt-3.index").exists() and os.listdir(out / "train")
+  assert (out / "model.ckpt-3.index").exists() and (out / "checkpoint").exists() and os.listdir(out / "train")
   assert json.loads((out / "classifier_config.json").read_text())["labels"] == ["no", "yes"]
   assert (tmp_path / "export" / "saved_model.pb").exists()
   # A later predict-only run restores the fine-tuned checkpoint from output_dir.

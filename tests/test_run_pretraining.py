@@ -76,14 +76,14 @@ def test_resume_continues_exactly_where_the_checkpoint_left_off(tmp_path):
   records = write_records(str(tmp_path / "train.tfrecord"))
   full, full_opt, result = _train(tmp_path / "full", records, num_train_steps=6)
   assert result["global_step"] == 6 and result["resumed_from"] is None
-  # A run "killed" after step 2: only ckpt-2 is in its output_dir.
+  # A run "killed" after step 2: only model.ckpt-2 is in its output_dir.
   resumed_dir = tmp_path / "resumed"
   resumed_dir.mkdir()
   for name in os.listdir(tmp_path / "full"):
-    if name.startswith("ckpt-2."):
+    if name.startswith("model.ckpt-2."):
       os.link(tmp_path / "full" / name, resumed_dir / name)
   with open(resumed_dir / "checkpoint", "w") as f:
-    f.write('model_checkpoint_path: "ckpt-2"\n')
+    f.write('model_checkpoint_path: "model.ckpt-2"\n')
   resumed, resumed_opt, result = _train(resumed_dir, records, num_train_steps=6, seed=99)
   assert result["resumed_from"] == 2 and result["global_step"] == 6
   assert int(resumed_opt.iterations) == int(full_opt.iterations) == 6
@@ -214,13 +214,13 @@ def test_sigkilled_run_resumes_from_last_checkpoint_and_finishes(tmp_path, scrip
 
   resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
   assert resumed.returncode == 0, resumed.stderr[-3000:]
-  assert "Resumed from %s at step %d" % (os.path.join(out, "ckpt-%d" % killed_at), killed_at) in resumed.stderr
+  assert "Resumed from %s at step %d" % (os.path.join(out, "model.ckpt-%d" % killed_at), killed_at) in resumed.stderr
   with open(os.path.join(out, "eval_results.txt")) as f:
     results = dict(line.strip().split(" = ") for line in f)
   assert sorted(results) == ["global_step", "loss", "masked_lm_accuracy", "masked_lm_loss",
                              "next_sentence_accuracy", "next_sentence_loss"]
   assert results["global_step"] == "100"
-  assert tf.train.latest_checkpoint(out).endswith("ckpt-100")
+  assert tf.train.latest_checkpoint(out).endswith("model.ckpt-100")
   assert os.path.exists(os.path.join(out, "bert_model.ckpt.index"))
   assert os.path.exists(os.path.join(out, "bert_config.json"))
   assert os.path.isdir(os.path.join(out, "train")) and os.path.isdir(os.path.join(out, "eval"))

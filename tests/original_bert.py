@@ -40,6 +40,7 @@ _MODULES = (
     "run_pretraining",
     "run_classifier",
     "extract_features",
+    "run_squad",
 )
 
 # Standard deviation of the noise added to every variable by make_google_checkpoint, so that
@@ -120,7 +121,7 @@ def load(name):
 
   Args:
     name: str, one of "modeling", "tokenization", "optimization", "create_pretraining_data",
-      "run_pretraining", "run_classifier", "extract_features".
+      "run_pretraining", "run_classifier", "extract_features", "run_squad".
 
   Returns:
     The original module. Its absl flags are marked parsed (defaults), so library code that

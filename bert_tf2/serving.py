@@ -1,42 +1,59 @@
-"""An HTTP embedding server (FastAPI + uvicorn) with dynamic batching, and its client `BertClient`.
+"""An HTTP embedding server (FastAPI + uvicorn) with dynamic batching; the client is `BertClient`.
 
     app = create_app(SentenceEncoder.from_pretrained("all-MiniLM-L6-v2/", pooling_layer=-1))
-    serve(app, host="0.0.0.0", port=5555)                  # or: bert-tf2-serving-start -model_dir ...
-    BertClient("127.0.0.1", 5555).encode(["hi", "你好"])   # float32 np.ndarray [2, 384]
+    serve(app, port=5555)                        # or: bert-tf2-serving-start -model_dir ... (bert_tf2.serving_start)
+    BertClient(port=5555).encode(["hi", "你好"])  # float32 np.ndarray [2, 384]; bert_tf2.serving_client
 
-API (JSON in, JSON out; every error is `{"error": "..."}` with a 4xx status, and the server keeps going):
-  POST /encode  {"texts": ["...", ...]}  ->  {"embeddings": [[...], ...], "shape": [N, D]}
-  GET  /status  ->  model options, limits and counters (requests, texts, batches, failures).
+API (UTF-8 JSON in and out; every error is `{"error": "..."}` with a 4xx status, and the server keeps going):
+  POST /encode  {"texts": [str, ...] | [[piece, ...], ...], "is_tokenized": false, "show_tokens": false,
+                 "id": any, "output": "json" | "base64"}
+            ->  {"id": ..., "shape": [N, D], "dtype": "float32", "result": [[...], ...]   (output "json")
+                 or "result_base64": "<float32 bytes>"  (output "base64", what BertClient asks for),
+                 "tokens": [["[CLS]", ..., "[SEP]"], ...]  (show_tokens, if the server shows tokens)}
+  GET  /status (also /status/server) -> bert-as-service's server_status keys, limits and counters.
+`"id"` and `"result"` are bert-as-service's HTTP names (its `-http_port` API), so its HTTP clients work.
 Limits: `max_texts_per_request` texts (413), `max_text_chars` characters per text (413),
-`max_request_bytes` per body (413); bad JSON 400; wrong types or an empty list 422.
+`max_request_bytes` per body (413, sent after reading and discarding up to `max_drain_bytes` of the
+body, so that any client -- curl, urllib, requests -- reads the 413 instead of a connection reset);
+bad JSON 400; wrong types or an empty list 422.
 
-Dynamic batching: requests wait in one queue; each of `num_worker` workers takes the first waiting
-request plus every other already waiting one while the total stays within `max_batch_size` texts,
-makes ONE `encoder.encode` call on them (in a thread, so the event loop keeps accepting), and hands
-each request its rows. Under load, concurrent requests share model calls; alone, a request adds no wait.
+Dynamic batching (`DynamicBatcher`): requests wait in one queue; a worker takes every waiting request
+(up to `max_batch_size` texts) and makes them ONE job in a thread: tokenize, split the merged texts
+into groups of similar length (`length_groups`: no long padding of short texts), run the encoder,
+hand each request its rows. The event loop only parses and answers; the encoder runs while the next
+requests queue, so under load the encoder is never idle between batches. /status shows where the
+time went (`model_seconds`, `prepare_seconds`, busy share, padding share) and the [UNK] counter.
 """
 
 import asyncio
+import base64
 import collections
 import concurrent.futures
 import contextlib
-import http.client
 import json
+import logging as std_logging
 import socket
 import threading
 import time
 
 import numpy as np
 
-_Job = collections.namedtuple("_Job", ["texts", "future"])
+from bert_tf2.serving_client import BertClient, BertClientError, ConcurrentBertClient, __version__  # noqa: F401
+
+_log = std_logging.getLogger("bert_tf2.serving")
+_Job = collections.namedtuple("_Job", ["request", "future"])
+EncodeRequest = collections.namedtuple("EncodeRequest", ["texts", "is_tokenized", "show_tokens", "id", "output"])
 
 
 class DynamicBatcher:
-  """Merges concurrent `submit` calls into `encode_fn` calls of at most `max_batch_size` texts."""
+  """Merges concurrent `submit` calls into `run_fn(requests)` calls of at most `max_batch_size` texts.
 
-  def __init__(self, encode_fn, max_batch_size=256, num_worker=1):
-    self.encode_fn, self.max_batch_size, self.num_worker = encode_fn, max_batch_size, num_worker
-    self.stats = collections.Counter()
+  `run_fn(list of EncodeRequest) -> list of per-request results` runs in a worker thread.
+  """
+
+  def __init__(self, run_fn, max_batch_size=256, num_worker=1, stats=None):
+    self.run_fn, self.max_batch_size, self.num_worker = run_fn, max_batch_size, num_worker
+    self.stats = collections.Counter() if stats is None else stats
     self._queue = None
     self._tasks = []
     self._pool = None
@@ -52,10 +69,10 @@ class DynamicBatcher:
     await asyncio.gather(*self._tasks, return_exceptions=True)
     self._pool.shutdown(wait=False)
 
-  async def submit(self, texts):
-    """list of str -> float32 np.ndarray [len(texts), ...], computed in some shared batch."""
+  async def submit(self, request):
+    """EncodeRequest -> its result, computed in some shared batch."""
     future = asyncio.get_running_loop().create_future()
-    await self._queue.put(_Job(texts, future))
+    await self._queue.put(_Job(request, future))
     return await future
 
   async def _work(self):
@@ -64,29 +81,51 @@ class DynamicBatcher:
     while True:
       jobs = [carried or await self._queue.get()]
       carried = None
-      size = len(jobs[0].texts)
+      size = len(jobs[0].request.texts)
       while not self._queue.empty():
         job = self._queue.get_nowait()
-        if size + len(job.texts) > self.max_batch_size:
+        if size + len(job.request.texts) > self.max_batch_size:
           carried = job
           break
         jobs.append(job)
-        size += len(job.texts)
-      texts = [t for job in jobs for t in job.texts]
+        size += len(job.request.texts)
+      start = time.perf_counter()
       try:
-        vectors = await loop.run_in_executor(self._pool, self.encode_fn, texts)
+        results = await loop.run_in_executor(self._pool, self.run_fn, [job.request for job in jobs])
       except Exception as e:  # pylint: disable=broad-except
         self.stats["failed_batches"] += 1
         for job in jobs:
           if not job.future.done():
             job.future.set_exception(e)
         continue
-      self.stats.update(batches=1, batched_requests=len(jobs), batched_texts=len(texts))
-      start = 0
-      for job in jobs:
+      self.stats.update(batches=1, batched_requests=len(jobs), batched_texts=size)
+      self.stats["batch_seconds"] += time.perf_counter() - start
+      for job, result in zip(jobs, results):
         if not job.future.done():  # the client may have gone away
-          job.future.set_result(vectors[start:start + len(job.texts)])
-        start += len(job.texts)
+          job.future.set_result(result)
+
+
+def length_groups(lengths, overhead_tokens=64):
+  """Splits texts into model calls of similar length, minimising padded tokens + per-call overhead.
+
+  Cost of a call = overhead_tokens + (texts in it) * (its longest text); dynamic programming over
+  the texts sorted by length. Example: length_groups([5, 30, 6, 31], 8) -> [[0, 2], [1, 3]].
+  Returns a list of index lists.
+  """
+  order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+  sizes = [lengths[i] for i in order]
+  n = len(sizes)
+  best, cut = [0.0] + [float("inf")] * n, [0] * (n + 1)  # best[j]: cost of the first j sorted texts
+  for j in range(1, n + 1):
+    for i in range(j):  # the last group is sorted[i:j], padded to sizes[j - 1]
+      cost = best[i] + overhead_tokens + (j - i) * sizes[j - 1]
+      if cost < best[j]:
+        best[j], cut[j] = cost, i
+  groups, j = [], n
+  while j > 0:
+    groups.append(order[cut[j]:j])
+    j = cut[j]
+  return groups[::-1]
 
 
 class RequestError(Exception):
@@ -98,35 +137,126 @@ class RequestError(Exception):
 
 
 def parse_encode_request(body, max_texts_per_request, max_text_chars):
-  """Request body bytes -> list of str, or RequestError(status, message)."""
+  """Request body bytes -> EncodeRequest, or RequestError(status, message)."""
   try:
     payload = json.loads(body)
   except (UnicodeDecodeError, json.JSONDecodeError) as e:
     raise RequestError(400, "malformed JSON: %s" % e) from None
   if not isinstance(payload, dict) or "texts" not in payload:
     raise RequestError(422, 'expected a JSON object {"texts": [str, ...]}')
-  texts = payload["texts"]
+  texts, is_tokenized = payload["texts"], payload.get("is_tokenized", False)
   if not isinstance(texts, list):
     raise RequestError(422, '"texts" must be a list of strings, got %s' % type(texts).__name__)
   if not texts:
     raise RequestError(422, '"texts" is empty')
   if len(texts) > max_texts_per_request:
     raise RequestError(413, "%d texts in one request; the limit is %d" % (len(texts), max_texts_per_request))
+  output = payload.get("output", "json")
+  if output not in ("json", "base64"):
+    raise RequestError(422, '"output" must be "json" or "base64", got %r' % (output,))
   for i, text in enumerate(texts):
-    if not isinstance(text, str):
+    if is_tokenized:
+      if not isinstance(text, list) or not all(isinstance(t, str) for t in text):
+        raise RequestError(422, "texts[%d] must be a list of strings (is_tokenized)" % i)
+      length = sum(len(t) for t in text)
+    elif not isinstance(text, str):
       raise RequestError(422, "texts[%d] is %s, not a string" % (i, type(text).__name__))
-    if len(text) > max_text_chars:
-      raise RequestError(413, "texts[%d] has %d characters; the limit is %d" % (i, len(text), max_text_chars))
-  return texts
+    else:
+      length = len(text)
+    if length > max_text_chars:
+      raise RequestError(413, "texts[%d] has %d characters; the limit is %d" % (i, length, max_text_chars))
+  return EncodeRequest(texts, bool(is_tokenized), bool(payload.get("show_tokens", False)), payload.get("id"),
+                       output)
+
+
+def tokenized_features(encoder, pieces_lists):
+  """Pre-tokenized input ([[piece]]) -> [InputFeatures]: `[CLS] pieces [SEP]`, truncated, unknown -> [UNK]."""
+  from bert_tf2 import feature_extraction  # pylint: disable=g-import-not-at-top
+  vocab, features = encoder.tokenizer.vocab, []
+  for i, pieces in enumerate(pieces_lists):
+    tokens = ["[CLS]"] + [p if p in vocab else "[UNK]" for p in pieces][:encoder.max_seq_length - 2] + ["[SEP]"]
+    ids = [vocab[t] for t in tokens]
+    features.append(feature_extraction.InputFeatures(i, tokens, ids, [1] * len(ids), [0] * len(ids)))
+  return features
+
+
+class _EncodeRunner:
+  """What a batch does in the worker thread: tokenize, count [UNK], encode by length groups, split."""
+
+  def __init__(self, encoder, stats, max_batch_size, unk_threshold, overhead_tokens, fixed_embed_length):
+    self.encoder, self.stats, self.max_batch_size = encoder, stats, max_batch_size
+    self.unk_threshold, self.overhead_tokens, self.fixed_embed_length = unk_threshold, overhead_tokens, fixed_embed_length
+    self.has_features = hasattr(encoder, "features") and hasattr(encoder, "encode_features")
+    self._last_unk_warning = 0.0
+
+  def __call__(self, requests):
+    if not self.has_features:  # any object with encode(texts, batch_size): no tokens, no groups
+      texts = [t for r in requests for t in r.texts]
+      start = time.perf_counter()
+      vectors = self.encoder.encode(texts, batch_size=self.max_batch_size)
+      self.stats["model_seconds"] += time.perf_counter() - start
+      bounds = np.cumsum([0] + [len(r.texts) for r in requests])
+      return [(vectors[a:b], None) for a, b in zip(bounds[:-1], bounds[1:])]
+    start = time.perf_counter()
+    per_request = [tokenized_features(self.encoder, r.texts) if r.is_tokenized else self.encoder.features(r.texts)
+                   for r in requests]
+    features = [f for fs in per_request for f in fs]
+    self._count_unk(features)
+    lengths = [len(f.input_ids) for f in features]
+    groups = length_groups(lengths, self.overhead_tokens)
+    self.stats["prepare_seconds"] += time.perf_counter() - start
+    start = time.perf_counter()
+    rows = [None] * len(features)
+    for group in groups:
+      vectors = self.encoder.encode_features([features[i] for i in group], batch_size=len(group))
+      for row, i in zip(vectors, group):
+        rows[i] = row
+    self.stats["model_seconds"] += time.perf_counter() - start
+    self.stats.update(model_calls=len(groups), real_tokens=sum(lengths),
+                      padded_tokens=sum(len(g) * max(lengths[i] for i in g) for g in groups))
+    results, offset = [], 0
+    for fs in per_request:
+      mine = rows[offset:offset + len(fs)]
+      offset += len(fs)
+      if mine[0].ndim == 2:  # NONE pooling: token vectors, padded per request (or to max_seq_len)
+        length = self.encoder.max_seq_length if self.fixed_embed_length else max(r.shape[0] for r in mine)
+        mine = [np.pad(r, [(0, length - r.shape[0]), (0, 0)]) for r in mine]
+      results.append((np.stack(mine).astype(np.float32), [f.tokens for f in fs]))
+    return results
+
+  def _count_unk(self, features):
+    from bert_tf2 import embeddings  # pylint: disable=g-import-not-at-top
+    unknown, pieces = embeddings.unk_share(features)
+    self.stats.update(unk_pieces=unknown, pieces=pieces)
+    if pieces and unknown > self.unk_threshold * pieces:
+      self.stats["unk_batches"] += 1
+      now = time.monotonic()
+      if now - self._last_unk_warning > 60:  # at most one line a minute; /status counts them all
+        self._last_unk_warning = now
+        _log.warning("%d of %d word pieces (%.0f%%) in a batch of %d texts are [UNK] (threshold %.0f%%): the "
+                     "model's vocabulary does not cover these texts, so their vectors say little "
+                     "(%d such batches so far, see /status)", unknown, pieces, 100.0 * unknown / pieces,
+                     len(features), 100.0 * self.unk_threshold, self.stats["unk_batches"])
 
 
 def create_app(encoder, max_batch_size=256, num_worker=1, max_texts_per_request=256, max_text_chars=10000,
-               max_request_bytes=4 << 20):
-  """A FastAPI app serving `encoder` (a `SentenceEncoder`, or anything with `encode(texts, batch_size)`)."""
-  from fastapi import FastAPI, Request  # pylint: disable=g-import-not-at-top
-  from fastapi.responses import JSONResponse  # pylint: disable=g-import-not-at-top
+               max_request_bytes=4 << 20, max_drain_bytes=64 << 20, unk_threshold=0.1, show_tokens_to_client=False,
+               fixed_embed_length=False, overhead_tokens=64, cors=None, server_info=None):
+  """A FastAPI app serving `encoder` (a `SentenceEncoder`, or anything with `encode(texts, batch_size)`).
 
-  batcher = DynamicBatcher(lambda texts: encoder.encode(texts, batch_size=max_batch_size), max_batch_size, num_worker)
+  Args beyond the limits above: `unk_threshold` (float: share of [UNK] pieces in a batch that
+  logs a warning and counts `unk_batches`), `show_tokens_to_client` (send tokens when asked),
+  `fixed_embed_length` (NONE pooling: pad token vectors to max_seq_len), `overhead_tokens` (see
+  `length_groups`), `cors` (Access-Control-Allow-Origin value, or None), `server_info` (dict merged
+  into /status, e.g. the command-line flags).
+  """
+  from fastapi import FastAPI, Request  # pylint: disable=g-import-not-at-top
+  from fastapi.responses import JSONResponse, Response  # pylint: disable=g-import-not-at-top
+  from starlette.requests import ClientDisconnect  # pylint: disable=g-import-not-at-top
+
+  stats = collections.Counter()
+  runner = _EncodeRunner(encoder, stats, max_batch_size, unk_threshold, overhead_tokens, fixed_embed_length)
+  batcher = DynamicBatcher(runner, max_batch_size, num_worker, stats)
   started = time.time()
 
   @contextlib.asynccontextmanager
@@ -138,16 +268,23 @@ def create_app(encoder, max_batch_size=256, num_worker=1, max_texts_per_request=
 
   app = FastAPI(title="bert_tf2 embedding server", lifespan=lifespan)
   app.state.batcher = batcher
+  if cors:
+    from fastapi.middleware.cors import CORSMiddleware  # pylint: disable=g-import-not-at-top
+    app.add_middleware(CORSMiddleware, allow_origins=[cors], allow_methods=["GET", "POST"], allow_headers=["*"])
 
-  def error(status, message):
-    batcher.stats["rejected_requests"] += 1
-    return JSONResponse({"error": message}, status_code=status)
+  def json_response(content, status=200, headers=None):
+    body = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return Response(body, status_code=status, media_type="application/json; charset=utf-8", headers=headers)
+
+  def error(status, message, headers=None):
+    stats["rejected_requests"] += 1
+    return json_response({"error": message}, status, headers)
 
   @app.exception_handler(Exception)
   async def _internal_error(request, exc):
     del request
-    batcher.stats["failed_requests"] += 1
-    return JSONResponse({"error": "internal error: %s" % type(exc).__name__}, status_code=500)
+    stats["failed_requests"] += 1
+    return JSONResponse({"error": "internal error: %s: %s" % (type(exc).__name__, exc)}, status_code=500)
 
   @app.exception_handler(405)
   async def _method_not_allowed(request, exc):
@@ -159,51 +296,94 @@ def create_app(encoder, max_batch_size=256, num_worker=1, max_texts_per_request=
     del exc
     return error(404, "no such endpoint %s; use POST /encode or GET /status" % request.url.path)
 
+  async def too_large(request, received, message):
+    """Reads and discards the rest of the body (up to max_drain_bytes), then answers 413."""
+    try:
+      async for chunk in request.stream():
+        received += len(chunk)
+        if received > max_drain_bytes:  # give up reading: answer and close (the client may see a reset)
+          return error(413, message, {"Connection": "close"})
+    except ClientDisconnect:
+      pass
+    return error(413, message)
+
   @app.post("/encode")
   async def encode(request: Request):
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_request_bytes:
-      return error(413, "request body of %s bytes; the limit is %d" % (declared, max_request_bytes))
+      message = "request body of %s bytes; the limit is %d bytes" % (declared, max_request_bytes)
+      if int(declared) > max_drain_bytes:
+        return error(413, message, {"Connection": "close"})
+      return await too_large(request, 0, message)
     body = bytearray()
     async for chunk in request.stream():
       body += chunk
       if len(body) > max_request_bytes:
-        return error(413, "request body over the limit of %d bytes" % max_request_bytes)
+        return await too_large(request, len(body), "request body over the limit of %d bytes" % max_request_bytes)
     try:
-      texts = parse_encode_request(bytes(body), max_texts_per_request, max_text_chars)
+      parsed = parse_encode_request(bytes(body), max_texts_per_request, max_text_chars)
+      if parsed.is_tokenized and not runner.has_features:
+        raise RequestError(422, "this server's encoder takes text only (no is_tokenized)")
     except RequestError as e:
       return error(e.status, str(e))
-    vectors = await batcher.submit(texts)
-    batcher.stats.update(requests=1, texts=len(texts))
-    return JSONResponse({"embeddings": vectors.tolist(), "shape": list(vectors.shape)})
+    vectors, tokens = await batcher.submit(parsed)
+    stats.update(requests=1, texts=len(parsed.texts))
+    out = {"id": parsed.id, "shape": list(vectors.shape), "dtype": "float32"}
+    if parsed.output == "base64":
+      out["result_base64"] = base64.b64encode(np.ascontiguousarray(vectors, "<f4").tobytes()).decode("ascii")
+    else:
+      out["result"] = vectors.tolist()
+    if parsed.show_tokens and show_tokens_to_client and tokens is not None:
+      out["tokens"] = tokens
+    return json_response(out)
 
   @app.get("/status")
+  @app.get("/status/server")
   async def status():
     options = {k: getattr(encoder, k, None) for k in ("max_seq_length", "pooling_strategy", "pooling_layer",
                                                       "normalize", "dimension")}
     limits = dict(max_batch_size=max_batch_size, num_worker=num_worker, max_texts_per_request=max_texts_per_request,
-                  max_text_chars=max_text_chars, max_request_bytes=max_request_bytes)
-    return {"status": "ok", "uptime_s": round(time.time() - started, 3), "model": options, "limits": limits,
-            "counters": dict(batcher.stats)}
+                  max_text_chars=max_text_chars, max_request_bytes=max_request_bytes, unk_threshold=unk_threshold)
+    uptime = time.time() - started
+    counters = dict(stats)
+    counters["encoder_busy_share"] = round(stats["batch_seconds"] / max(uptime, 1e-9), 4)
+    if stats["padded_tokens"]:
+      counters["padding_share"] = round(1 - stats["real_tokens"] / stats["padded_tokens"], 4)
+    info = {"status": "ok", "server_version": __version__, "uptime_s": round(uptime, 3),
+            "max_seq_len": options["max_seq_length"], "max_batch_size": max_batch_size, "num_worker": num_worker,
+            "pooling_strategy": options["pooling_strategy"], "pooling_layer": options["pooling_layer"],
+            "show_tokens_to_client": show_tokens_to_client, "num_request": stats["requests"],
+            "num_sentence": stats["texts"], "unk_batches": stats["unk_batches"],
+            "model": options, "limits": limits, "counters": counters}
+    info.update(server_info or {})
+    return json_response(info)
 
   return app
 
 
-def serve(app, host="0.0.0.0", port=5555, sock=None, log_level="warning"):
-  """Runs `app` with uvicorn until interrupted (on `sock` if given, e.g. one bound to port 0)."""
+def serve(app, host="0.0.0.0", port=5555, extra_ports=(), sock=None, log_level="warning"):
+  """Runs `app` with uvicorn until interrupted, on `port` and `extra_ports` (or on `sock`)."""
   import uvicorn  # pylint: disable=g-import-not-at-top
-  server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False))
-  server.run(sockets=[sock] if sock is not None else None)
+  sockets = [sock] if sock is not None else [bind_socket(host, p) for p in (port,) + tuple(extra_ports)]
+  server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False))
+  server.run(sockets=sockets)
+
+
+def bind_socket(host, port):
+  """A bound (not yet listening) TCP socket; port 0 picks a free one."""
+  sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+  sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+  sock.bind((host, port))
+  return sock
 
 
 @contextlib.contextmanager
 def background_server(app, host="127.0.0.1"):
   """Runs `app` in a thread on a free port (tests, benchmarks); yields the port, stops on exit."""
   import uvicorn  # pylint: disable=g-import-not-at-top
-  sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-  sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-  sock.bind((host, 0))
-  server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+  sock = bind_socket(host, 0)
+  # log_config=None: uvicorn leaves the process's logging alone (no handlers bound to this moment's stderr)
+  server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, log_config=None))
   thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
   thread.start()
   while not server.started:
@@ -216,65 +396,3 @@ def background_server(app, host="127.0.0.1"):
     server.should_exit = True
     thread.join(timeout=10)
     sock.close()
-
-
-class BertClientError(Exception):
-  """The server answered with an error status."""
-
-  def __init__(self, status, message):
-    super().__init__("HTTP %d: %s" % (status, message))
-    self.status, self.message = status, message
-
-
-class BertClient:
-  """Client of the embedding server over one kept-alive HTTP connection (one per thread).
-
-  Example:
-    with BertClient("127.0.0.1", 5555) as bc:
-      vectors = bc.encode(["First do it", "then do it right"])  # float32 [2, D]
-  """
-
-  def __init__(self, host="127.0.0.1", port=5555, timeout=60.0):
-    self.host, self.port, self.timeout = host, port, timeout
-    self._connection = None
-
-  def _request(self, method, path, payload=None):
-    body = None if payload is None else json.dumps(payload).encode("utf-8")
-    headers = {"Content-Type": "application/json"} if body is not None else {}
-    for attempt in (0, 1):  # reconnect once if the kept-alive connection was closed
-      if self._connection is None:
-        self._connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-      try:
-        self._connection.request(method, path, body=body, headers=headers)
-        response = self._connection.getresponse()
-        data = response.read()
-        break
-      except (ConnectionError, http.client.HTTPException):
-        self.close()
-        if attempt:
-          raise
-    result = json.loads(data)
-    if response.status != 200:
-      raise BertClientError(response.status, result.get("error", data.decode("utf-8", "replace")))
-    return result
-
-  def encode(self, texts):
-    """list of str -> float32 np.ndarray [N, D] ([N, T, D] for a NONE-pooling server)."""
-    if isinstance(texts, str):
-      raise TypeError("encode takes a list of strings, not one string")
-    return np.asarray(self._request("POST", "/encode", {"texts": list(texts)})["embeddings"], np.float32)
-
-  def status(self):
-    """The server's /status dict."""
-    return self._request("GET", "/status")
-
-  def close(self):
-    if self._connection is not None:
-      self._connection.close()
-      self._connection = None
-
-  def __enter__(self):
-    return self
-
-  def __exit__(self, *exc):
-    self.close()

@@ -7,7 +7,8 @@ setup(
     description="Google's original BERT pipeline rebuilt for TensorFlow 2 and Keras 3",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    packages=find_packages(include=["bert_tf2", "bert_tf2.*", "data_prep", "data_prep.*"]),
+    packages=find_packages(include=["bert_tf2", "bert_tf2.*", "data_prep", "data_prep.*",
+                                    "bert_serving", "bert_serving.*"]),  # bert-as-service's import paths (a shim)
     python_requires=">=3.10",
     install_requires=[
         "tensorflow==2.21.0",
@@ -37,5 +38,6 @@ setup(
         # compares entity scores with when installed.
         "benchmarks": ["scikit-learn>=1.3", "python-crfsuite==0.9.12", "seqeval==1.2.2"],
     },
-    entry_points={"console_scripts": ["bert-tf2-serving-start = bert_tf2.serving_start:run"]},
+    entry_points={"console_scripts": ["bert-tf2-serving-start = bert_tf2.serving_start:run",
+                                      "bert-serving-start = bert_tf2.serving_start:run"]},  # bert-as-service's name
 )

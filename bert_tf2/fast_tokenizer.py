@@ -119,13 +119,16 @@ class FastTokenizer(tf.Module):
     texts = tf.strings.reduce_join(chars, axis=-1)
     return tf.strings.split(texts, sep=None)
 
-  def __call__(self, texts):
-    """string [B] -> int32 RaggedTensor [B, (tokens)], equal to FullTokenizer's ids."""
+  def word_pieces(self, texts):
+    """string [B] -> int32 RaggedTensor [B, (words), (pieces)]: FullTokenizer's ids, grouped by word."""
     words = self.words(texts)
     too_long = tf.strings.length(words.flat_values, unit="UTF8_CHAR") > MAX_CHARS_PER_WORD
     words = words.with_flat_values(tf.where(too_long, "[UNK]", words.flat_values))
-    pieces = self._wordpiece.tokenize(words)  # [B, (words), (pieces)]
-    return pieces.merge_dims(-2, -1)
+    return self._wordpiece.tokenize(words)
+
+  def __call__(self, texts):
+    """string [B] -> int32 RaggedTensor [B, (tokens)], equal to FullTokenizer's ids."""
+    return self.word_pieces(texts).merge_dims(-2, -1)
 
 
 def truncated_lengths(len_a, len_b, max_tokens):
@@ -150,7 +153,7 @@ def pack_inputs(ids_a, ids_b, max_seq_length, cls_id, sep_id):
   Args:
     ids_a: int32 RaggedTensor [B, (tokens)].
     ids_b: int32 RaggedTensor [B, (tokens)] or None for single-sentence tasks.
-    max_seq_length: int, T.
+    max_seq_length: int, T (or a scalar int32 Tensor: TF Hub's `bert_pack_inputs(..., seq_length=)`).
     cls_id, sep_id: int ids of [CLS] and [SEP].
 
   Returns:
@@ -184,7 +187,7 @@ def pack_inputs(ids_a, ids_b, max_seq_length, cls_id, sep_id):
     ids = tf.concat([first, second], axis=1)
     segments = tf.concat([tf.zeros_like(first), tf.ones_like(second)], axis=1)
     dropped = len_a + len_b - new_a - new_b
-  shape = [None, max_seq_length]
+  shape = [None, max_seq_length] if isinstance(max_seq_length, int) else tf.stack([-1, max_seq_length])
   input_ids = ids.to_tensor(0, shape=shape)
   return {
       "input_ids": input_ids,

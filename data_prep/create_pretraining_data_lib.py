@@ -93,7 +93,7 @@ def make_segmenter(chinese_whole_word_mask):
     try:
       import jieba  # pylint: disable=g-import-not-at-top
     except ImportError:
-      raise ValueError("--chinese_whole_word_mask=jieba needs jieba (pip install jieba)") from None
+      raise ValueError("chinese_whole_word_mask=jieba needs jieba (pip install jieba)") from None
     jieba.setLogLevel(60)
     return jieba.lcut
   raise ValueError("chinese_whole_word_mask must be one of %s, not %r"
@@ -220,16 +220,35 @@ def _tokenize_block(lines):
   return documents_lib.tokenize_documents(lines, _worker["tokenizer"], _worker["segmenter"])
 
 
+def shard_instances(shard, shard_docs, config, vocab, sink):
+  """Serializes the instances of shard number `shard` into `sink` (anything with `.extend(records)`).
+
+  What a shard gives depends only on its number, its documents (in shuffled order) and `config`:
+  instances from `random.Random("<seed>:<shard>")`, sort keys from `random.Random("<seed>:<shard>:order")`.
+
+  Returns:
+    (int64 array [instances] of 63-bit sort keys, `Summary` of the shard).
+  """
+  rng = random.Random("%d:%d" % (config.random_seed, shard))
+  key_rng = random.Random("%d:%d:order" % (config.random_seed, shard))
+  summary = Summary(documents=len(shard_docs))
+  _write_instances(shard_docs, config, vocab, rng, sink, summary)
+  keys = np.array([key_rng.getrandbits(63) for _ in range(summary.instances)], np.int64)
+  return keys, summary
+
+
+def shuffled_documents(num_documents, random_seed):
+  """The original's document shuffle, `random.Random(seed).shuffle(range(D))`, as a list."""
+  order = list(range(num_documents))
+  random.Random(random_seed).shuffle(order)
+  return order
+
+
 def _make_shard(task):
   """Instances of one shard -> (shard, spill part, sort keys, Summary)."""
   shard, shard_docs = task
-  config, vocab = _worker["config"], _worker["vocab"]
-  rng = random.Random("%d:%d" % (config.random_seed, shard))
-  key_rng = random.Random("%d:%d:order" % (config.random_seed, shard))
   spill = example_writer.SpillFile(_worker["spill_dir"])
-  summary = Summary(documents=len(shard_docs))
-  _write_instances(shard_docs, config, vocab, rng, spill, summary)
-  keys = np.array([key_rng.getrandbits(63) for _ in range(summary.instances)], np.int64)
+  keys, summary = shard_instances(shard, shard_docs, _worker["config"], _worker["vocab"], spill)
   return shard, spill.finish(), keys, summary
 
 
@@ -275,8 +294,7 @@ def _run_sharded(input_files, vocab_file, do_lower_case, chinese_whole_word_mask
     for block_docs in _imap_bounded(pool, _tokenize_block, blocks, 2 * num_workers):
       docs.extend(block_docs)
     summary = _corpus_summary(docs)
-    order = list(range(len(docs)))
-    random.Random(config.random_seed).shuffle(order)  # the original's document shuffle
+    order = shuffled_documents(len(docs), config.random_seed)
     bounds = shard_bounds(len(docs), docs_per_shard)
     tasks = ((s, docs.subset(order[first:end])) for s, (first, end) in enumerate(bounds))
     progress = _Progress(len(docs), progress_seconds)

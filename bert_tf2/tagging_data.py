@@ -22,7 +22,8 @@ A word with no piece (whitespace, control and format characters) cannot be tagge
 each starting `doc_stride` pieces after the previous one (run_squad's doc spans); every window
 is trained on, and a word's prediction is taken from the window where its first piece has the
 maximum context (run_squad's `_check_is_max_context`: min(left, right) + 0.01 * window length,
-the earliest window on ties).
+compared here as the integer 100 * min(left, right) + length so that ties are exact; the earliest
+window on ties).
 """
 
 import dataclasses
@@ -206,7 +207,7 @@ def max_context_window(spans, position):
   for i, (start, length) in enumerate(spans):
     if not start <= position < start + length:
       continue
-    score = min(position - start, start + length - 1 - position) + 0.01 * length
+    score = 100 * min(position - start, start + length - 1 - position) + length
     if best_score is None or score > best_score:
       best, best_score = i, score
   return best

@@ -16,6 +16,7 @@ On Dataflow: gs:// paths and `--runner=DataflowRunner --project=P --region=R
 --temp_location=gs://B/tmp --setup_file=./setup.py` (README, "Scaling past one machine").
 """
 
+import logging as logging_lib
 import re
 import sys
 
@@ -53,12 +54,15 @@ def error_message(error):
   if isinstance(error, (ValueError, OSError)):
     return str(error).strip().splitlines()[-1] if str(error).strip() else repr(error)
   found = re.findall(r"ValueError: (.+)", str(error))
-  return found[-1].strip() if found else "%s: %s" % (type(error).__name__, str(error).strip().splitlines()[0])
+  message = found[-1] if found else "%s: %s" % (type(error).__name__, str(error).strip().splitlines()[0])
+  return re.sub(r"\s*\[while running .*\]\s*$", "", message.strip())
 
 
 def main(argv):
   from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=g-import-not-at-top
   from data_prep import beam_pipeline  # pylint: disable=g-import-not-at-top
+  # A failing element is re-raised here and printed as one line; not also as a logged traceback.
+  logging_lib.getLogger("apache_beam.runners.worker.bundle_processor").setLevel(logging_lib.CRITICAL)
   for name in ("input_file", "output_file", "vocab_file"):
     if not getattr(FLAGS, name):
       print("create_pretraining_data_beam: error: --%s is required" % name, file=sys.stderr)

@@ -9,6 +9,7 @@ whitespace-separated word is tokenized once and then served from a cache.
 For batched tokenization inside a graph (tf.data, SavedModel) see `bert_tf2.fast_tokenizer`.
 """
 
+import re
 import unicodedata
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
@@ -58,6 +59,54 @@ def check_special_tokens(vocab, vocab_file):
 def convert_by_vocab(vocab, items):
   """Maps each item through `vocab` (token -> id or id -> token)."""
   return [vocab[item] for item in items]
+
+
+def convert_tokens_to_ids(vocab, tokens):
+  """[token] -> [id] through `vocab` ({token: id}, as `load_vocab` returns); KeyError if unknown."""
+  return convert_by_vocab(vocab, tokens)
+
+
+def convert_ids_to_tokens(inv_vocab, ids):
+  """[id] -> [token] through `inv_vocab` ({id: token}); KeyError if unknown."""
+  return convert_by_vocab(inv_vocab, ids)
+
+
+_UNUSED_TOKEN = re.compile(r"^\[unused\d+\]$")
+
+
+def preserve_token(token, vocab):
+  """True if `token` is an `[unusedN]` entry of `vocab`: with `preserve_unused_tokens` on, the
+  tokenizers keep it whole (the wheel's flag, an argument here), e.g. for domain words written
+  into the `[unusedN]` slots of a vocab."""
+  return token in vocab and _UNUSED_TOKEN.match(token) is not None
+
+
+# Google's published checkpoints by casing: validate_case_matches_checkpoint's heuristic.
+_LOWER_CASED_MODELS = ("uncased_L-24_H-1024_A-16", "uncased_L-12_H-768_A-12", "multilingual_L-12_H-768_A-12",
+                       "chinese_L-12_H-768_A-12")
+_CASED_MODELS = ("cased_L-12_H-768_A-12", "cased_L-24_H-1024_A-16", "multi_cased_L-12_H-768_A-12")
+_MODEL_DIR = re.compile(r"([A-Za-z0-9_-]+)/bert_model.ckpt")
+
+
+def validate_case_matches_checkpoint(do_lower_case, init_checkpoint):
+  """Raises ValueError if `do_lower_case` contradicts a Google checkpoint's directory name.
+
+  Only Google's published model directories are known (e.g. `uncased_L-12_H-768_A-12/bert_model.ckpt`
+  needs do_lower_case=True, `cased_L-12_H-768_A-12/...` False); any other path passes, as in the original.
+  """
+  match = _MODEL_DIR.search(init_checkpoint or "")
+  if match is None:
+    return
+  model_name = match.group(1)
+  if model_name in _LOWER_CASED_MODELS and not do_lower_case:
+    expected = True
+  elif model_name in _CASED_MODELS and do_lower_case:
+    expected = False
+  else:
+    return
+  raise ValueError("%s: %s is a %s model, but do_lower_case=%s; use do_lower_case=%s so that fine-tuning "
+                   "sees text as pretraining did" % (init_checkpoint, model_name,
+                                                     "lower-cased" if expected else "cased", not expected, expected))
 
 
 def whitespace_tokenize(text):
@@ -113,10 +162,15 @@ _CLEAN_TABLE = _CleanTable()
 
 
 class BasicTokenizer:
-  """Cleans text, splits CJK characters and punctuation, optionally lower-cases and strips accents."""
+  """Cleans text, splits CJK characters and punctuation, optionally lower-cases and strips accents.
 
-  def __init__(self, do_lower_case=True):
+  With `preserve_unused_tokens`, a word that is an `[unusedN]` entry of `vocab` stays whole.
+  """
+
+  def __init__(self, do_lower_case=True, vocab=(), preserve_unused_tokens=False):
     self.do_lower_case = do_lower_case
+    self.vocab = vocab
+    self.preserve_unused_tokens = preserve_unused_tokens
 
   def tokenize(self, text):
     """Returns the basic tokens of `text` (str or UTF-8 bytes)."""
@@ -127,6 +181,8 @@ class BasicTokenizer:
 
   def tokenize_word(self, word):
     """Basic tokens of one cleaned, whitespace-free word."""
+    if self.preserve_unused_tokens and preserve_token(word, self.vocab):
+      return [word]
     if self.do_lower_case:
       word = word.lower()
       if not word.isascii():
@@ -185,6 +241,8 @@ class WordpieceTokenizer:
 class FullTokenizer:
   """End-to-end tokenizer: the original's API and output, faster.
 
+  `preserve_unused_tokens=True` keeps `[unusedN]` vocab entries whole (the wheel's flag of that name).
+
   Example:
     >>> tokenizer = FullTokenizer("vocab.txt", do_lower_case=True)
     >>> tokenizer.tokenize("unwanted,running")
@@ -193,11 +251,12 @@ class FullTokenizer:
 
   _MAX_CACHE = 1 << 20  # words; bounds memory on huge corpora
 
-  def __init__(self, vocab_file, do_lower_case=True):
+  def __init__(self, vocab_file, do_lower_case=True, preserve_unused_tokens=False):
     self.vocab = load_vocab(vocab_file)
     self.inv_vocab = {v: k for k, v in self.vocab.items()}
     self.do_lower_case = do_lower_case
-    self.basic_tokenizer = BasicTokenizer(do_lower_case=do_lower_case)
+    self.preserve_unused_tokens = preserve_unused_tokens
+    self.basic_tokenizer = BasicTokenizer(do_lower_case, self.vocab, preserve_unused_tokens)
     self.wordpiece_tokenizer = WordpieceTokenizer(vocab=self.vocab)
     self._cache = {}  # cleaned word -> its word pieces
     self._id_cache = {}  # cleaned word -> their ids
@@ -225,7 +284,10 @@ class FullTokenizer:
   def _tokenize_word(self, word):
     pieces = []
     for token in self.basic_tokenizer.tokenize_word(word):
-      pieces.extend(self.wordpiece_tokenizer.tokenize_word(token))
+      if self.preserve_unused_tokens and preserve_token(token, self.vocab):
+        pieces.append(token)
+      else:
+        pieces.extend(self.wordpiece_tokenizer.tokenize_word(token))
     return tuple(pieces)
 
   def _word_ids(self, word):

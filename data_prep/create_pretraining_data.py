@@ -21,10 +21,10 @@ Chinese whole-word masking (the model sees characters, whole words are masked to
 import os
 import sys
 
-from absl import app
 from absl import flags
 from absl import logging
 
+from bert_tf2 import cli
 from data_prep import create_pretraining_data_lib as lib
 from data_prep import documents
 
@@ -95,4 +95,4 @@ def main(argv):
 
 if __name__ == "__main__":
   flags.mark_flags_as_required(["input_file", "output_file", "vocab_file"])
-  app.run(main)
+  cli.run(main, outputs=("output_file",))  # Ctrl-C: one line, no partial output

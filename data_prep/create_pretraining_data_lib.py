@@ -17,13 +17,16 @@ output, then copied in the final order into the TFRecords (see `example_writer.p
 
 import array
 import collections
+import contextlib
 import dataclasses
 import multiprocessing
 import os
 import random
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 
 from absl import logging
@@ -210,7 +213,26 @@ def _run_fidelity(docs, vocab, config, spill_dir, progress_seconds):
 _worker = {}
 
 
+@contextlib.contextmanager
+def _sigint_blocked():
+  """Holds SIGINT back in this thread (and in processes and threads started meanwhile), then lets
+  a Ctrl-C that came in the meantime through: a worker is never stopped before `_init_worker`."""
+  if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+    yield
+    return
+  previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+  try:
+    yield
+  finally:
+    signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _init_worker(vocab_file, do_lower_case, chinese_whole_word_mask, config, spill_dir):
+  # Ctrl-C reaches the whole process group: only the parent acts on it (it terminates the pool and
+  # removes the spill directory); a worker stopped by it would print a traceback of its own.
+  signal.signal(signal.SIGINT, signal.SIG_IGN)
+  if hasattr(signal, "pthread_sigmask"):
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
   tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case)
   _worker.update(tokenizer=tokenizer, segmenter=make_segmenter(chinese_whole_word_mask), config=config,
                  spill_dir=spill_dir, vocab=instances_lib.MaskingVocab.from_vocab(tokenizer.vocab))
@@ -286,8 +308,10 @@ def _run_sharded(input_files, vocab_file, do_lower_case, chinese_whole_word_mask
   """Sharded mode; returns (summary, spill parts in shard order, final order)."""
   # Fork is cheapest, but never fork a process that has started TensorFlow's threads.
   context = multiprocessing.get_context("spawn" if "tensorflow" in sys.modules else "fork")
-  with context.Pool(num_workers, _init_worker, (vocab_file, do_lower_case, chinese_whole_word_mask,
-                                                config, spill_dir)) as pool:
+  with _sigint_blocked():  # workers start with Ctrl-C held back, then ignore it (_init_worker)
+    pool = context.Pool(num_workers, _init_worker, (vocab_file, do_lower_case, chinese_whole_word_mask,
+                                                    config, spill_dir))
+  with pool:  # on Ctrl-C (KeyboardInterrupt in this process) the pool is terminated here
     docs = documents_lib.Documents(with_joins=chinese_whole_word_mask != "none",
                                    vocab_size=len(tokenization.load_vocab(vocab_file)))
     blocks = _blocks(documents_lib.read_lines(input_files, errors), _TOKENIZE_BLOCK_LINES)

@@ -16,6 +16,11 @@ import keras
 import tensorflow as tf
 
 from bert_tf2 import layers
+# The original modeling.py's helper functions, under their names (they live in modeling_ops).
+from bert_tf2.modeling_ops import (  # noqa: F401
+    assert_rank, create_attention_mask_from_input_mask, create_initializer, dropout, gelu, get_activation,
+    get_assignment_map_from_checkpoint, get_shape_list, layer_norm, layer_norm_and_dropout,
+    reshape_from_matrix, reshape_to_matrix)
 
 # Hugging Face config.json keys that say nothing about a BERT encoder's weights or numerics. Other
 # unknown keys in a Hugging Face file are logged, not fatal: `PretrainedConfig` accepts any key, so

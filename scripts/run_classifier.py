@@ -19,7 +19,8 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bert_tf2 import cli, distribute  # noqa: E402  (after the path set-up above)
+import common_flags  # noqa: E402  (scripts/common_flags.py)
+from bert_tf2 import cli  # noqa: E402  (after the path set-up above)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "Directory of the task's train/dev/test files.")
@@ -42,7 +43,7 @@ flags.DEFINE_float("warmup_proportion", 0.1, "Fraction of the steps with linear 
 flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint every this many steps.")
 flags.DEFINE_integer("iterations_per_loop", 1, "Steps per tf.function call.")
 flags.DEFINE_integer("log_steps", 100, "Log and write TensorBoard summaries every this many steps.")
-distribute.define_flags()
+common_flags.define_distribution_flags()
 flags.DEFINE_integer("seed", 12345, "Seeds initialization, dropout and shuffling.")
 flags.DEFINE_string("export_dir", None, "Also write a raw-text SavedModel here (see export_saved_model.py).")
 flags.DEFINE_float("threshold", 0.5, "Multi-label: a label is predicted at probability >= threshold.")
@@ -61,7 +62,8 @@ def main(argv):
   cli.require_flags(FLAGS, ("task_name", "data_dir", "vocab_file", "bert_config_file", "output_dir"))
   if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
     cli.fail("at least one of --do_train, --do_eval or --do_predict must be true")
-  from bert_tf2 import classifier, processors  # pylint: disable=g-import-not-at-top
+  from bert_tf2 import processors  # pylint: disable=g-import-not-at-top
+  from bert_tf2.jobs import classifier  # pylint: disable=g-import-not-at-top
   try:
     if FLAGS.processor_module:
       processors.load_processor_module(FLAGS.processor_module)
@@ -70,6 +72,7 @@ def main(argv):
     if FLAGS.delimiter:
       options["delimiter"] = FLAGS.delimiter.replace("\\t", "\t")
     processor = processors.get_processor(FLAGS.task_name, **options)
+    strategy = common_flags.strategy_from_flags(FLAGS)
     results = classifier.run_classifier(
         processor, FLAGS.data_dir, FLAGS.output_dir, FLAGS.vocab_file, FLAGS.bert_config_file,
         init_checkpoint=FLAGS.init_checkpoint, do_lower_case=FLAGS.do_lower_case,
@@ -79,9 +82,7 @@ def main(argv):
         learning_rate=FLAGS.learning_rate, num_train_epochs=FLAGS.num_train_epochs,
         warmup_proportion=FLAGS.warmup_proportion, save_checkpoints_steps=FLAGS.save_checkpoints_steps,
         log_steps=FLAGS.log_steps, steps_per_execution=FLAGS.iterations_per_loop,
-        distribution_strategy=distribute.strategy_name(FLAGS),
-        mixed_precision=FLAGS.mixed_precision, num_gpus=FLAGS.num_gpus, tpu_address=FLAGS.tpu_name,
-        tpu_zone=FLAGS.tpu_zone, gcp_project=FLAGS.gcp_project, export_dir=FLAGS.export_dir,
+        strategy=strategy, mixed_precision=FLAGS.mixed_precision, export_dir=FLAGS.export_dir,
         threshold=FLAGS.threshold, seed=FLAGS.seed)
   except (ValueError, OSError) as e:
     cli.fail(str(e))

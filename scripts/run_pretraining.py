@@ -20,7 +20,7 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bert_tf2 import distribute  # noqa: E402  (after the path set-up above)
+import common_flags  # noqa: E402  (scripts/common_flags.py)
 
 flags.DEFINE_string("bert_config_file", None, "bert_config.json of the model to train.")
 flags.DEFINE_string("input_file", None, "TFRecord files from create_pretraining_data (comma-separated globs).")
@@ -40,7 +40,7 @@ flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint every this many
 flags.DEFINE_integer("iterations_per_loop", 1000, "Steps per tf.function call (steps per execution).")
 flags.DEFINE_integer("max_eval_steps", 100, "Maximum evaluation batches.")
 flags.DEFINE_integer("log_steps", 100, "Log and write summaries every this many steps.")
-distribute.define_flags()
+common_flags.define_distribution_flags()
 flags.DEFINE_bool("jit_compile", False, "XLA-compile each training step (slower on CPU, see benchmarks/).")
 flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "AdamWeightDecay (original) or LAMB.")
 flags.DEFINE_bool("eval_at_checkpoints", False, "With --do_eval, also evaluate at step 0 and every checkpoint "
@@ -62,27 +62,17 @@ def _expand(patterns, flag):
 
 
 def main(_):
-  from bert_tf2 import pretraining
+  from bert_tf2.jobs import pretraining
   from bert_tf2.modeling import BertConfig
   if not FLAGS.do_train and not FLAGS.do_eval:
     raise ValueError("at least one of --do_train and --do_eval must be set")
   for name in ("bert_config_file", "input_file", "output_dir"):
     if not FLAGS[name].value:
       raise ValueError("--%s is required" % name)
-  if FLAGS.max_seq_length < 2 or FLAGS.max_predictions_per_seq < 1:
-    raise ValueError("--max_seq_length must be >= 2 and --max_predictions_per_seq >= 1")
-  if FLAGS.do_train and FLAGS.num_warmup_steps > FLAGS.num_train_steps:
-    raise ValueError("--num_warmup_steps=%d exceeds --num_train_steps=%d"
-                     % (FLAGS.num_warmup_steps, FLAGS.num_train_steps))
   config = BertConfig.from_json_file(FLAGS.bert_config_file)
-  if FLAGS.max_seq_length > config.max_position_embeddings:
-    raise ValueError("--max_seq_length=%d exceeds max_position_embeddings=%d in %s"
-                     % (FLAGS.max_seq_length, config.max_position_embeddings, FLAGS.bert_config_file))
   input_files = _expand(FLAGS.input_file, "input_file")
   eval_files = _expand(FLAGS.eval_input_file, "eval_input_file") if FLAGS.eval_input_file else None
-  strategy = distribute.get_strategy(distribute.strategy_name(FLAGS), tpu_address=FLAGS.tpu_name,
-                                     num_gpus=FLAGS.num_gpus,
-                                     tpu_zone=FLAGS.tpu_zone, gcp_project=FLAGS.gcp_project)
+  strategy = common_flags.strategy_from_flags(FLAGS)
   result = pretraining.run_pretraining(
       config, input_files, FLAGS.output_dir, init_checkpoint=FLAGS.init_checkpoint,
       max_seq_length=FLAGS.max_seq_length, max_predictions_per_seq=FLAGS.max_predictions_per_seq,

@@ -7,7 +7,8 @@ import pytest
 import tensorflow as tf
 
 from bert_tf2 import checkpoints, classifier
-from bert_tf2.classifier import BertClassifier, InputExample
+from bert_tf2.classifier import BertClassifier
+from bert_tf2.features import InputExample, convert_examples_to_features, convert_single_example
 from bert_tf2.modeling import BertConfig
 from bert_tf2.tokenization import FullTokenizer
 from tests import original_bert
@@ -35,15 +36,14 @@ def test_convert_single_example_matches_the_original(minilm_dir):
     for i, (a, b, label) in enumerate(PAIRS):
       expected = run_classifier.convert_single_example(
           i, run_classifier.InputExample("x", a, b, label), ["0", "1"], max_seq_length, original_tokenizer)
-      got = classifier.convert_single_example(i, InputExample("x", a, b, label), ["0", "1"], max_seq_length,
-                                              tokenizer)
+      got = convert_single_example(i, InputExample("x", a, b, label), ["0", "1"], max_seq_length, tokenizer)
       for name in ("input_ids", "input_mask", "segment_ids", "label_id"):
         assert getattr(got, name) == getattr(expected, name), (max_seq_length, a, b, name)
 
 
 def test_truncation_is_counted(minilm_dir):
   tokenizer = FullTokenizer(os.path.join(minilm_dir, "vocab.txt"))
-  features = classifier.convert_examples_to_features(
+  features = convert_examples_to_features(
       [InputExample("x", "one two three four five six", "seven eight"), InputExample("y", "one")],
       ["0"], 8, tokenizer)
   assert [f.num_truncated for f in features] == [3, 0]

@@ -7,8 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from bert_tf2 import classifier, export
-from bert_tf2.classifier import BertClassifier, InputExample
+from bert_tf2 import export
+from bert_tf2.classifier import BertClassifier
+from bert_tf2.features import InputExample, convert_examples_to_features, features_to_arrays
 from bert_tf2.modeling import BertModel
 from bert_tf2.tokenization import FullTokenizer
 
@@ -43,8 +44,8 @@ def vocab_file(tmp_path_factory):
 def _keras_inputs(vocab_file, text_a, text_b, max_seq_length):
   tokenizer = FullTokenizer(vocab_file, do_lower_case=True)
   examples = [InputExample(str(i), a, b) for i, (a, b) in enumerate(zip(text_a, text_b or [None] * len(text_a)))]
-  features = classifier.convert_examples_to_features(examples, LABELS, max_seq_length, tokenizer)
-  return classifier.features_to_arrays(features)[0]
+  features = convert_examples_to_features(examples, LABELS, max_seq_length, tokenizer)
+  return features_to_arrays(features)[0]
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,9 @@ import os
 import pytest
 
 from bert_tf2 import processors
-from bert_tf2.classifier import convert_examples_to_features
+from bert_tf2.features import convert_examples_to_features
 from bert_tf2.tokenization import FullTokenizer
+from data_prep import corpora
 from tests import original_bert
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
@@ -123,7 +124,7 @@ def test_invalid_jsonl_line_is_named(tmp_path):
 
 
 def test_sentiment_split_is_deterministic_and_disjoint(tmp_path):
-  counts = processors.write_sentiment_split(str(tmp_path), seed=1)
+  counts = corpora.write_sentiment_split(str(tmp_path), seed=1)
   assert counts == {"train": 13928, "dev": 1741, "test": 1741}
   texts = {}
   for split in counts:

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from bert_tf2 import classifier, processors
+from bert_tf2 import processors
+from bert_tf2.jobs import classifier
 from tests import original_bert
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

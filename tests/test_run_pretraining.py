@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 
 from bert_tf2 import checkpoints, optimization, pretraining, pretraining_data, training
+from bert_tf2.jobs import pretraining as pretraining_job
 from bert_tf2.modeling import BertConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -103,7 +104,7 @@ def test_init_checkpoint_seeds_a_fresh_run_only(tmp_path):
   kwargs = dict(max_seq_length=SEQ, max_predictions_per_seq=PREDS, train_batch_size=4, learning_rate=1e-3,
                 num_train_steps=1, num_warmup_steps=1, save_checkpoints_steps=1, log_steps=1)
   # With warmup the first step has learning rate 0 (as the original): the export equals the init.
-  pretraining.run_pretraining(_config(), [records], out, init_checkpoint=init, **kwargs)
+  pretraining_job.run_pretraining(_config(), [records], out, init_checkpoint=init, **kwargs)
   exported = checkpoints.google_checkpoint_arrays(os.path.join(out, "bert_model.ckpt"))
   original = checkpoints.google_checkpoint_arrays(init)
   assert set(exported) == set(original)
@@ -111,7 +112,7 @@ def test_init_checkpoint_seeds_a_fresh_run_only(tmp_path):
     np.testing.assert_array_equal(exported[name], value, err_msg=name)
   # Run again with another init_checkpoint: the run resumes from ckpt-1, the init is ignored.
   other = original_bert.make_google_checkpoint(_config().to_dict(), str(tmp_path / "other" / "bert_model.ckpt"), seed=5)
-  result = pretraining.run_pretraining(_config(), [records], out, init_checkpoint=other, **kwargs)
+  result = pretraining_job.run_pretraining(_config(), [records], out, init_checkpoint=other, **kwargs)
   assert result["train"]["resumed_from"] == 1
   again = checkpoints.google_checkpoint_arrays(os.path.join(out, "bert_model.ckpt"))
   np.testing.assert_array_equal(again["bert/pooler/dense/kernel"], original["bert/pooler/dense/kernel"])
@@ -122,10 +123,10 @@ def test_freeze_encoder_trains_only_embeddings_and_heads(tmp_path):
   records = write_records(str(tmp_path / "train.tfrecord"))
   init = original_bert.make_google_checkpoint(_config().to_dict(), str(tmp_path / "google" / "bert_model.ckpt"))
   out = str(tmp_path / "out")
-  pretraining.run_pretraining(_config(), [records], out, init_checkpoint=init, max_seq_length=SEQ,
-                              max_predictions_per_seq=PREDS, train_batch_size=4, learning_rate=1e-2,
-                              num_train_steps=3, num_warmup_steps=0, save_checkpoints_steps=3,
-                              freeze_encoder=True)
+  pretraining_job.run_pretraining(_config(), [records], out, init_checkpoint=init, max_seq_length=SEQ,
+                                  max_predictions_per_seq=PREDS, train_batch_size=4, learning_rate=1e-2,
+                                  num_train_steps=3, num_warmup_steps=0, save_checkpoints_steps=3,
+                                  freeze_encoder=True)
   before = checkpoints.google_checkpoint_arrays(init)
   after = checkpoints.google_checkpoint_arrays(os.path.join(out, "bert_model.ckpt"))
   frozen = [n for n in before if n.startswith(("bert/encoder/", "bert/pooler/"))]

@@ -1,0 +1,133 @@
+"""The run_pretraining.py job: masked-LM + next-sentence pretraining, export, evaluation.
+
+    strategy = tf.distribute.MirroredStrategy()      # scripts build it from --distribution_strategy
+    run_pretraining(BertConfig.from_json_file("bert_config.json"), ["train-00.tfrecord"], "out/",
+                    num_train_steps=10000, num_warmup_steps=1000, strategy=strategy)
+"""
+
+import os
+
+import keras
+import tensorflow as tf
+from absl import logging
+
+from bert_tf2 import checkpoints, distribute, features, optimization, pretraining_data, training
+from bert_tf2.jobs import common
+from bert_tf2.pretraining import BertPretrainer, finalize_metrics, pretraining_loss_fn, training_metrics
+
+# Pretraining records always hold two non-empty segments: [CLS] A [SEP] B [SEP].
+MIN_PRETRAINING_SEQ_LENGTH = 5
+
+
+def eval_results(totals, global_step):
+  """Totals of an evaluation -> the original's eval_results.txt keys."""
+  results = finalize_metrics(totals)
+  results.update(loss=float(totals["loss_sum"]) / float(totals["num_batches"]), global_step=int(global_step))
+  return results
+
+
+def _build(bert_config, strategy, freeze_encoder, learning_rate, num_train_steps, num_warmup_steps, optimizer_type):
+  with strategy.scope():
+    model = BertPretrainer(bert_config)
+    if freeze_encoder:
+      for layer in list(model.encoder.encoder_layers) + [model.encoder.pooler]:
+        layer.trainable = False
+    optimizer = optimization.create_optimizer(learning_rate, num_train_steps, num_warmup_steps, optimizer_type)
+  return model, optimizer
+
+
+def _train_dataset(input_files, max_seq_length, max_predictions_per_seq, batch_size, seed, strategy):
+  dataset = pretraining_data.make_pretraining_dataset(
+      input_files, max_seq_length, max_predictions_per_seq, batch_size, is_training=True, seed=seed)
+  if len(input_files) < strategy.num_replicas_in_sync:  # too few files to shard by file
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    dataset = dataset.with_options(options)
+  return dataset
+
+
+def run_pretraining(bert_config, input_files, output_dir, *, init_checkpoint=None, max_seq_length=128,
+                    max_predictions_per_seq=20, do_train=True, do_eval=False, eval_input_files=None,
+                    train_batch_size=32, eval_batch_size=8, learning_rate=5e-5, num_train_steps=100000,
+                    num_warmup_steps=10000, save_checkpoints_steps=1000, steps_per_execution=1,
+                    max_eval_steps=100, log_steps=100, strategy=None, mixed_precision="none",
+                    jit_compile=False, optimizer_type="adamw", eval_at_checkpoints=False, seed=None,
+                    freeze_encoder=False):
+  """run_pretraining.py as a function: train (resuming in `output_dir`), export, evaluate.
+
+  Args:
+    bert_config: BertConfig. input_files: list of TFRecord paths from create_pretraining_data.
+    output_dir: str; gets checkpoints `ckpt-<step>`, `train/` and `eval/` TensorBoard events,
+      `bert_model.ckpt` + `bert_config.json` (Google format, encoder and heads) after training,
+      and `eval_results.txt` after evaluation.
+    init_checkpoint: str or None, Google or TF2 checkpoint seeding the weights of a fresh run.
+    max_seq_length: int, that of the records (5 <= it <= max_position_embeddings).
+    train_batch_size, eval_batch_size: int, GLOBAL batch sizes (split over the strategy's replicas).
+    eval_input_files: list or None, evaluation records (default: `input_files`, as the original).
+    steps_per_execution: int, steps per tf.function call (the original's iterations_per_loop).
+    strategy: tf.distribute.Strategy or None (default strategy).
+    mixed_precision: "none", "mixed_float16" or "mixed_bfloat16".
+    eval_at_checkpoints: bool, with do_eval also evaluate at step 0 and after every checkpoint,
+      appending the results to `output_dir/eval_history.txt` (a held-out learning curve).
+    freeze_encoder: bool, train only the embeddings and the heads; the encoder layers and pooler
+      keep their `init_checkpoint` values (the first stage after `load_transplanted_checkpoint`).
+    Other arguments: as the flags of the original script.
+
+  Returns:
+    dict with `train` (last logged training metrics) and `eval` (eval_results) when run.
+  """
+  if not (do_train or do_eval):
+    raise ValueError("at least one of do_train and do_eval must be true")
+  features.check_max_seq_length(max_seq_length, bert_config.max_position_embeddings,
+                                minimum=MIN_PRETRAINING_SEQ_LENGTH)
+  if max_predictions_per_seq < 1:
+    raise ValueError("max_predictions_per_seq must be at least 1, got %d" % max_predictions_per_seq)
+  if do_train and num_warmup_steps > num_train_steps:
+    raise ValueError("num_warmup_steps=%d exceeds num_train_steps=%d" % (num_warmup_steps, num_train_steps))
+  if seed is not None:
+    keras.utils.set_random_seed(seed)
+  strategy = common.default_strategy(strategy)
+  distribute.set_mixed_precision(mixed_precision)
+  model, optimizer = _build(bert_config, strategy, freeze_encoder, learning_rate, num_train_steps,
+                            num_warmup_steps, optimizer_type)
+  result = {}
+  os.makedirs(output_dir, exist_ok=True)
+  chief = training.is_chief(strategy)
+  eval_writer = (tf.summary.create_file_writer(os.path.join(output_dir, "eval")) if chief
+                 else tf.summary.create_noop_writer())
+
+  def evaluate(step):
+    dataset = pretraining_data.make_pretraining_dataset(
+        eval_input_files or input_files, max_seq_length, max_predictions_per_seq, eval_batch_size, is_training=False)
+    totals = training.evaluate(model, pretraining_loss_fn, dataset, strategy, max_eval_steps, jit_compile)
+    results = eval_results(totals, step)
+    training.write_scalars(eval_writer, results, step)
+    return results
+
+  def eval_to_history(step):
+    results = evaluate(step)
+    logging.info("eval at step %d: %s", step, ", ".join("%s = %.4f" % kv for kv in sorted(results.items())))
+    if chief:
+      with open(os.path.join(output_dir, "eval_history.txt"), "a") as f:
+        f.write(" ".join("%s=%s" % kv for kv in sorted(results.items())) + "\n")
+
+  if do_train:
+    dataset = _train_dataset(input_files, max_seq_length, max_predictions_per_seq, train_batch_size, seed, strategy)
+    result["train"] = training.train(
+        model, optimizer, pretraining_loss_fn, dataset, strategy, output_dir, num_train_steps,
+        save_checkpoints_steps, train_batch_size, metrics_fn=training_metrics,
+        init_fn=common.init_from_checkpoint(model, init_checkpoint),
+        steps_per_execution=steps_per_execution, log_steps=log_steps, jit_compile=jit_compile,
+        on_checkpoint=eval_to_history if do_eval and eval_at_checkpoints else None)
+    if chief:
+      checkpoints.save_google_checkpoint(model, os.path.join(output_dir, "bert_model.ckpt"))
+  elif tf.train.latest_checkpoint(output_dir):
+    checkpoints.load_checkpoint(model, output_dir)
+  elif init_checkpoint:
+    checkpoints.load_checkpoint(model, init_checkpoint)
+  if do_eval:
+    result["eval"] = evaluate(result.get("train", {}).get("global_step") or common.latest_step(output_dir))
+    if chief:
+      common.write_key_values(os.path.join(output_dir, "eval_results.txt"), result["eval"])
+  eval_writer.close()
+  return result

@@ -170,6 +170,8 @@ def test_length_groups_keep_short_texts_apart_from_long_ones():
   assert serving.length_groups([5, 30, 6, 31], overhead_tokens=8) == [[0, 2], [1, 3]]
   assert serving.length_groups([5, 30, 6, 31], overhead_tokens=100) == [[0, 2, 1, 3]]  # calls dearer than padding
   assert sorted(i for g in serving.length_groups(list(range(50, 0, -1)), 16) for i in g) == list(range(50))
+  capped = serving.length_groups([7] * 5, overhead_tokens=100, max_group_size=2)
+  assert len(capped) == 3 and max(map(len, capped)) == 2
 
 
 class _SlowEncoder:

@@ -14,8 +14,8 @@ What it does:
     optimizer's moments and step, and the input iterator's position (file offsets and shuffle
     buffers as far as tf.data checkpoints them; dropout randomness is not restored). Without a
     checkpoint, `init_fn()` seeds the weights of the fresh run (e.g. from `init_checkpoint`).
-  * Observability: a log line every `log_steps` (step, loss, metrics, lr, examples/s) and the same
-    values as TensorBoard scalars in `output_dir/train`.
+  * Observability: a log line every `log_steps`, "step N/M, x examples/s, ETA h:mm:ss: loss = ...,
+    <metrics>, learning_rate = ...", and the same values as TensorBoard scalars in `output_dir/train`.
   * Multi-worker: only the chief writes `output_dir`; other workers write their (identical)
     checkpoints to a temporary `output_dir/.worker_<id>` that is removed at the end.
 
@@ -80,8 +80,10 @@ def make_train_function(model, optimizer, loss_fn, strategy, jit_compile=False):
       scaled_loss = loss / num_replicas
       if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         scaled_loss = optimizer.scale_loss(scaled_loss)
-    grads = tape.gradient(scaled_loss, model.trainable_variables)
-    optimizer.apply(grads, model.trainable_variables)
+    variables = model.trainable_variables
+    # A variable the loss does not use (the pooler of a dual encoder) has no gradient: left out.
+    pairs = [(g, v) for g, v in zip(tape.gradient(scaled_loss, variables), variables) if g is not None]
+    optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
     return dict(sums, loss_sum=loss, num_batches=tf.constant(1.0))
 
   if jit_compile:
@@ -108,6 +110,13 @@ def with_loss_scaling(optimizer):
   return optimizer
 
 
+def progress_line(step, num_train_steps, examples_per_second, eta_seconds):
+  """"step 50/200, 123.5 examples/s, ETA 1:02:05": where a long job is and when it will end."""
+  eta = int(round(max(eta_seconds, 0.0)))
+  return "step %d/%d, %.1f examples/s, ETA %d:%02d:%02d" % (
+      step, num_train_steps, examples_per_second, eta // 3600, eta // 60 % 60, eta % 60)
+
+
 def _next_stop(step, num_train_steps, *every):
   stop = num_train_steps
   for n in every:
@@ -119,7 +128,7 @@ def _next_stop(step, num_train_steps, *every):
 def train(model, optimizer, loss_fn, dataset, strategy, output_dir, num_train_steps,
           save_checkpoints_steps, global_batch_size, metrics_fn=None, init_fn=None,
           steps_per_execution=1, log_steps=100, jit_compile=False, max_checkpoints_to_keep=5,
-          checkpoint_iterator=True, on_checkpoint=None):
+          checkpoint_iterator=True, on_checkpoint=None, on_steps=None):
   """Trains `model` to `num_train_steps`, resuming from the newest checkpoint in `output_dir`.
 
   Args:
@@ -136,9 +145,12 @@ def train(model, optimizer, loss_fn, dataset, strategy, output_dir, num_train_st
     checkpoint_iterator: bool, save the input position in checkpoints.
     on_checkpoint: called as `on_checkpoint(step)` after each checkpoint, and with step 0 before
       a fresh run starts (e.g. a held-out evaluation, for a learning curve).
+    on_steps: called as `on_steps(step, sums)` after every `tf.function` call, with the float sums
+      (`loss_sum`, `num_batches`, loss_fn's) of the steps it ran (one when steps_per_execution is 1).
 
   Returns:
-    dict: `global_step`, `resumed_from` (step or None) and the last logged metrics.
+    dict: `global_step`, `resumed_from` (step or None) and the last logged metrics (what the last
+    log line shows).
   """
   chief = is_chief(strategy)
   write_dir = _worker_dir(strategy, output_dir)
@@ -180,6 +192,7 @@ def train(model, optimizer, loss_fn, dataset, strategy, output_dir, num_train_st
             else tf.summary.create_noop_writer())
   current = int(step.numpy())
   totals, window_start, window_steps = None, time.time(), 0
+  run_start, run_start_step = window_start, current
   last = {}
   while current < num_train_steps:
     stop = min(current + max(steps_per_execution, 1),
@@ -190,13 +203,18 @@ def train(model, optimizer, loss_fn, dataset, strategy, output_dir, num_train_st
     current = stop
     sums = {k: v.numpy() for k, v in sums.items()}
     totals = sums if totals is None else {k: totals[k] + sums[k] for k in totals}
+    if on_steps is not None:
+      on_steps(current, sums)
     if (log_steps and current % log_steps == 0) or current == num_train_steps:
       elapsed = time.time() - window_start
       last = {"loss": float(totals["loss_sum"] / totals["num_batches"])}
       last.update(metrics_fn(totals) if metrics_fn else {})
       last["learning_rate"] = float(np.asarray(optimizer.learning_rate))
       last["examples_per_second"] = window_steps * global_batch_size / max(elapsed, 1e-9)
-      logging.info("step %d: %s", current, ", ".join("%s = %.4g" % kv for kv in last.items()))
+      seconds_per_step = (time.time() - run_start) / (current - run_start_step)
+      logging.info("%s: %s", progress_line(current, num_train_steps, last["examples_per_second"],
+                                             seconds_per_step * (num_train_steps - current)),
+                   ", ".join("%s = %.4g" % kv for kv in last.items()))
       write_scalars(writer, last, current)
       totals, window_start, window_steps = None, time.time(), 0
     if save_checkpoints_steps and (current % save_checkpoints_steps == 0 or current == num_train_steps):

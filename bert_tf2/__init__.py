@@ -1,7 +1,7 @@
 """bert_tf2: Google BERT on TensorFlow 2 / Keras 3.
 
-Keras finds our classes (`BertModel`, `BertPretrainer`, `BertClassifier`, `DualEncoder`, their
-layers, `BertConfig`, the optimizers) under their registered names ("bert_tf2>BertModel"), which
+Keras finds our classes (`BertModel`, `BertPretrainer`, `BertClassifier`, `DualEncoder`, `BertTagger`,
+their layers, `BertConfig`, the optimizers) under their registered names ("bert_tf2>BertModel"), which
 exist once the modules defining them are imported. `import bert_tf2` imports those modules when
 Keras or TensorFlow is already imported, so
 
@@ -16,7 +16,8 @@ import importlib
 import sys
 
 # The modules that register Keras-serializable classes (package "bert_tf2").
-KERAS_MODULES = ("layers", "modeling", "pretraining", "classifier", "retrieval", "optimization")
+# A module adding a registered class adds its name here (tests/test_keras_serialization.py checks).
+KERAS_MODULES = ("layers", "modeling", "pretraining", "classifier", "retrieval", "tagging", "crf", "optimization")
 
 
 def register_keras_objects():

@@ -18,7 +18,7 @@ import pytest
 import tensorflow as tf
 
 import bert_tf2
-from bert_tf2 import classifier, layers, modeling, optimization, pretraining, retrieval
+from bert_tf2 import classifier, layers, modeling, optimization, pretraining, retrieval, tagging
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = modeling.BertConfig(vocab_size=30, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
@@ -36,6 +36,8 @@ MODELS = {
     "BertClassifier_multi_label": (
         lambda: classifier.BertClassifier(CONFIG, num_labels=4, multi_label=True, dropout_rate=0.2), INPUTS),
     "DualEncoder": (lambda: retrieval.DualEncoder(CONFIG, pooling_strategy="CLS_TOKEN"), INPUTS),
+    "BertTagger": (lambda: tagging.BertTagger(CONFIG, num_labels=5), INPUTS),
+    "BertTagger_crf": (lambda: tagging.BertTagger(CONFIG, num_labels=5, use_crf=True), INPUTS),
 }
 
 
@@ -178,6 +180,18 @@ def test_bert_tf2_registers_every_keras_class_of_its_modules():
         assert keras.saving.get_registered_name(value) == "bert_tf2>" + value.__name__, value
   assert {c.__name__ for c in found} >= {"BertModel", "BertPretrainer", "BertClassifier", "DualEncoder",
                                          "AdamWeightDecay", "TransformerLayer"}
+
+
+def test_every_module_that_registers_classes_is_in_keras_modules():
+  """Else `import keras, bert_tf2` would not register its classes and load_model would not find them."""
+  package = os.path.join(ROOT, "bert_tf2")
+  registering = set()
+  for filename in os.listdir(package):
+    if filename.endswith(".py"):
+      with open(os.path.join(package, filename), encoding="utf-8") as f:
+        if "register_keras_serializable" in f.read():
+          registering.add(filename[:-3])
+  assert registering <= set(bert_tf2.KERAS_MODULES)
 
 
 def test_optimizer_config_round_trip_keeps_schedule_and_clipping():

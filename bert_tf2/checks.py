@@ -30,7 +30,7 @@ def decode_utf8(data, path, errors="strict", first_line=1):
     return data.decode("utf-8", errors)
   except UnicodeDecodeError as e:
     line = first_line + data[:e.start].count(b"\n")
-    raise ValueError("%s:%d: invalid UTF-8 (byte 0x%02x); rerun with --errors=replace to substitute"
+    raise ValueError("%s:%d: invalid UTF-8 (byte 0x%02x); read with errors=replace to substitute"
                      % (path, line, data[e.start])) from None
 
 
@@ -45,6 +45,19 @@ def read_text(path, errors="strict"):
     raise ValueError("%s: is a directory, not a file" % path) from None
   text = decode_utf8(data, path, errors)
   return text[1:] if text.startswith("\ufeff") else text
+
+
+def read_lines(path, errors="strict"):
+  """Lines of a UTF-8 file as the original's `tf.gfile` `readline()` sees them: split on `\\n` only,
+  every `\\r` dropped (`"a\\rb"` is one line `"ab"`), a last line without `\\n` counted.
+
+  The input of extract_features, the embedding tools and the retrieval scripts; ValueError naming
+  file and line on non-UTF-8 bytes unless `errors` is "replace" or "ignore".
+  """
+  lines = read_text(path, errors).replace("\r", "").split("\n")
+  if lines[-1] == "":
+    lines.pop()
+  return lines
 
 
 def _flag(name):
@@ -101,14 +114,17 @@ def check_output_dir(path, flag="output_dir"):
 
 
 def check_output_file(path, flag="output_file"):
-  """`path` can be written (its directory exists and is writable, or can be created); not a directory."""
+  """`path` can be written: not a directory, in an existing writable directory (as the original)."""
   if not path:
     raise ValueError("%sis required" % _flag(flag))
   if os.path.isdir(path):
     raise ValueError("%s%s is a directory" % (_flag(flag), path))
   if os.path.exists(path) and not os.access(path, os.W_OK):
     raise ValueError("%scannot write %s: permission denied" % (_flag(flag), path))
-  check_output_dir(os.path.dirname(os.path.abspath(path)), flag)
+  directory = os.path.dirname(os.path.abspath(path))
+  if not os.path.isdir(directory):
+    raise ValueError("%scannot write %s: no such directory %s" % (_flag(flag), path, directory))
+  check_output_dir(directory, flag)
 
 
 def check_vocab_size(vocab_file, vocab_size, config_file="bert_config.json"):
@@ -120,3 +136,20 @@ def check_vocab_size(vocab_file, vocab_size, config_file="bert_config.json"):
   if num_ids > vocab_size:
     raise ValueError("%s has %d tokens but %s says vocab_size=%d: is the config for this vocab?"
                      % (vocab_file, num_ids, config_file, vocab_size))
+
+
+def check_model_files(vocab_file, bert_config_file, init_checkpoint=None, max_seq_length=None):
+  """The pretrained model's files: present, a readable config, a vocab it covers, a checkpoint.
+
+  Returns the `BertConfig`. `max_seq_length`, when given, must fit max_position_embeddings.
+  """
+  from bert_tf2 import modeling  # pylint: disable=g-import-not-at-top  (TensorFlow)
+  check_input_files(vocab_file=vocab_file, bert_config_file=bert_config_file)
+  config = modeling.BertConfig.from_json_file(bert_config_file)
+  check_vocab_size(vocab_file, config.vocab_size, bert_config_file)
+  tokenization.check_special_tokens(tokenization.load_vocab(vocab_file), vocab_file)
+  if max_seq_length is not None and max_seq_length > config.max_position_embeddings:
+    raise ValueError("--max_seq_length=%d exceeds max_position_embeddings=%d of %s"
+                     % (max_seq_length, config.max_position_embeddings, bert_config_file))
+  check_checkpoint(init_checkpoint)
+  return config

@@ -109,3 +109,10 @@ def run(main, outputs=("output_dir",)):
     return status
 
   app.run(guarded)
+
+
+def define_errors_flag():
+  """Defines --errors, how a script reads non-UTF-8 text (as data prep's flag of that name)."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flags.DEFINE_enum("errors", "strict", ["strict", "replace", "ignore"],
+                    "Non-UTF-8 input: an error naming file and line (strict), U+FFFD (replace) or dropped (ignore).")

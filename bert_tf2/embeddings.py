@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bert_tf2 import checkpoints, feature_extraction, modeling, tokenization
+from bert_tf2 import checkpoints, checks, feature_extraction, modeling, tokenization
 
 POOLING_STRATEGIES = ("REDUCE_MEAN", "REDUCE_MAX", "REDUCE_MEAN_MAX", "CLS_TOKEN", "SEP_TOKEN", "NONE")
 
@@ -219,6 +219,8 @@ class SentenceEncoder:
         name = os.path.basename(os.path.normpath(directory)).lower()
         do_lower_case = not ("cased" in name and "uncased" not in name)
     vocab_file = vocab_file or os.path.join(directory, "vocab.txt")
+    checks.check_input_files(vocab_file=vocab_file)
+    checks.check_vocab_size(vocab_file, config.vocab_size, bert_config_file or directory)
     tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case=True if do_lower_case is None else do_lower_case)
     tokenization.check_special_tokens(tokenizer.vocab, vocab_file)
     model = modeling.BertModel(config)
@@ -229,12 +231,13 @@ class SentenceEncoder:
     return cls(model, tokenizer, max_seq_length=max_seq_length, vocab_file=vocab_file, **kwargs)
 
 
-def encode_file(encoder, input_file, output_file, show_progress=False):
+def encode_file(encoder, input_file, output_file, show_progress=False, errors="strict"):
   """Embeds each line of `input_file` (blank lines too, so row i is line i) into `output_file` (.npy).
 
   Returns (number of lines, array shape). Written under a temporary name, then renamed.
+  `errors`: non-UTF-8 input is an error naming file and line ("strict"), or "replace"/"ignore".
   """
-  vectors = encoder.encode(feature_extraction.read_lines(input_file), show_progress=show_progress)
+  vectors = encoder.encode(feature_extraction.read_lines(input_file, errors), show_progress=show_progress)
   tmp = "%s.tmp-%d" % (output_file, os.getpid())
   with open(tmp, "wb") as f:
     np.save(f, vectors)

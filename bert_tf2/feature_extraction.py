@@ -19,7 +19,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from bert_tf2 import tokenization
+from bert_tf2 import checks, tokenization
 
 InputExample = collections.namedtuple("InputExample", ["unique_id", "text_a", "text_b"])
 InputFeatures = collections.namedtuple(
@@ -35,23 +35,19 @@ def split_pair(line):
   return (line, None) if match is None else (match.group(1), match.group(2))
 
 
-def read_lines(input_file):
-  """Lines of a UTF-8 file as the original's `tf.gfile` `readline()` sees them.
+def read_lines(input_file, errors="strict"):
+  """Lines of a UTF-8 file as the original's `tf.gfile` `readline()` sees them (`checks.read_lines`).
 
-  Splits on `\\n` only and drops every `\\r` (so `"a\\rb"` is one line `"ab"`); invalid UTF-8 bytes
-  are dropped. A final line without `\\n` still counts.
+  Splits on `\\n` only and drops every `\\r` (so `"a\\rb"` is one line `"ab"`); a final line without
+  `\\n` still counts. Non-UTF-8 bytes are a ValueError naming file and line, unless `errors` is
+  "replace" or "ignore".
   """
-  with open(input_file, "rb") as f:
-    data = f.read().replace(b"\r", b"")
-  lines = data.split(b"\n")
-  if lines and lines[-1] == b"":
-    lines.pop()
-  return [tokenization.convert_to_unicode(line) for line in lines]
+  return checks.read_lines(input_file, errors)
 
 
-def read_examples(input_file):
+def read_examples(input_file, errors="strict"):
   """[InputExample] of a file, one per line (blank lines included, as the original), ids from 0."""
-  return [InputExample(i, *split_pair(line)) for i, line in enumerate(read_lines(input_file))]
+  return [InputExample(i, *split_pair(line)) for i, line in enumerate(read_lines(input_file, errors))]
 
 
 def truncate_seq_pair(tokens_a, tokens_b, max_length):
@@ -177,11 +173,12 @@ def write_features_jsonl(model, features, layer_indexes, output_file, batch_size
 
 
 def run_extract_features(input_file, output_file, layers, bert_config_file, init_checkpoint, vocab_file,
-                         do_lower_case=True, max_seq_length=128, batch_size=32):
+                         do_lower_case=True, max_seq_length=128, batch_size=32, errors="strict"):
   """The whole job of the original `extract_features.py`. Returns the number of lines written.
 
   Args:
     layers: list of int layer indexes (the original's `--layers=-1,-2,-3,-4`).
+    errors: non-UTF-8 input is an error naming file and line ("strict"), or "replace"/"ignore".
     Other args: as the original's flags. `init_checkpoint` may also be a Hugging Face directory
       or one of our TF2 checkpoints (anything `bert_tf2.checkpoints.load_checkpoint` reads).
   """
@@ -192,7 +189,7 @@ def run_extract_features(input_file, output_file, layers, bert_config_file, init
   if max_seq_length > config.max_position_embeddings:
     raise ValueError("max_seq_length %d exceeds max_position_embeddings %d of %s"
                      % (max_seq_length, config.max_position_embeddings, bert_config_file))
-  features = convert_examples_to_features(read_examples(input_file), max_seq_length, tokenizer)
+  features = convert_examples_to_features(read_examples(input_file, errors), max_seq_length, tokenizer)
   model = modeling.BertModel(config)
   status = checkpoints.load_checkpoint(model, init_checkpoint)
   if not status.loaded:

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bert_tf2 import embeddings, feature_extraction, modeling, optimization
+from bert_tf2 import checks, embeddings, feature_extraction, modeling, optimization
 
 OBJECTIVES = ("in_batch", "hardest", "simcse")
 
@@ -279,14 +279,14 @@ def evaluate_recall(encoder, queries, passages, gold, ks=(1, 5, 10, 50), kind="f
 _ENCODER_OPTIONS = ("vocab_file", "do_lower_case", "max_seq_length", "pooling_strategy", "pooling_layer")
 
 
-def read_texts_with_payloads(input_file):
+def read_texts_with_payloads(input_file, errors="strict"):
   """One item a line; a tab-separated line indexes its first field and keeps the rest (FAQ answers).
 
   Returns (texts, payloads): payloads are {"text": first field, "fields": [other fields]}.
-  Blank lines are skipped.
+  Blank lines are skipped. Non-UTF-8 input: see `feature_extraction.read_lines`.
   """
   texts, payloads = [], []
-  for line in feature_extraction.read_lines(input_file):
+  for line in feature_extraction.read_lines(input_file, errors):
     if not line.strip():
       continue
     fields = line.split("\t")
@@ -298,8 +298,10 @@ def read_texts_with_payloads(input_file):
 def build_index(encoder, texts, payloads, output_dir, kind="flat", model_path=None):
   """Embeds `texts` (normalized vectors, as the encoder is configured) and saves a VectorIndex.
 
-  The encoder's loading options are written into meta.json so `Searcher.load` rebuilds it.
+  The encoder's loading options are written into meta.json so `Searcher.load` rebuilds it. An
+  unwritable `output_dir` fails before anything is embedded.
   """
+  checks.check_output_dir(output_dir)
   index = VectorIndex(encoder.encode(texts, show_progress=len(texts) > 1000), payloads, kind=kind)
   meta = {"model": os.path.abspath(model_path) if model_path else None, "normalize": encoder.normalize}
   meta.update({k: getattr(encoder, k) for k in _ENCODER_OPTIONS if hasattr(encoder, k)})
@@ -333,13 +335,13 @@ class Searcher:
             for row_s, row_i in zip(scores, ids)]
 
 
-def read_training_file(train_file, objective):
+def read_training_file(train_file, objective, errors="strict"):
   """`query<TAB>passage` lines -> [(query, passage)]; for "simcse" any line is a sentence.
 
   A line without a tab is an error (naming file and line) unless the objective is "simcse".
   """
   items = []
-  for number, line in enumerate(feature_extraction.read_lines(train_file), 1):
+  for number, line in enumerate(feature_extraction.read_lines(train_file, errors), 1):
     if not line.strip():
       continue
     fields = [f.strip() for f in line.split("\t")]
@@ -353,15 +355,17 @@ def read_training_file(train_file, objective):
 
 
 def run_train_dual_encoder(model_path, train_file, output_dir, objective="in_batch", vocab_file=None,
-                           bert_config_file=None, **train_kwargs):
+                           bert_config_file=None, errors="strict", **train_kwargs):
   """Loads a BERT (any `SentenceEncoder.from_pretrained` path), trains a DualEncoder, saves it.
 
   Writes `output_dir/bert_model.ckpt` (Google names), `bert_config.json` and `vocab.txt`, so the result
-  loads anywhere a Google BERT does. Returns the list of losses.
+  loads anywhere a Google BERT does. Returns the list of losses. An unwritable `output_dir` fails
+  before training; `errors` is for non-UTF-8 lines of `train_file` (see `read_training_file`).
   """
   import shutil  # pylint: disable=g-import-not-at-top
   from bert_tf2 import checkpoints  # pylint: disable=g-import-not-at-top
-  items = read_training_file(train_file, objective)
+  checks.check_output_dir(output_dir)
+  items = read_training_file(train_file, objective, errors)
   encoder = embeddings.SentenceEncoder.from_pretrained(model_path, vocab_file=vocab_file,
                                                        bert_config_file=bert_config_file)
   if not hasattr(encoder.model, "config"):

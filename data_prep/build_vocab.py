@@ -12,10 +12,9 @@ Usage:
 
 import sys
 
-from absl import app
 from absl import flags
 
-from bert_tf2 import tokenization
+from bert_tf2 import cli, tokenization
 from data_prep import documents
 from data_prep import wordpiece_vocab
 
@@ -53,4 +52,4 @@ def main(argv):
 
 if __name__ == "__main__":
   flags.mark_flags_as_required(["input_file", "output_file"])
-  app.run(main)
+  cli.run(main, outputs=("output_file",))

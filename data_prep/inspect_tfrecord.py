@@ -18,10 +18,9 @@ first [SEP]. Reads records without TensorFlow.
 import struct
 import sys
 
-from absl import app
 from absl import flags
 
-from bert_tf2 import tokenization
+from bert_tf2 import cli, tokenization
 
 flags.DEFINE_string("vocab_file", None, "The vocab the records were made with.")
 flags.DEFINE_integer("max_records", 5, "How many records to print (0 = all).")
@@ -144,4 +143,4 @@ def main(argv):
 
 if __name__ == "__main__":
   flags.mark_flag_as_required("vocab_file")
-  app.run(main)
+  cli.run(main, outputs=())

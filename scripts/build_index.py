@@ -11,7 +11,7 @@ scripts/search.py. `--index_type=hnsw` uses faiss-cpu's HNSW graph (approximate)
 import os
 import sys
 
-from absl import app, flags
+from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -28,31 +28,31 @@ flags.DEFINE_enum("pooling_strategy", "REDUCE_MEAN", ["REDUCE_MEAN", "REDUCE_MAX
                                                       "SEP_TOKEN"], "Pooling (vectors are L2-normalized).")
 flags.DEFINE_list("pooling_layer", ["-1"], "Encoder layer(s) to pool; -1 = last.")
 flags.DEFINE_integer("batch_size", 64, "Texts per model call.")
+cli.define_errors_flag()
 
 
 def main(argv):
   del argv
   cli.require_flags(FLAGS, ("model", "input_file", "output_dir"))
-  if not os.path.isfile(FLAGS.input_file):
-    cli.fail("--input_file: no such file: %s" % FLAGS.input_file)
   try:
     pooling_layer = [int(x) for x in FLAGS.pooling_layer]
   except ValueError:
     cli.fail("--pooling_layer must be integers")
-  from bert_tf2 import embeddings, retrieval  # pylint: disable=g-import-not-at-top
-  try:
-    texts, payloads = retrieval.read_texts_with_payloads(FLAGS.input_file)
-    if not texts:
-      cli.fail("%s: no non-blank lines" % FLAGS.input_file)
-    encoder = embeddings.SentenceEncoder.from_pretrained(
-        FLAGS.model, vocab_file=FLAGS.vocab_file, max_seq_length=FLAGS.max_seq_length,
-        pooling_strategy=FLAGS.pooling_strategy, pooling_layer=pooling_layer, normalize=True,
-        batch_size=FLAGS.batch_size)
-    index = retrieval.build_index(encoder, texts, payloads, FLAGS.output_dir, FLAGS.index_type, FLAGS.model)
-  except (ValueError, OSError) as e:
-    cli.fail(str(e))
+  from bert_tf2 import checks, embeddings, retrieval  # pylint: disable=g-import-not-at-top
+  checks.check_input_files(input_file=FLAGS.input_file, vocab_file=FLAGS.vocab_file)
+  if not os.path.exists(FLAGS.model):
+    cli.fail("--model: no such file or directory: %s" % FLAGS.model)
+  checks.check_output_dir(FLAGS.output_dir)
+  texts, payloads = retrieval.read_texts_with_payloads(FLAGS.input_file, FLAGS.errors)
+  if not texts:
+    cli.fail("%s: no non-blank lines" % FLAGS.input_file)
+  encoder = embeddings.SentenceEncoder.from_pretrained(
+      FLAGS.model, vocab_file=FLAGS.vocab_file, max_seq_length=FLAGS.max_seq_length,
+      pooling_strategy=FLAGS.pooling_strategy, pooling_layer=pooling_layer, normalize=True,
+      batch_size=FLAGS.batch_size)
+  index = retrieval.build_index(encoder, texts, payloads, FLAGS.output_dir, FLAGS.index_type, FLAGS.model)
   print("build_index: %d items (%s) -> %s" % (len(index), FLAGS.index_type, FLAGS.output_dir))
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main, outputs=("output_dir",))

@@ -13,7 +13,7 @@ A line `a ||| b` is embedded as a sentence pair.
 import os
 import sys
 
-from absl import app, flags
+from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -33,6 +33,7 @@ flags.DEFINE_list("pooling_layer", ["-2"], "Encoder layer(s) to pool; -1 = last;
 flags.DEFINE_bool("normalize", False, "L2-normalize each vector.")
 flags.DEFINE_integer("batch_size", 64, "Texts per model call (texts are bucketed by length).")
 flags.DEFINE_string("export_dir", None, "Also write a raw-string SavedModel of this encoder here.")
+cli.define_errors_flag()
 
 
 def main(argv):
@@ -41,28 +42,31 @@ def main(argv):
     cli.fail("--model is required")
   if not (FLAGS.input_file and FLAGS.output_file) and not FLAGS.export_dir:
     cli.fail("give --input_file and --output_file, or --export_dir")
-  if FLAGS.input_file and not os.path.isfile(FLAGS.input_file):
-    cli.fail("--input_file: no such file: %s" % FLAGS.input_file)
   try:
     pooling_layer = [int(x) for x in FLAGS.pooling_layer]
   except ValueError:
     cli.fail("--pooling_layer must be integers, got %s" % ",".join(FLAGS.pooling_layer))
-  from bert_tf2 import embeddings  # pylint: disable=g-import-not-at-top
-  try:
-    encoder = embeddings.SentenceEncoder.from_pretrained(
-        FLAGS.model, vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case,
-        max_seq_length=FLAGS.max_seq_length, pooling_strategy=FLAGS.pooling_strategy,
-        pooling_layer=pooling_layer, normalize=FLAGS.normalize, batch_size=FLAGS.batch_size)
-    if FLAGS.input_file:
-      count, shape = embeddings.encode_file(encoder, FLAGS.input_file, FLAGS.output_file, show_progress=True)
-      print("encode: %d lines -> %s %s" % (count, FLAGS.output_file, shape))
-    if FLAGS.export_dir:
-      embeddings.export_saved_model(encoder, FLAGS.export_dir, encoder.vocab_file,
-                                    encoder.tokenizer.do_lower_case)
-      print("encode: SavedModel (raw strings -> embeddings) written to %s" % FLAGS.export_dir)
-  except (ValueError, OSError, UnicodeDecodeError) as e:
-    cli.fail(str(e))
+  from bert_tf2 import checks, embeddings  # pylint: disable=g-import-not-at-top
+  checks.check_input_files(input_file=FLAGS.input_file, vocab_file=FLAGS.vocab_file)
+  if not os.path.exists(FLAGS.model):
+    cli.fail("--model: no such file or directory: %s" % FLAGS.model)
+  if FLAGS.output_file:
+    checks.check_output_file(FLAGS.output_file)
+  if FLAGS.export_dir:
+    checks.check_output_dir(FLAGS.export_dir, "export_dir")
+  encoder = embeddings.SentenceEncoder.from_pretrained(
+      FLAGS.model, vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case,
+      max_seq_length=FLAGS.max_seq_length, pooling_strategy=FLAGS.pooling_strategy,
+      pooling_layer=pooling_layer, normalize=FLAGS.normalize, batch_size=FLAGS.batch_size)
+  if FLAGS.input_file:
+    count, shape = embeddings.encode_file(encoder, FLAGS.input_file, FLAGS.output_file, show_progress=True,
+                                          errors=FLAGS.errors)
+    print("encode: %d lines -> %s %s" % (count, FLAGS.output_file, shape))
+  if FLAGS.export_dir:
+    embeddings.export_saved_model(encoder, FLAGS.export_dir, encoder.vocab_file,
+                                  encoder.tokenizer.do_lower_case)
+    print("encode: SavedModel (raw strings -> embeddings) written to %s" % FLAGS.export_dir)
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main, outputs=("output_file", "export_dir"))

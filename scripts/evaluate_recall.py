@@ -9,7 +9,7 @@ Line i's passage is the one relevant passage for line i's query; identical passa
 import os
 import sys
 
-from absl import app, flags
+from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -25,6 +25,7 @@ flags.DEFINE_enum("pooling_strategy", "REDUCE_MEAN", ["REDUCE_MEAN", "REDUCE_MAX
 flags.DEFINE_list("pooling_layer", ["-1"], "Encoder layer(s) to pool.")
 flags.DEFINE_list("ks", ["1", "5", "10", "50"], "Cut-offs K.")
 flags.DEFINE_enum("index_type", "flat", ["flat", "hnsw"], "Exact or approximate search.")
+cli.define_errors_flag()
 
 
 def main(argv):
@@ -39,7 +40,7 @@ def main(argv):
     cli.fail("--ks and --pooling_layer must be integers")
   from bert_tf2 import embeddings, retrieval  # pylint: disable=g-import-not-at-top
   try:
-    pairs = retrieval.read_training_file(FLAGS.pairs_file, "in_batch")
+    pairs = retrieval.read_training_file(FLAGS.pairs_file, "in_batch", FLAGS.errors)
     passages = sorted(set(p for _, p in pairs))
     position = {p: i for i, p in enumerate(passages)}
     encoder = embeddings.SentenceEncoder.from_pretrained(
@@ -54,4 +55,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main, outputs=())

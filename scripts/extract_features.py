@@ -13,7 +13,7 @@ r"""Per-token BERT activations to JSONL, with the flags and output of Google's e
 import os
 import sys
 
-from absl import app, flags
+from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -29,6 +29,7 @@ flags.DEFINE_string("init_checkpoint", None, "Google checkpoint prefix, Hugging 
 flags.DEFINE_string("vocab_file", None, "vocab.txt the model was trained with.")
 flags.DEFINE_bool("do_lower_case", True, "Lower-case the input (True for uncased and Chinese models).")
 flags.DEFINE_integer("batch_size", 32, "Examples per model call.")
+cli.define_errors_flag()
 # Accepted for command-line compatibility with the original; they do nothing here.
 flags.DEFINE_bool("use_tpu", False, "Ignored.")
 flags.DEFINE_string("master", None, "Ignored.")
@@ -39,25 +40,27 @@ flags.DEFINE_bool("use_one_hot_embeddings", False, "Ignored.")
 def main(argv):
   del argv
   cli.require_flags(FLAGS, ("input_file", "output_file", "vocab_file", "bert_config_file", "init_checkpoint"))
-  for name in ("input_file", "vocab_file", "bert_config_file"):
-    if not os.path.isfile(getattr(FLAGS, name)):
-      cli.fail("--%s: no such file: %s" % (name, getattr(FLAGS, name)))
   try:
     layers = [int(x) for x in FLAGS.layers.split(",")]
   except ValueError:
     cli.fail("--layers must be comma-separated integers, got %r" % FLAGS.layers)
   if FLAGS.batch_size < 1:
     cli.fail("--batch_size must be positive")
-  from bert_tf2 import feature_extraction  # pylint: disable=g-import-not-at-top
-  try:
-    count = feature_extraction.run_extract_features(
-        FLAGS.input_file, FLAGS.output_file, layers, FLAGS.bert_config_file, FLAGS.init_checkpoint,
-        FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case, max_seq_length=FLAGS.max_seq_length,
-        batch_size=FLAGS.batch_size)
-  except (ValueError, OSError) as e:
-    cli.fail(str(e))
+  from bert_tf2 import checks, feature_extraction  # pylint: disable=g-import-not-at-top
+  checks.check_input_files(input_file=FLAGS.input_file)
+  config = checks.check_model_files(FLAGS.vocab_file, FLAGS.bert_config_file, FLAGS.init_checkpoint,
+                                    FLAGS.max_seq_length)
+  bad = [i for i in layers if not -config.num_hidden_layers <= i < config.num_hidden_layers]
+  if bad:
+    cli.fail("--layers: %d is not a layer of the %d-layer model in %s"
+             % (bad[0], config.num_hidden_layers, FLAGS.bert_config_file))
+  checks.check_output_file(FLAGS.output_file)
+  count = feature_extraction.run_extract_features(
+      FLAGS.input_file, FLAGS.output_file, layers, FLAGS.bert_config_file, FLAGS.init_checkpoint,
+      FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case, max_seq_length=FLAGS.max_seq_length,
+      batch_size=FLAGS.batch_size, errors=FLAGS.errors)
   print("extract_features: wrote %d lines to %s" % (count, FLAGS.output_file))
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main, outputs=("output_file",))

@@ -10,7 +10,7 @@ with their answers. An empty line or end of input quits.
 import os
 import sys
 
-from absl import app, flags
+from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -22,6 +22,7 @@ flags.DEFINE_string("model", None, "Override the model recorded in the index (sa
 flags.DEFINE_multi_string("query", None, "A query; repeat the flag for several.")
 flags.DEFINE_string("query_file", None, "Queries, one a line.")
 flags.DEFINE_integer("top_k", 5, "Results per query.")
+cli.define_errors_flag()
 
 
 def _print_results(query, results):
@@ -46,7 +47,7 @@ def main(argv):
     searcher = retrieval.Searcher.load(FLAGS.index_dir, FLAGS.model)
     queries = list(FLAGS.query or [])
     if FLAGS.query_file:
-      queries += [q for q in feature_extraction.read_lines(FLAGS.query_file) if q.strip()]
+      queries += [q for q in feature_extraction.read_lines(FLAGS.query_file, FLAGS.errors) if q.strip()]
   except (ValueError, OSError) as e:
     cli.fail(str(e))
   if queries:
@@ -64,4 +65,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main, outputs=())

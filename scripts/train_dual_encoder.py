@@ -15,7 +15,7 @@ import os
 import random
 import sys
 
-from absl import app, flags
+from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -36,30 +36,30 @@ flags.DEFINE_float("margin", 0.2, "in_batch / hardest: margin on the positive co
 flags.DEFINE_float("scale", 30.0, "in_batch: cosine scale before the softmax.")
 flags.DEFINE_float("temperature", 0.05, "simcse: softmax temperature.")
 flags.DEFINE_integer("seed", 12345, "Seed of the batch order and the weights' dropout.")
+cli.define_errors_flag()
 
 
 def main(argv):
   del argv
   cli.require_flags(FLAGS, ("init_checkpoint", "train_file", "output_dir"))
-  if not os.path.isfile(FLAGS.train_file):
-    cli.fail("--train_file: no such file: %s" % FLAGS.train_file)
   if FLAGS.train_batch_size < 2:
     cli.fail("--train_batch_size must be at least 2 (in-batch negatives)")
   import keras  # pylint: disable=g-import-not-at-top
   from absl import logging  # pylint: disable=g-import-not-at-top
-  from bert_tf2 import retrieval  # pylint: disable=g-import-not-at-top
+  from bert_tf2 import checks, retrieval  # pylint: disable=g-import-not-at-top
+  checks.check_input_files(train_file=FLAGS.train_file, vocab_file=FLAGS.vocab_file,
+                           bert_config_file=FLAGS.bert_config_file)
+  checks.check_checkpoint(FLAGS.init_checkpoint)
+  checks.check_output_dir(FLAGS.output_dir)
   logging.set_verbosity(logging.INFO)
   keras.utils.set_random_seed(FLAGS.seed)
-  try:
-    losses = retrieval.run_train_dual_encoder(
-        FLAGS.init_checkpoint, FLAGS.train_file, FLAGS.output_dir, FLAGS.objective, vocab_file=FLAGS.vocab_file,
-        bert_config_file=FLAGS.bert_config_file, epochs=FLAGS.num_train_epochs, batch_size=FLAGS.train_batch_size,
-        learning_rate=FLAGS.learning_rate, max_seq_length=FLAGS.max_seq_length, margin=FLAGS.margin,
-        scale=FLAGS.scale, temperature=FLAGS.temperature, rng=random.Random(FLAGS.seed))
-  except (ValueError, OSError) as e:
-    cli.fail(str(e))
+  losses = retrieval.run_train_dual_encoder(
+      FLAGS.init_checkpoint, FLAGS.train_file, FLAGS.output_dir, FLAGS.objective, vocab_file=FLAGS.vocab_file,
+      bert_config_file=FLAGS.bert_config_file, errors=FLAGS.errors, epochs=FLAGS.num_train_epochs,
+      batch_size=FLAGS.train_batch_size, learning_rate=FLAGS.learning_rate, max_seq_length=FLAGS.max_seq_length,
+      margin=FLAGS.margin, scale=FLAGS.scale, temperature=FLAGS.temperature, rng=random.Random(FLAGS.seed))
   print("train_dual_encoder: %d steps, final loss %.4f -> %s" % (len(losses), losses[-1], FLAGS.output_dir))
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main, outputs=("output_dir",))

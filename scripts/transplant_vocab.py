@@ -16,7 +16,7 @@ Writes a Google-format checkpoint (+ bert_config.json beside it).
 import os
 import sys
 
-from absl import app, flags
+from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -51,4 +51,4 @@ def main(argv):
 if __name__ == "__main__":
   flags.mark_flags_as_required(["init_checkpoint", "source_vocab_file", "vocab_file", "bert_config_file",
                                 "output_file"])
-  app.run(main)
+  cli.run(main, outputs=("output_file",))

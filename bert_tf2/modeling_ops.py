@@ -68,11 +68,12 @@ def create_initializer(initializer_range=0.02):
 def assert_rank(tensor, expected_rank, name=None):
   """Raises ValueError unless `tensor`'s rank is `expected_rank` (an int or a list of ints)."""
   expected = [expected_rank] if isinstance(expected_rank, int) else list(expected_rank)
-  rank = tensor.shape.rank
+  shape = tf.TensorShape(tensor.shape)  # also for NumPy arrays and Keras symbolic tensors
+  rank = shape.rank
   if rank not in expected:
     if name is None:
       name = "tensor" if tf.executing_eagerly() else tensor.name  # eager tensors have no name
-    raise ValueError("%s has rank %s (shape %s), expected rank %s" % (name, rank, tensor.shape, expected_rank))
+    raise ValueError("%s has rank %s (shape %s), expected rank %s" % (name, rank, shape, expected_rank))
 
 
 def get_shape_list(tensor, expected_rank=None, name=None):
@@ -83,7 +84,7 @@ def get_shape_list(tensor, expected_rank=None, name=None):
   """
   if expected_rank is not None:
     assert_rank(tensor, expected_rank, name)
-  shape = tensor.shape.as_list()
+  shape = tf.TensorShape(tensor.shape).as_list()
   if None not in shape:
     return shape
   dynamic = tf.shape(tensor)

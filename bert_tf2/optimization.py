@@ -128,8 +128,10 @@ class AdamWeightDecay(_DecoupledDecayOptimizer):
   paths), name. No gradient clipping unless `global_clipnorm` (or Keras' `clipnorm`) is given.
   """
 
-  def __init__(self, learning_rate, name="AdamWeightDecay", **kwargs):
-    super().__init__(learning_rate, name=name, **kwargs)
+  def __init__(self, learning_rate, weight_decay_rate=0.0, beta_1=0.9, beta_2=0.999, epsilon=1e-6,
+               exclude_from_weight_decay=None, name="AdamWeightDecay", **kwargs):
+    super().__init__(learning_rate, weight_decay_rate, beta_1, beta_2, epsilon, exclude_from_weight_decay,
+                     name=name, **kwargs)
 
   def update_step(self, gradient, variable, learning_rate):
     gradient = _dense(gradient, variable.dtype)

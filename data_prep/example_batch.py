@@ -10,6 +10,7 @@ those strings with precomputed headers. The bytes equal `example_writer.ExampleS
 import numpy as np
 
 from data_prep import example_writer
+from data_prep import instances_jit
 
 _MAX_VARINT_BYTES = 3  # ids and positions below 2**21
 
@@ -56,16 +57,21 @@ class BatchSerializer:
     return self._table[values][keep].tobytes(), offsets.tolist()
 
   def __call__(self, ids, specs):
-    """Serializes `specs` whose ranges index `ids` (uint16/int32 array); see class docstring."""
+    """Serializes `InstanceSpec`s whose ranges index `ids` (uint16/int32 array); see class docstring."""
     if not specs:
       return [], 0, 0
-    num, length, predictions = len(specs), self.length, self.predictions
-    a_start, a_end, b_start, b_end, labels, positions, replacements = zip(*specs)
-    a_start, b_start = np.array(a_start), np.array(b_start)
-    len_a, len_b = np.array(a_end) - a_start, np.array(b_end) - b_start
+    return self.serialize(ids, instances_jit.Columns.from_specs(specs, self.predictions))
+
+  def serialize(self, ids, columns):
+    """Serializes `instances_jit.Columns` whose ranges index `ids`: (records, total tokens, masked tokens)."""
+    num, length, predictions = len(columns), self.length, self.predictions
+    if not num:
+      return [], 0, 0
+    a_start, b_start, labels = columns.a_start, columns.b_start, columns.is_random_next.tolist()
+    len_a, len_b = columns.a_end - a_start, columns.b_end - b_start
     num_tokens = len_a + len_b + 3
-    num_masked = np.fromiter(map(len, positions), np.int64, num)
-    if num_tokens.max() > length or num_masked.max() > predictions:
+    num_masked = columns.num_masked
+    if num_tokens.max() > length or num_masked.max() > predictions or columns.positions.shape[1] > predictions:
       raise ValueError("an instance does not fit max_seq_length=%d, max_predictions_per_seq=%d"
                        % (length, predictions))
     # tokens[r, t] = [CLS] A [SEP] B [SEP] 0...   [B, L]
@@ -78,11 +84,11 @@ class BatchSerializer:
     tokens[rows, len_a + 1] = self.vocab.sep_id
     tokens[rows, num_tokens - 1] = self.vocab.sep_id
     tokens[t >= end] = 0
-    # Masking: flat (row, position) pairs -> masked_lm_ids/positions [B, P], tokens replaced.
-    mask_rows = np.repeat(rows, num_masked)
-    mask_cols = np.fromiter((p for ps in positions for p in ps), np.int64, len(mask_rows))
-    new_ids = np.fromiter((r for rs in replacements for r in rs), np.int64, len(mask_rows))
-    slots = np.arange(len(mask_rows)) - np.repeat(np.cumsum(num_masked) - num_masked, num_masked)
+    # Masking: (row, slot) pairs -> masked_lm_ids/positions [B, P], tokens replaced.
+    valid = np.arange(columns.positions.shape[1]) < num_masked[:, None]  # [B, P']
+    mask_rows, slots = np.nonzero(valid)
+    mask_cols = columns.positions[mask_rows, slots].astype(np.int64)
+    new_ids = columns.replacements[mask_rows, slots]
     masked_ids = np.zeros((num, predictions), np.int32)
     masked_positions = np.zeros((num, predictions), np.int32)
     masked_ids[mask_rows, slots] = tokens[mask_rows, mask_cols]

@@ -146,6 +146,11 @@ class SpillFile:
         self.offsets.append(end)
       self._batch = []
 
+  def flush(self):
+    """Writes what is buffered, so the offsets so far can be read (by another process too)."""
+    self._flush()
+    self._writer.flush()
+
   def finish(self):
     """Writes what is left; returns (path, offsets) to hand to `SpilledRecords`, maybe in another process."""
     self._flush()
@@ -159,11 +164,12 @@ class SpilledRecords:
   The files are memory-mapped, so reading a record is a slice, not a system call.
 
   Args:
-    parts: list of (path, offsets) from `SpillFile.finish()`.
+    parts: list of (path, offsets) from `SpillFile.finish()` (or slices of a file's offsets).
   """
 
   def __init__(self, parts):
-    self.paths = [path for path, _ in parts]
+    self.paths = list(dict.fromkeys(path for path, _ in parts))  # a file may hold several parts
+    number = {path: k for k, path in enumerate(self.paths)}
     self._maps = []
     for path in self.paths:
       with open(path, "rb") as f:
@@ -171,8 +177,8 @@ class SpilledRecords:
                           else b"")
     # Record g is self._maps[self._part[g]][self._starts[g]:self._ends[g]].
     self._part, self._starts, self._ends = array.array("I"), array.array("q"), array.array("q")
-    for k, (_, offsets) in enumerate(parts):
-      self._part.extend([k] * (len(offsets) - 1))
+    for path, offsets in parts:
+      self._part.extend([number[path]] * (len(offsets) - 1))
       self._starts.extend(offsets[:-1])
       self._ends.extend(offsets[1:])
 

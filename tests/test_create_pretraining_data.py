@@ -257,16 +257,26 @@ def test_jieba_segmentation_equals_pre_segmented_input(tmp_path, zh):
   assert open(plain_records, "rb").read() != records  # whole words change which tokens get masked
 
 
+def test_identical_records_do_not_depend_on_worker_count(tmp_path, zh):
+  outputs = {}
+  for num_workers in (1, 2):
+    paths = [str(tmp_path / ("w%d_%d.tfrecord" % (num_workers, i))) for i in range(2)]
+    lib.create_pretraining_data([zh["text"]], paths, zh["vocab"], True, lib.InstanceConfig(dupe_factor=2),
+                                num_workers=num_workers)
+    outputs[num_workers] = [open(path, "rb").read() for path in paths]
+  assert outputs[1] == outputs[2] and all(outputs[1])
+
+
 def test_sharded_output_is_reproducible_and_independent_of_worker_count(tmp_path, zh):
   results = []
-  for num_workers, seed in ((2, 1), (3, 1), (2, 2)):
+  for num_workers, seed in ((2, 1), (3, 1), (1, 1), (2, 2)):
     paths = [str(tmp_path / ("w%d_s%d_%d.tfrecord" % (num_workers, seed, i))) for i in range(2)]
     config = lib.InstanceConfig(dupe_factor=1, random_seed=seed)
     lib.create_pretraining_data([zh["text"]], paths, zh["vocab"], True, config, num_workers=num_workers,
-                                docs_per_shard=32)
+                                docs_per_shard=32, sharded=True)
     results.append(read_records(paths))
-  assert results[0] == results[1]
-  assert results[0] != results[2]
+  assert results[0] == results[1] == results[2]
+  assert results[0] != results[3]
   assert not [p for p in os.listdir(tmp_path) if ".tmp-" in p or p.startswith(".bert_spill")]
 
 

@@ -96,7 +96,7 @@ def _split(directory, name, text, fraction):
 
 
 def _local_sharded(inputs, outputs, vocab, config, **flags):
-  lib.create_pretraining_data(inputs, outputs, vocab, True, config, num_workers=2, **flags)
+  lib.create_pretraining_data(inputs, outputs, vocab, True, config, num_workers=2, sharded=True, **flags)
   return [open(path, "rb").read() for path in outputs]
 
 

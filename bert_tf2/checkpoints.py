@@ -88,6 +88,10 @@ def variable_table(model):
   if getattr(model, "output_weights", None) is not None:  # BertClassifier, as run_classifier.py
     entries.append(_Entry("output_weights", "classifier.weight", model.output_weights, False))
     entries.append(_Entry("output_bias", "classifier.bias", model.output_bias, False))
+  squad = getattr(model, "squad", None)
+  if squad is not None:  # BertQuestionAnswerer's span head, as run_squad.py ([2, D], not transposed)
+    entries.append(_Entry("cls/squad/output_weights", "qa_outputs.weight", squad.output_weights, False))
+    entries.append(_Entry("cls/squad/output_bias", "qa_outputs.bias", squad.output_bias, False))
   return entries
 
 
@@ -176,7 +180,7 @@ def load_hf_checkpoint(model, directory, transform=None):
   loaded, missing, used = [], [], set()
   for entry in variable_table(model):
     name = entry.hf
-    if has_prefix and not name.startswith(("bert.", "cls.", "classifier.")):
+    if has_prefix and not name.startswith(("bert.", "cls.", "classifier.", "qa_outputs.")):
       name = "bert." + name
     elif not has_prefix and name.startswith("bert."):
       name = name[len("bert."):]

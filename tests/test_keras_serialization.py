@@ -18,7 +18,7 @@ import pytest
 import tensorflow as tf
 
 import bert_tf2
-from bert_tf2 import classifier, layers, modeling, optimization, pretraining, retrieval, tagging
+from bert_tf2 import classifier, layers, modeling, optimization, pretraining, question_answering, retrieval, tagging
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = modeling.BertConfig(vocab_size=30, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
@@ -38,6 +38,7 @@ MODELS = {
     "DualEncoder": (lambda: retrieval.DualEncoder(CONFIG, pooling_strategy="CLS_TOKEN"), INPUTS),
     "BertTagger": (lambda: tagging.BertTagger(CONFIG, num_labels=5), INPUTS),
     "BertTagger_crf": (lambda: tagging.BertTagger(CONFIG, num_labels=5, use_crf=True), INPUTS),
+    "BertQuestionAnswerer": (lambda: question_answering.BertQuestionAnswerer(CONFIG), INPUTS),
 }
 
 
@@ -139,6 +140,7 @@ def _layer_cases():
       "MaskedLMHead": (pretraining.MaskedLMHead(CONFIG, embedding), (x, positions)),
       "NextSentenceHead": (pretraining.NextSentenceHead(CONFIG), x[:, 0]),
       "OutputLayer": (classifier._OutputLayer(3, 0.02), x[:, 0]),
+      "SpanHead": (question_answering.SpanHead(0.02), x),
   }
 
 

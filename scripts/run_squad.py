@@ -1,0 +1,89 @@
+r"""Fine-tunes BERT on SQuAD 1.1 / 2.0 (or CMRC 2018 / DRCD-style Chinese) with run_squad.py's flags.
+
+  PYTHONPATH=. .venv/bin/python scripts/run_squad.py \
+    --vocab_file=$BERT_BASE_DIR/vocab.txt --bert_config_file=$BERT_BASE_DIR/bert_config.json \
+    --init_checkpoint=$BERT_BASE_DIR/bert_model.ckpt --do_train=True --train_file=$SQUAD_DIR/train-v2.0.json \
+    --do_predict=True --predict_file=$SQUAD_DIR/dev-v2.0.json --train_batch_size=24 --learning_rate=3e-5 \
+    --num_train_epochs=2.0 --max_seq_length=384 --doc_stride=128 --output_dir=/tmp/squad_out \
+    --version_2_with_negative=True --export_dir=/tmp/squad_export
+
+Writes predictions.json, nbest_predictions.json and (2.0) null_odds.json to --output_dir as the
+original, and, when --predict_file holds answers, eval_results.txt with the official numbers
+(SQuAD 1.1: exact_match, f1; 2.0: exact, f1, HasAns_*, NoAns_*, best_*; Chinese: CMRC 2018's
+character-level EM/F1), also printed. --split_cjk_chars makes each CJK character a doc token.
+--export_dir writes a SavedModel answering raw (question, context) strings (bert_tf2/squad_export.py).
+"""
+
+import os
+import sys
+
+from absl import flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import common_flags  # noqa: E402  (scripts/common_flags.py)
+from bert_tf2 import cli  # noqa: E402  (after the path set-up above)
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("bert_config_file", None, "bert_config.json (or a Hugging Face config.json).")
+flags.DEFINE_string("vocab_file", None, "vocab.txt of the pretrained model.")
+flags.DEFINE_string("output_dir", None, "Checkpoints, predictions.json, nbest_predictions.json, null_odds.json.")
+flags.DEFINE_string("train_file", None, "SQuAD JSON for training, e.g. train-v1.1.json.")
+flags.DEFINE_string("predict_file", None, "SQuAD JSON to predict, e.g. dev-v1.1.json (scored if it has answers).")
+flags.DEFINE_string("init_checkpoint", None, "Google checkpoint prefix, bert_tf2 checkpoint or HF dir.")
+flags.DEFINE_bool("do_lower_case", True, "Lower-case the input (True for uncased and Chinese models).")
+flags.DEFINE_integer("max_seq_length", 384, "Word pieces per window: [CLS] question [SEP] context span [SEP].")
+flags.DEFINE_integer("doc_stride", 128, "Pieces between the starts of a context's windows.")
+flags.DEFINE_integer("max_query_length", 64, "Questions are cut to this many pieces.")
+flags.DEFINE_bool("do_train", False, "Fine-tune on --train_file.")
+flags.DEFINE_bool("do_predict", False, "Predict --predict_file.")
+flags.DEFINE_integer("train_batch_size", 32, "Global training batch size.")
+flags.DEFINE_integer("predict_batch_size", 8, "Prediction batch size.")
+flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate of AdamW.")
+flags.DEFINE_float("num_train_epochs", 3.0, "Epochs of fine-tuning (steps counted on examples, as the original).")
+flags.DEFINE_float("warmup_proportion", 0.1, "Fraction of the steps with linear warmup.")
+flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint every this many steps.")
+flags.DEFINE_integer("iterations_per_loop", 1, "Steps per tf.function call.")
+flags.DEFINE_integer("n_best_size", 20, "Candidates kept per question (nbest_predictions.json).")
+flags.DEFINE_integer("max_answer_length", 30, "Longest answer, in word pieces.")
+flags.DEFINE_bool("verbose_logging", False, "Log where predictions cannot be mapped back to the context.")
+flags.DEFINE_bool("version_2_with_negative", False, "SQuAD 2.0: questions may have no answer.")
+flags.DEFINE_float("null_score_diff_threshold", 0.0, "2.0: answer \"\" when null - best span score > this.")
+flags.DEFINE_bool("split_cjk_chars", False, "Each CJK character its own doc token (CMRC 2018 baselines).")
+flags.DEFINE_enum("eval_language", "auto", ["auto", "en", "zh"], "Scores: SQuAD's (en) or CMRC 2018's (zh).")
+flags.DEFINE_integer("log_steps", 100, "Log and write TensorBoard summaries every this many steps.")
+common_flags.define_distribution_flags()
+flags.DEFINE_integer("seed", 12345, "Seeds initialization, dropout and shuffling.")
+flags.DEFINE_string("export_dir", None, "Also write a SavedModel answering raw (question, context) strings.")
+
+
+def main(argv):
+  del argv
+  cli.require_flags(FLAGS, ("vocab_file", "bert_config_file", "output_dir"))
+  if not (FLAGS.do_train or FLAGS.do_predict):
+    raise ValueError("at least one of --do_train or --do_predict must be true")
+  if FLAGS.do_train:
+    cli.require_flags(FLAGS, ("train_file",))
+  if FLAGS.do_predict:
+    cli.require_flags(FLAGS, ("predict_file",))
+  from bert_tf2.jobs import squad  # pylint: disable=g-import-not-at-top
+  results = squad.run_squad(
+      FLAGS.output_dir, FLAGS.vocab_file, FLAGS.bert_config_file, train_file=FLAGS.train_file,
+      predict_file=FLAGS.predict_file, init_checkpoint=FLAGS.init_checkpoint, do_train=FLAGS.do_train,
+      do_predict=FLAGS.do_predict, do_lower_case=FLAGS.do_lower_case, max_seq_length=FLAGS.max_seq_length,
+      doc_stride=FLAGS.doc_stride, max_query_length=FLAGS.max_query_length,
+      train_batch_size=FLAGS.train_batch_size, predict_batch_size=FLAGS.predict_batch_size,
+      learning_rate=FLAGS.learning_rate, num_train_epochs=FLAGS.num_train_epochs,
+      warmup_proportion=FLAGS.warmup_proportion, save_checkpoints_steps=FLAGS.save_checkpoints_steps,
+      n_best_size=FLAGS.n_best_size, max_answer_length=FLAGS.max_answer_length,
+      version_2_with_negative=FLAGS.version_2_with_negative,
+      null_score_diff_threshold=FLAGS.null_score_diff_threshold, verbose_logging=FLAGS.verbose_logging,
+      split_cjk_chars=FLAGS.split_cjk_chars, eval_language=FLAGS.eval_language, log_steps=FLAGS.log_steps,
+      strategy=common_flags.strategy_from_flags(FLAGS), mixed_precision=FLAGS.mixed_precision,
+      steps_per_execution=FLAGS.iterations_per_loop, export_dir=FLAGS.export_dir, seed=FLAGS.seed)
+  for key in sorted(results):
+    print("run_squad: %s = %s" % (key, results[key]))
+
+
+if __name__ == "__main__":
+  cli.run(main, outputs=("output_dir", "export_dir"))

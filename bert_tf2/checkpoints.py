@@ -92,6 +92,10 @@ def variable_table(model):
   if squad is not None:  # BertQuestionAnswerer's span head, as run_squad.py ([2, D], not transposed)
     entries.append(_Entry("cls/squad/output_weights", "qa_outputs.weight", squad.output_weights, False))
     entries.append(_Entry("cls/squad/output_bias", "qa_outputs.bias", squad.output_bias, False))
+  crf = getattr(model, "crf", None)
+  if crf is not None:  # BertTagger's CRF scores (bert_tf2.tagging)
+    entries += [_Entry("crf/" + name, "crf." + name, getattr(crf, name), False)
+                for name in ("transitions", "start_transitions", "end_transitions")]
   return entries
 
 

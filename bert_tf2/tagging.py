@@ -47,6 +47,35 @@ def uncompact(compacted, order, mask):
 
 
 @keras.saving.register_keras_serializable(package="bert_tf2")
+class TokenOutput(keras.layers.Layer):
+  """logits [B, T, L] = x [B, T, D] @ output_weights^T + output_bias, output_weights [L, D].
+
+  The names and layout of run_classifier.py's head (and of Hugging Face's BertForTokenClassification
+  `classifier.weight`), so `bert_tf2.checkpoints` loads and saves it like the classifier's.
+  """
+
+  def __init__(self, num_labels, initializer_range=0.02, **kwargs):
+    super().__init__(**kwargs)
+    self.num_labels = num_labels
+    self.initializer_range = initializer_range
+
+  def build(self, input_shape):
+    self.output_weights = self.add_weight(
+        name="output_weights", shape=(self.num_labels, input_shape[-1]),
+        initializer=keras.initializers.TruncatedNormal(stddev=self.initializer_range))
+    self.output_bias = self.add_weight(name="output_bias", shape=(self.num_labels,), initializer="zeros")
+
+  def call(self, x):
+    return tf.einsum("btd,ld->btl", x, tf.cast(self.output_weights, x.dtype)) + tf.cast(self.output_bias, x.dtype)
+
+  def compute_output_shape(self, input_shape):
+    return tuple(input_shape[:-1]) + (self.num_labels,)
+
+  def get_config(self):
+    return dict(super().get_config(), num_labels=self.num_labels, initializer_range=self.initializer_range)
+
+
+@keras.saving.register_keras_serializable(package="bert_tf2")
 class BertTagger(keras.Model):
   """sequence_output -> dropout -> dense: float32 emission logits [B, T, num_labels] (+ a CRF).
 
@@ -66,8 +95,7 @@ class BertTagger(keras.Model):
     config = encoder.config
     # === Layers ===
     dropout = keras.layers.Dropout(config.hidden_dropout_prob if dropout_rate is None else dropout_rate)
-    dense = keras.layers.Dense(num_labels, name="output",
-                               kernel_initializer=keras.initializers.TruncatedNormal(stddev=config.initializer_range))
+    dense = TokenOutput(num_labels, config.initializer_range, name="output")
     crf = CRF(num_labels, lr_multiplier=crf_lr_multiplier, name="crf") if use_crf else None
     # === Functional Model ===
     inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in INPUT_NAMES}
@@ -78,7 +106,8 @@ class BertTagger(keras.Model):
     super().__init__(inputs=inputs, outputs=logits, **kwargs)
     # === Config ===
     self.encoder = encoder
-    self.output_dense = dense
+    self.output_weights = dense.output_weights
+    self.output_bias = dense.output_bias
     self.crf = crf
     self.num_labels = num_labels
     self.use_crf = use_crf
@@ -121,38 +150,74 @@ class BertTagger(keras.Model):
 
 
 def loss_fn(model, features, training):
-  """`bert_tf2.training` loss: (mean loss per tagged position, {correct, tagged} sums)."""
+  """`bert_tf2.training` loss: (mean loss per tagged position, {correct, tagged} sums).
+
+  The token accuracy logged while training is the per-token argmax's; a CRF model's emissions
+  alone are not its predictions (transitions count too), so it logs the loss only.
+  """
   logits = model({name: features[name] for name in INPUT_NAMES}, training=training)
   loss = model.tagging_loss(logits, features["label_ids"], features["label_mask"])
+  if model.use_crf:
+    return loss, {}
   mask = tf.cast(features["label_mask"], tf.float32)
-  best = tf.argmax(logits, axis=-1, output_type=tf.int32)  # per-token argmax (cheap, also for CRF)
+  best = tf.argmax(logits, axis=-1, output_type=tf.int32)
   correct = tf.cast(tf.equal(best, tf.cast(features["label_ids"], tf.int32)), tf.float32) * mask
   return loss, {"correct": tf.reduce_sum(correct), "tagged": tf.reduce_sum(mask)}
 
 
 def metrics_fn(totals):
+  if "tagged" not in totals:
+    return {}
   return {"token_accuracy": float(totals["correct"] / max(totals["tagged"], 1.0))}
 
 
+def trim_batch(batch):
+  """Cuts a batch of [B, T] feature arrays to its longest row (`input_mask`): less padding to compute."""
+  length = tf.reduce_max(tf.reduce_sum(tf.cast(batch["input_mask"], tf.int32), axis=1))
+  return {name: value[:, :length] for name, value in batch.items()}
+
+
 def make_dataset(arrays, batch_size, training, seed=None):
-  """tf.data of the feature arrays; training: shuffled, repeated, full batches."""
+  """tf.data of feature-array batches, each cut to its longest row.
+
+  Training: shuffled, repeated, grouped by length (a quarter of max_seq_length apart) into full
+  batches, so that short sentences are not padded to the longest window of the set.
+  """
   dataset = tf.data.Dataset.from_tensor_slices(arrays)
   if training:
+    max_len = int(arrays["input_ids"].shape[1])
     dataset = dataset.shuffle(min(len(arrays["input_ids"]), 100000), seed=seed).repeat()
-  return dataset.batch(batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
+    boundaries = sorted({max(max_len * k // 4, 1) + 1 for k in (1, 2, 3)})
+    dataset = dataset.bucket_by_sequence_length(
+        lambda x: tf.reduce_sum(x["input_mask"]), bucket_boundaries=boundaries,
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1), drop_remainder=True)
+  else:
+    dataset = dataset.batch(batch_size)
+  return dataset.map(trim_batch).prefetch(tf.data.AUTOTUNE)
 
 
 def predict_tag_ids(model, arrays, batch_size):
-  """int32 [N, T] predicted tag ids of feature arrays (`tagging_data.features_to_arrays`), in order."""
-  @tf.function
-  def forward(batch):
+  """int32 [N, T] predicted tag ids of feature arrays (`tagging_data.features_to_arrays`), in order.
+
+  Rows are batched by length (sorted, each batch cut to its longest row) and put back in order.
+  """
+  names = INPUT_NAMES + ("label_mask",)
+
+  @tf.function(input_signature=[{n: tf.TensorSpec([None, None], tf.int32) for n in names}])
+  def forward(batch):  # one trace for every batch shape
     logits = model({name: batch[name] for name in INPUT_NAMES}, training=False)
     return model.decode(logits, batch["label_mask"])
 
-  names = INPUT_NAMES + ("label_mask",)
-  dataset = tf.data.Dataset.from_tensor_slices({n: arrays[n] for n in names}).batch(batch_size)
-  out = [forward(batch).numpy() for batch in dataset]
-  return np.concatenate(out) if out else np.zeros((0, arrays["input_ids"].shape[1]), np.int32)
+  num, max_len = arrays["input_ids"].shape
+  order = np.argsort(arrays["input_mask"].sum(1), kind="stable")
+  dataset = make_dataset({n: arrays[n][order] for n in names}, batch_size, training=False)
+  out = np.zeros((num, max_len), np.int32)
+  start = 0
+  for batch in dataset:
+    ids = forward(batch).numpy()
+    out[order[start:start + len(ids)], :ids.shape[1]] = ids
+    start += len(ids)
+  return out
 
 
 def predict_examples(model, examples, label_list, max_seq_length, tokenizer, doc_stride, batch_size=32):

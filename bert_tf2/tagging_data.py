@@ -149,6 +149,10 @@ class ConllProcessor:
   def get_test_examples(self, data_dir):
     return self._read(data_dir, "test")
 
+  def set_labels(self, labels, source):
+    """Uses `labels` (e.g. a trained model's) instead of train.txt's; `source` names them in errors."""
+    self._labels, self._label_source = list(labels), source
+
   def get_labels(self):
     """The tag strings in id order, "O" first; read from train.txt (read it first)."""
     if self._labels is None:

@@ -24,7 +24,8 @@ What the graph does (the same steps as `tagging.tag_texts` in Python, which the 
      a character's first piece carries its tag; whitespace, control and format characters have no
      piece and get "O".
   3. A text's pieces are cut into windows of max_seq_length - 2 pieces, doc_stride apart
-     (run_squad's doc spans); all windows of the batch go through the model at once.
+     (run_squad's doc spans); all windows of the batch go through the model at once, padded to
+     the longest of them.
   4. Each piece takes the tag of the window where it has the maximum context (run_squad's score
      min(left, right) + 0.01 * length, compared as the integer 100 * min + length; the earliest
      window on ties), by segment max / min over (window, position) pairs.
@@ -107,7 +108,7 @@ class TaggerModule(tf.Module):
     cls = tf.fill([num_windows, 1], ids["[CLS]"])
     sep = tf.fill([num_windows, 1], ids["[SEP]"])
     zero = tf.zeros([num_windows, 1], tf.int32)
-    shape = [None, self.max_seq_length]
+    shape = [None, None]  # padded to the request's longest window (at most max_seq_length)
     window_ids = tf.concat([cls, body_ids, sep], axis=1)
     inputs = {"input_ids": window_ids.to_tensor(0, shape=shape),
               "input_mask": tf.ones_like(window_ids).to_tensor(0, shape=shape),

@@ -41,7 +41,7 @@ def models():
     weight.assign(rng.normal(size=weight.shape).astype(np.float32))
   # Larger output weights than the init's, so that tags vary along a text.
   for model in (softmax, with_crf):
-    model.output_dense.kernel.assign(rng.normal(size=model.output_dense.kernel.shape).astype(np.float32))
+    model.output_weights.assign(rng.normal(size=model.output_weights.shape).astype(np.float32))
   return {"softmax": softmax, "crf": with_crf}
 
 

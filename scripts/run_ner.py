@@ -1,0 +1,81 @@
+r"""Fine-tunes BERT for token tagging (NER, POS) on CoNLL-style files, with run_classifier's flags.
+
+  PYTHONPATH=. .venv/bin/python scripts/run_ner.py --task_name=conll --data_dir=runs/ner_zh/data/ner \
+    --vocab_file=$BERT_DIR/vocab.txt --bert_config_file=$BERT_DIR/bert_config.json \
+    --init_checkpoint=$BERT_DIR/bert_model.ckpt --do_train --do_eval --do_predict --crf \
+    --max_seq_length=128 --doc_stride=64 --train_batch_size=32 --learning_rate=5e-5 \
+    --num_train_epochs=3 --output_dir=/tmp/ner_output/ --export_dir=/tmp/ner_export/
+
+data_dir holds train.txt, dev.txt and test.txt: one "token tag" a line, a blank line between
+sentences (People's Daily: `python -c "from data_prep import corpora;
+corpora.write_peoples_daily_tagging('runs/ner_zh/data')"`). Tasks: conll (= ner, pos; BIO tags),
+conll_bioes. Writes eval_results.txt (dev: entity P/R/F1 overall and per type, token accuracy),
+test_predictions.txt (token, gold, predicted) and test_results.txt; --export_dir a SavedModel that
+tags raw text of any length, one tag per character.
+"""
+
+import os
+import sys
+
+from absl import flags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import common_flags  # noqa: E402  (scripts/common_flags.py)
+from bert_tf2 import cli  # noqa: E402  (after the path set-up above)
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("data_dir", None, "Directory of train.txt, dev.txt and test.txt (CoNLL: token tag).")
+flags.DEFINE_string("bert_config_file", None, "bert_config.json (or a Hugging Face config.json).")
+flags.DEFINE_string("task_name", None, "conll (= ner, pos: BIO tags) or conll_bioes.")
+flags.DEFINE_string("vocab_file", None, "vocab.txt of the pretrained model.")
+flags.DEFINE_string("output_dir", None, "Checkpoints, TensorBoard logs, eval_results.txt, test_predictions.txt.")
+flags.DEFINE_string("init_checkpoint", None, "Google checkpoint prefix, bert_tf2 checkpoint or HF dir.")
+flags.DEFINE_bool("do_lower_case", True, "Lower-case the input (True for uncased and Chinese models).")
+flags.DEFINE_integer("max_seq_length", 128, "Word pieces per window; longer sentences are windowed.")
+flags.DEFINE_integer("doc_stride", 64, "Pieces between the starts of consecutive windows of a long sentence.")
+flags.DEFINE_bool("crf", False, "Score tag sequences with a linear-chain CRF (Viterbi decoding).")
+flags.DEFINE_bool("do_train", False, "Fine-tune on train.txt.")
+flags.DEFINE_bool("do_eval", False, "Evaluate on dev.txt; writes eval_results.txt.")
+flags.DEFINE_bool("do_predict", False, "Tag test.txt; writes test_predictions.txt and test_results.txt.")
+flags.DEFINE_integer("train_batch_size", 32, "Global training batch size (windows).")
+flags.DEFINE_integer("eval_batch_size", 8, "Evaluation batch size.")
+flags.DEFINE_integer("predict_batch_size", 8, "Prediction batch size.")
+flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate of AdamW.")
+flags.DEFINE_float("num_train_epochs", 3.0, "Epochs of fine-tuning.")
+flags.DEFINE_float("warmup_proportion", 0.1, "Fraction of the steps with linear warmup.")
+flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint every this many steps.")
+flags.DEFINE_integer("iterations_per_loop", 1, "Steps per tf.function call.")
+flags.DEFINE_integer("log_steps", 100, "Log and write TensorBoard summaries every this many steps.")
+flags.DEFINE_integer("max_train_examples", None, "Train on a seeded random subset of this many sentences.")
+common_flags.define_distribution_flags()
+flags.DEFINE_integer("seed", 12345, "Seeds initialization, dropout, shuffling and subsampling.")
+flags.DEFINE_string("export_dir", None, "Also write a raw-text SavedModel here.")
+
+
+def main(argv):
+  del argv
+  cli.require_flags(FLAGS, ("task_name", "data_dir", "vocab_file", "bert_config_file", "output_dir"))
+  if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
+    cli.fail("at least one of --do_train, --do_eval or --do_predict must be true")
+  from bert_tf2 import tagging_data  # pylint: disable=g-import-not-at-top
+  from bert_tf2.jobs import tagging  # pylint: disable=g-import-not-at-top
+  processor = tagging_data.get_tagging_processor(FLAGS.task_name)
+  results = tagging.run_ner(
+      processor, FLAGS.data_dir, FLAGS.output_dir, FLAGS.vocab_file, FLAGS.bert_config_file,
+      init_checkpoint=FLAGS.init_checkpoint, do_lower_case=FLAGS.do_lower_case,
+      max_seq_length=FLAGS.max_seq_length, doc_stride=FLAGS.doc_stride, use_crf=FLAGS.crf,
+      do_train=FLAGS.do_train, do_eval=FLAGS.do_eval, do_predict=FLAGS.do_predict,
+      train_batch_size=FLAGS.train_batch_size, eval_batch_size=FLAGS.eval_batch_size,
+      predict_batch_size=FLAGS.predict_batch_size, learning_rate=FLAGS.learning_rate,
+      num_train_epochs=FLAGS.num_train_epochs, warmup_proportion=FLAGS.warmup_proportion,
+      save_checkpoints_steps=FLAGS.save_checkpoints_steps, log_steps=FLAGS.log_steps,
+      steps_per_execution=FLAGS.iterations_per_loop, strategy=common_flags.strategy_from_flags(FLAGS),
+      mixed_precision=FLAGS.mixed_precision, export_dir=FLAGS.export_dir,
+      max_train_examples=FLAGS.max_train_examples, seed=FLAGS.seed)
+  for key in sorted(results):
+    print("run_ner: %s = %s" % (key, results[key]))
+
+
+if __name__ == "__main__":
+  cli.run(main, outputs=("output_dir", "export_dir"))

@@ -68,10 +68,12 @@ def test_bert_as_service_session(model_dir, capsys):
   from bert_serving.client import BertClient
   from bert_serving.server import BertServer
   from bert_serving.server.helper import get_args_parser
-  sock = serving.bind_socket("127.0.0.1", 0)
-  port = sock.getsockname()[1]
-  sock.close()
+  socks = [serving.bind_socket("127.0.0.1", 0) for _ in range(2)]
+  port, http_port = [s.getsockname()[1] for s in socks]
+  for sock in socks:
+    sock.close()
   args = get_args_parser().parse_args(["-model_dir", model_dir, "-port", str(port), "-port_out", "5556",
+                                       "-http_port", str(http_port),
                                        "-max_seq_len", "16", "-num_worker", "1", "-pooling_strategy", "REDUCE_MEAN",
                                        "-pooling_layer", "-2", "-show_tokens_to_client", "-cpu", "-host", "127.0.0.1"])
   server = BertServer(args)
@@ -100,6 +102,10 @@ def test_bert_as_service_session(model_dir, capsys):
       assert isinstance(as_list, list) and isinstance(as_list[0][0], float)
       with pytest.warns(UserWarning, match="max_seq_len=16"):
         bc.encode(["the dog " * 10])
+    # bert-as-service's HTTP API on -http_port: {"id", "texts"} in, {"id", "result"} out
+    status, payload = _post(http_port, json.dumps({"id": 7, "texts": ["cat"]}).encode())
+    assert status == 200 and payload["id"] == 7
+    np.testing.assert_allclose(payload["result"], as_list, atol=1e-6)
   finally:
     server.close()
 

@@ -17,7 +17,7 @@ Limits: `max_texts_per_request` texts (413), `max_text_chars` characters per tex
 body, so that any client -- curl, urllib, requests -- reads the 413 instead of a connection reset);
 bad JSON 400; wrong types or an empty list 422.
 
-Dynamic batching (`DynamicBatcher`): requests wait in one queue; a worker takes every waiting request
+Dynamic batching (`serving_batching.DynamicBatcher`): requests wait in one queue; a worker takes every waiting request
 (up to `max_batch_size` texts) and makes them ONE job in a thread: tokenize, split the merged texts
 into groups of similar length (`length_groups`: no long padding of short texts), run the encoder,
 hand each request its rows. The event loop only parses and answers; the encoder runs while the next
@@ -25,10 +25,8 @@ requests queue, so under load the encoder is never idle between batches. /status
 time went (`model_seconds`, `prepare_seconds`, busy share, padding share) and the [UNK] counter.
 """
 
-import asyncio
 import base64
 import collections
-import concurrent.futures
 import contextlib
 import json
 import logging as std_logging
@@ -88,12 +86,13 @@ def parse_encode_request(body, max_texts_per_request, max_text_chars):
 
 def tokenized_features(encoder, pieces_lists):
   """Pre-tokenized input ([[piece]]) -> [InputFeatures]: `[CLS] pieces [SEP]`, truncated, unknown -> [UNK]."""
-  from bert_tf2 import feature_extraction  # pylint: disable=g-import-not-at-top
+  from bert_tf2 import features as features_lib  # pylint: disable=g-import-not-at-top
   vocab, features = encoder.tokenizer.vocab, []
   for i, pieces in enumerate(pieces_lists):
     tokens = ["[CLS]"] + [p if p in vocab else "[UNK]" for p in pieces][:encoder.max_seq_length - 2] + ["[SEP]"]
     ids = [vocab[t] for t in tokens]
-    features.append(feature_extraction.InputFeatures(i, tokens, ids, [1] * len(ids), [0] * len(ids)))
+    features.append(features_lib.InputFeatures(input_ids=ids, input_mask=[1] * len(ids), segment_ids=[0] * len(ids),
+                                               tokens=tokens, guid=i))
   return features
 
 

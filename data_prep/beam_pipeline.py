@@ -42,7 +42,6 @@ from data_prep import corpus_blocks
 from data_prep import create_pretraining_data_lib as lib
 from data_prep import documents as documents_lib
 from data_prep import instances as instances_lib
-from data_prep import tfrecord
 
 NAMESPACE = "create_pretraining_data"
 
@@ -186,17 +185,18 @@ class _MakeShard(beam.DoFn):
     docs = placed[0][1]
     for _, doc in placed[1:]:
       docs.extend(doc)
-    records = []
+    records = _FramedRecords()
     keys, summary = lib.shard_instances(shard, docs, self.plan.config, self.vocab, records)
     for name in self.counters:
       self.counters[name].inc(getattr(summary, name))
-    framed, start = tfrecord.frame_records(records), 0
-    out = []
-    for record in records:
-      end = start + len(record) + tfrecord.FRAME_BYTES
-      out.append(framed[start:end])
-      start = end
-    yield shard, keys, out
+    yield shard, keys, records
+
+
+class _FramedRecords(list):
+  """A list of TFRecord-framed records, filled by `shard_instances`."""
+
+  def extend_framed(self, data, offsets):
+    self.extend(data[start:end] for start, end in zip(offsets[:-1].tolist(), offsets[1:].tolist()))
 
 
 def _num_ranges(num_records, plan):

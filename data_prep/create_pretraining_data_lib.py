@@ -31,6 +31,7 @@ import numpy as np
 from bert_tf2 import tokenization
 from data_prep import documents as documents_lib
 from data_prep import example_batch
+from data_prep import example_jit
 from data_prep import example_writer
 from data_prep import instances as instances_lib
 from data_prep import instances_jit
@@ -151,7 +152,10 @@ def create_pretraining_data(input_files, output_files, vocab_file, do_lower_case
     raise ValueError("max_seq_length=%d is too small: [CLS] A [SEP] B [SEP] needs 5" % config.max_seq_length)
   example_writer.check_writable(output_files)
   vocab = instances_lib.MaskingVocab.from_vocab(tokenizer.vocab)
-  # Spill files go to a hidden directory beside the first output (same disk), removed at the end.
+  _warm_up(config, vocab, chinese_whole_word_mask != "none")
+  logging.info("compiled code loaded at %.2f s", time.time() - start)
+  # Spill files go to a hidden directory beside the first output (same disk), removed at the end
+  # (made right before the `try`, so a Ctrl-C while compiling leaves none behind).
   spill_dir = tempfile.mkdtemp(prefix=".bert_spill-", dir=os.path.dirname(os.path.abspath(output_files[0])))
   try:
     with prep_pool.open_pool(num_workers, vocab_file, do_lower_case, chinese_whole_word_mask, config,
@@ -161,11 +165,13 @@ def create_pretraining_data(input_files, output_files, vocab_file, do_lower_case
       for block_docs in prep_pool.imap_bounded(pool, prep_pool.tokenize_block, blocks, 2 * num_workers):
         docs.extend(block_docs)
       summary = _corpus_summary(docs)
+      logging.info("read and tokenized %d documents in %.2f s", len(docs), time.time() - start)
       progress = _Progress(len(docs) * (1 if sharded else config.dupe_factor), progress_seconds)
       if sharded:
         parts, order = _run_sharded(docs, pool, config, num_workers, docs_per_shard, summary, progress)
       else:
         parts, order = _run_identical(docs, pool, config, vocab, num_workers, spill_dir, summary, progress)
+    logging.info("%d instances made and serialized at %.2f s", summary.instances, time.time() - start)
     records = example_writer.SpilledRecords(parts)
     try:
       summary.instances_per_file = example_writer.write_instance_to_example_files(records, order, output_files)
@@ -175,6 +181,20 @@ def create_pretraining_data(input_files, output_files, vocab_file, do_lower_case
     shutil.rmtree(spill_dir, ignore_errors=True)
   summary.seconds = time.time() - start
   return summary
+
+
+def _warm_up(config, vocab, with_joins):
+  """Loads the compiled code here, before the workers fork (they inherit it instead of each loading it)."""
+  if not instances_jit.AVAILABLE:
+    return
+  docs = documents_lib.Documents(with_joins=with_joins, vocab_size=vocab.size)
+  for length in (3, 2):
+    docs.add_sentence([vocab.mask_id] * length)
+  docs.end_document()
+  serializer = example_batch.BatchSerializer(config.max_seq_length, config.max_predictions_per_seq, vocab)
+  for columns in instance_columns(docs, dataclasses.replace(config, dupe_factor=1), vocab, random.Random(0)):
+    example_jit.serialize_framed(serializer, np.frombuffer(docs.ids, docs.ids.typecode), columns)
+  final_order(2, random.Random(0))
 
 
 def _corpus_summary(docs):
@@ -235,18 +255,20 @@ def _run_identical(docs, pool, config, vocab, num_workers, spill_dir, summary, p
 
 
 def _write_instances(docs, config, vocab, rng, sink, summary):
-  """Makes the instances of `docs` with `rng` and serializes them in batches into `sink` (`.extend`)."""
-  serialize = example_batch.BatchSerializer(config.max_seq_length, config.max_predictions_per_seq, vocab)
+  """Makes the instances of `docs` with `rng` and serializes them in batches into `sink`
+  (`sink.extend_framed(data, offsets)`, see `example_writer.SpillFile`)."""
+  serializer = example_batch.BatchSerializer(config.max_seq_length, config.max_predictions_per_seq, vocab)
   ids = np.frombuffer(docs.ids, docs.ids.typecode)
   for columns in instance_columns(docs, config, vocab, rng):
     for start in range(0, len(columns), prep_pool.SERIALIZE_BATCH):
-      records, total_tokens, masked_tokens = serialize.serialize(ids, columns.rows(start, start + prep_pool.SERIALIZE_BATCH))
-      sink.extend(records)
-      summary.add(len(records), total_tokens, masked_tokens)
+      data, offsets, total_tokens, masked_tokens = example_jit.serialize_framed(
+          serializer, ids, columns.rows(start, start + prep_pool.SERIALIZE_BATCH))
+      sink.extend_framed(data, offsets)
+      summary.add(len(offsets) - 1, total_tokens, masked_tokens)
 
 
 def shard_instances(shard, shard_docs, config, vocab, sink):
-  """Serializes the instances of shard number `shard` into `sink` (anything with `.extend(records)`).
+  """Serializes the instances of shard number `shard` into `sink` (`.extend_framed(data, offsets)`).
 
   What a shard gives depends only on its number, its documents (in shuffled order) and `config`:
   instances from `random.Random("<seed>:<shard>")`, sort keys from `random.Random("<seed>:<shard>:order")`.

@@ -146,6 +146,12 @@ class SpillFile:
         self.offsets.append(end)
       self._batch = []
 
+  def extend_framed(self, data, offsets):
+    """Appends records already framed: bytes `data`, record k at offsets[k]..offsets[k + 1]."""
+    self._flush()
+    self._writer.write(data)
+    self.offsets.extend((offsets[1:] + self.offsets[-1]).tolist())
+
   def flush(self):
     """Writes what is buffered, so the offsets so far can be read (by another process too)."""
     self._flush()

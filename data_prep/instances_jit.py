@@ -147,13 +147,13 @@ class Columns:
 
 @_jit
 def _mask(st, tokens, joins, n, is_subword, do_whole_word_mask, num_to_predict, vocab_size, cls_id, sep_id,
-          mask_id, out_positions, out_replacements):
+          mask_id, out_positions, out_replacements, scratch):
   """`create_masked_lm_predictions` on tokens[:n]; joins[:n] marks word continuations (or is empty).
-  Returns the number of masked positions, written sorted to out_positions / out_replacements."""
+  Returns the number of masked positions, written sorted to out_positions / out_replacements.
+  scratch: int64 [4, max_seq_length + 1] work space."""
   grouped = do_whole_word_mask or len(joins) > 0
-  cand = np.empty(n, np.int64)  # candidate positions, in order
-  word_start = np.empty(n + 1, np.int64)  # word w = cand[word_start[w]:word_start[w + 1]]
-  num_cand = 0
+  cand, word_start, words, picked = scratch[0], scratch[1], scratch[2], scratch[3]
+  num_cand = 0  # cand[:num_cand]: candidate positions in order; word w = cand[word_start[w]:word_start[w + 1]]
   num_words = 0
   for i in range(n):
     t = tokens[i]
@@ -165,31 +165,34 @@ def _mask(st, tokens, joins, n, is_subword, do_whole_word_mask, num_to_predict, 
     cand[num_cand] = i
     num_cand += 1
   word_start[num_words] = num_cand
-  words = np.arange(num_words)
-  _shuffle(st, words)
-  picked = np.empty(num_to_predict, np.int64)
+  for w in range(num_words):
+    words[w] = w
+  _shuffle(st, words[:num_words])
   num_picked = 0
-  for w in words:
+  for k in range(num_words):
     if num_picked >= num_to_predict:
       break
-    first, end = word_start[w], word_start[w + 1]
+    first, end = word_start[words[k]], word_start[words[k] + 1]
     if grouped and num_picked + end - first > num_to_predict:
       continue
     for c in range(first, end):
       picked[num_picked] = cand[c]
       num_picked += 1
-  replacement = np.empty(num_picked, np.int64)
-  for k in range(num_picked):
+  for k in range(num_picked):  # the draws, in picking order; then insertion into position order
     if _random(st) < 0.8:
-      replacement[k] = mask_id
+      replacement = mask_id
     elif _random(st) < 0.5:
-      replacement[k] = -1
+      replacement = -1
     else:
-      replacement[k] = _randbelow(st, vocab_size)
-  by_position = np.argsort(picked[:num_picked])
-  for k in range(num_picked):
-    out_positions[k] = picked[by_position[k]]
-    out_replacements[k] = replacement[by_position[k]]
+      replacement = _randbelow(st, vocab_size)
+    position = picked[k]
+    j = k
+    while j > 0 and out_positions[j - 1] > position:
+      out_positions[j] = out_positions[j - 1]
+      out_replacements[j] = out_replacements[j - 1]
+      j -= 1
+    out_positions[j] = position
+    out_replacements[j] = replacement
   return num_picked
 
 
@@ -219,6 +222,7 @@ def _documents(st, order, dupe, doc, dupe_factor, starts, doc_starts, ids, joins
   num_docs = len(order)
   max_num_tokens = max_seq_length - 3
   tokens = np.empty(max_seq_length, np.int64)
+  scratch = np.empty((4, max_seq_length + 1), np.int64)
   word_joins = np.zeros(max_seq_length if len(joins) else 0, np.uint8)
   while dupe < dupe_factor:
     d = order[doc]
@@ -277,7 +281,7 @@ def _documents(st, order, dupe, doc, dupe_factor, starts, doc_starts, ids, joins
           tokens[n - 1] = sep_id
         num_masked[count] = _mask(st, tokens, word_joins[:n] if len(joins) else word_joins, n, is_subword,
                                   do_whole_word_mask, num_to_predict, vocab_size, cls_id, sep_id, mask_id,
-                                  positions[count], replacements[count])
+                                  positions[count], replacements[count], scratch)
         a_start[count], a_end[count], b_start[count], b_end[count] = a_lo, a_hi, b_lo, b_hi
         is_random_next[count] = random_next
         count += 1

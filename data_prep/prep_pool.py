@@ -18,10 +18,11 @@ import numpy as np
 from bert_tf2 import tokenization
 from data_prep import documents as documents_lib
 from data_prep import example_batch
+from data_prep import example_jit
 from data_prep import example_writer
 from data_prep import instances as instances_lib
 
-SERIALIZE_BATCH = 2048  # instances serialized together (numpy work per batch, see example_batch.py)
+SERIALIZE_BATCH = 4096  # instances serialized together (one compiled call, see example_jit.py)
 
 _worker = {}
 
@@ -133,8 +134,9 @@ def serialize_chunk(task):
   first = len(spill)
   total_tokens = masked_tokens = 0
   for start in range(0, len(columns), SERIALIZE_BATCH):
-    records, tokens, masked = _worker["serializer"].serialize(ids, columns.rows(start, start + SERIALIZE_BATCH))
-    spill.extend(records)
+    data, offsets, tokens, masked = example_jit.serialize_framed(
+        _worker["serializer"], ids, columns.rows(start, start + SERIALIZE_BATCH))
+    spill.extend_framed(data, offsets)
     total_tokens += tokens
     masked_tokens += masked
   spill.flush()

@@ -18,10 +18,10 @@ Hugging Face directory such as all-MiniLM-L6-v2) cannot be represented and is re
 `allow_gelu_approximation=True`, which exports it anyway and logs the measured difference.
 The tokenizer: keras-hub's BertTokenizer, `strip_accents` = do_lower_case, `lowercase` =
 `tokenizer_lowercase` (default do_lower_case). keras-hub lower-cases by NFKC case folding, which also
-folds full-width forms ("（" -> "(", "１" -> "1") that the original keeps: on 3,000 People's Daily
-lines with a Chinese vocab 2,399 tokenize differently from FullTokenizer (0 of 46 English lines with
-MiniLM's). For Chinese text, `tokenizer_lowercase=False` gives 9 of 3,000 (upper-case Latin letters
-stay upper-case; English text then breaks). Ids given to the backbone directly are unaffected.
+folds full-width forms ("（" -> "(", "１" -> "1") that the original keeps: with MiniLM's vocab,
+2,399 of 3,000 People's Daily lines tokenize differently from FullTokenizer (0 of 46 English lines).
+`tokenizer_lowercase=False` keeps them (0 of 3,000) but leaves upper-case letters, so English text
+differs (benchmarks/keras_hub_differences.py). Ids given to the backbone directly are unaffected.
 """
 
 import os

@@ -5,7 +5,7 @@
 #        nohup bash benchmarks/pretrain_zh.sh > /dev/null 2>&1 &                  (in the background)
 #        STEPS=200 OUT=runs/pretrain_zh_smoke bash benchmarks/pretrain_zh.sh    (a quick smoke run)
 # Output (OUT, default runs/pretrain_zh/): bert_model.ckpt + bert_config.json + vocab.txt (Google
-# format, for run_classifier / extract_features), ckpt-* (resumable: run the same command again),
+# format, for run_classifier / extract_features), model.ckpt-* (resumable: run the same command again),
 # eval_results.txt, eval_history.txt (held-out curve), train/ and eval/ TensorBoard events, log.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."

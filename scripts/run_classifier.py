@@ -15,7 +15,7 @@ Tasks: cola, mnli, mrpc, xnli; tsv / csv (any delimited file: --label_column, --
 import os
 import sys
 
-from absl import app, flags
+from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -55,6 +55,7 @@ flags.DEFINE_string("label_column", "0", "tsv/csv: label column, an index or a h
 flags.DEFINE_string("text_a_column", "1", "tsv/csv: first text column, an index or a header name.")
 flags.DEFINE_string("text_b_column", None, "tsv/csv: second text column for pair tasks.")
 flags.DEFINE_list("labels", None, "tsv/csv/jsonl: the label set (default: those of the train file).")
+cli.define_errors_flag()
 
 
 def main(argv):
@@ -68,7 +69,8 @@ def main(argv):
     if FLAGS.processor_module:
       processors.load_processor_module(FLAGS.processor_module)
     options = dict(has_header=FLAGS.has_header, label_column=FLAGS.label_column,
-                   text_a_column=FLAGS.text_a_column, text_b_column=FLAGS.text_b_column, labels=FLAGS.labels)
+                   text_a_column=FLAGS.text_a_column, text_b_column=FLAGS.text_b_column, labels=FLAGS.labels,
+                   errors=FLAGS.errors)
     if FLAGS.delimiter:
       options["delimiter"] = FLAGS.delimiter.replace("\\t", "\t")
     processor = processors.get_processor(FLAGS.task_name, **options)
@@ -91,4 +93,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main, outputs=("output_dir", "export_dir"))

@@ -16,11 +16,12 @@ import glob
 import os
 import sys
 
-from absl import app, flags
+from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import common_flags  # noqa: E402  (scripts/common_flags.py)
+from bert_tf2 import cli  # noqa: E402
 
 flags.DEFINE_string("bert_config_file", None, "bert_config.json of the model to train.")
 flags.DEFINE_string("input_file", None, "TFRecord files from create_pretraining_data (comma-separated globs).")
@@ -90,13 +91,5 @@ def main(_):
       print("  %s = %s" % (key, result["eval"][key]))
 
 
-def run(argv):
-  try:
-    main(argv)
-  except (ValueError, FileNotFoundError, OSError) as e:
-    print("run_pretraining.py: error: %s" % e, file=sys.stderr)
-    sys.exit(1)
-
-
 if __name__ == "__main__":
-  app.run(run)
+  cli.run(main, outputs=("output_dir",))  # Ctrl-C: one line; a checkpointed output_dir is kept

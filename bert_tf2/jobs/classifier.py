@@ -19,11 +19,10 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bert_tf2 import distribute, export, features, optimization, tokenization, training
+from bert_tf2 import checks, distribute, export, features, optimization, tokenization, training
 from bert_tf2.checkpoints import load_checkpoint
 from bert_tf2.classifier import BertClassifier, f1_scores, loss_fn, metrics_fn
 from bert_tf2.jobs import common
-from bert_tf2.modeling import BertConfig
 
 CLASSIFIER_CONFIG = "classifier_config.json"
 
@@ -83,6 +82,16 @@ def restore_for_inference(model, output_dir, init_checkpoint):
   return 0
 
 
+def _saved_settings(output_dir, init_checkpoint):
+  """classifier_config.json of output_dir, else of the fine-tuned `init_checkpoint`'s directory
+  (`--do_predict --init_checkpoint=$TRAINED_CLASSIFIER` into a new output_dir keeps its labels)."""
+  saved = read_classifier_config(output_dir)
+  if saved is None and init_checkpoint:
+    path = os.fspath(init_checkpoint)
+    saved = read_classifier_config(path if os.path.isdir(path) else os.path.dirname(path) or ".")
+  return saved
+
+
 def _label_list(processor, data_dir, saved):
   if saved is not None:
     return saved["labels"]
@@ -138,22 +147,22 @@ def run_classifier(processor, data_dir, output_dir, vocab_file, bert_config_file
   """
   if not (do_train or do_eval or do_predict):
     raise ValueError("at least one of do_train, do_eval or do_predict must be true")
-  for path in (vocab_file, bert_config_file):
-    if not os.path.isfile(path):
-      raise ValueError("%s: file not found" % path)
-  config = BertConfig.from_json_file(bert_config_file)
+  # Every input and output is checked before any work; output_dir is made once they all passed.
+  config = checks.check_model_files(vocab_file, bert_config_file, init_checkpoint)
   features.check_max_seq_length(max_seq_length, config.max_position_embeddings, bert_config_file)
+  for name, path in (("output_dir", output_dir), ("export_dir", export_dir)):
+    if path:
+      checks.check_output_dir(path, name)
   tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case)
-  tokenization.check_special_tokens(tokenizer.vocab, vocab_file)
   keras.utils.set_random_seed(seed)
   distribute.set_mixed_precision(mixed_precision)
   strategy = common.default_strategy(strategy)
-  os.makedirs(output_dir, exist_ok=True)
   train_examples = processor.get_train_examples(data_dir) if do_train else None
-  saved = None if do_train else read_classifier_config(output_dir)
+  saved = None if do_train else _saved_settings(output_dir, init_checkpoint)
   settings = {"labels": _label_list(processor, data_dir, saved), "multi_label": processor.is_multi_label,
               "is_pair": saved["is_pair"] if saved else None, "max_seq_length": max_seq_length,
               "do_lower_case": do_lower_case}
+  os.makedirs(output_dir, exist_ok=True)
   with strategy.scope():
     model = BertClassifier(config, len(settings["labels"]), multi_label=settings["multi_label"])
   results = {}

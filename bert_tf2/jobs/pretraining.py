@@ -11,7 +11,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from bert_tf2 import checkpoints, distribute, features, optimization, pretraining_data, training
+from bert_tf2 import checkpoints, checks, distribute, features, optimization, pretraining_data, training
 from bert_tf2.jobs import common
 from bert_tf2.pretraining import BertPretrainer, finalize_metrics, pretraining_loss_fn, training_metrics
 
@@ -57,7 +57,7 @@ def run_pretraining(bert_config, input_files, output_dir, *, init_checkpoint=Non
 
   Args:
     bert_config: BertConfig. input_files: list of TFRecord paths from create_pretraining_data.
-    output_dir: str; gets checkpoints `ckpt-<step>`, `train/` and `eval/` TensorBoard events,
+    output_dir: str; gets checkpoints `model.ckpt-<step>`, `train/` and `eval/` TensorBoard events,
       `bert_model.ckpt` + `bert_config.json` (Google format, encoder and heads) after training,
       and `eval_results.txt` after evaluation.
     init_checkpoint: str or None, Google or TF2 checkpoint seeding the weights of a fresh run.
@@ -84,6 +84,8 @@ def run_pretraining(bert_config, input_files, output_dir, *, init_checkpoint=Non
     raise ValueError("max_predictions_per_seq must be at least 1, got %d" % max_predictions_per_seq)
   if do_train and num_warmup_steps > num_train_steps:
     raise ValueError("num_warmup_steps=%d exceeds num_train_steps=%d" % (num_warmup_steps, num_train_steps))
+  checks.check_checkpoint(init_checkpoint)
+  checks.check_output_dir(output_dir)
   if seed is not None:
     keras.utils.set_random_seed(seed)
   strategy = common.default_strategy(strategy)

@@ -152,16 +152,16 @@ def build_app(args):
   if ignored:
     print("bert-tf2-serving-start: ignoring -%s (no meaning for this server)" % ", -".join(ignored), file=sys.stderr)
   from bert_tf2 import embeddings, serving  # pylint: disable=g-import-not-at-top
-  max_seq_length = args.max_seq_len
-  if max_seq_length is None:  # NONE: as long as the model allows (a SavedModel keeps its own length)
-    max_seq_length = None if os.path.exists(os.path.join(path, "saved_model.pb")) else 100000
   try:
     encoder = embeddings.SentenceEncoder.from_pretrained(
         path, vocab_file=vocab_file, bert_config_file=config_file, do_lower_case=args.do_lower_case,
-        max_seq_length=max_seq_length, pooling_strategy=_ALIASES.get(args.pooling_strategy, args.pooling_strategy),
+        max_seq_length=args.max_seq_len, pooling_strategy=_ALIASES.get(args.pooling_strategy, args.pooling_strategy),
         pooling_layer=args.pooling_layer, normalize=args.normalize, batch_size=args.max_batch_size)
   except (ValueError, OSError) as e:
     cli.fail(str(e))
+  config = getattr(encoder.model, "config", None)
+  if args.max_seq_len is None and config is not None:  # NONE: as long as the model allows
+    encoder.max_seq_length = config.max_position_embeddings
   server_info = {"port": args.port, "port_out": args.port_out, "http_port": args.http_port, "model_dir": path,
                  "cased_tokenization": not encoder.tokenizer.do_lower_case}
   if args.max_seq_len is None:

@@ -44,6 +44,21 @@ from data_prep import documents as documents_lib
 from data_prep import instances as instances_lib
 
 NAMESPACE = "create_pretraining_data"
+STEPS = ("read_blocks", "make_shards", "rank_ranges", "write_pieces", "concatenate")  # msec_<step> counters
+
+
+def _timed(step, function):
+  """`function` that adds its milliseconds to the counter msec_<step> (where the time goes)."""
+  counter = Metrics.counter(NAMESPACE, "msec_" + step)
+
+  def timed(*args, **kwargs):
+    start = time.perf_counter()
+    try:
+      result = function(*args, **kwargs)
+      return list(result) if step in ("read_blocks", "rank_ranges", "make_shards") else result
+    finally:
+      counter.inc(int(1000 * (time.perf_counter() - start)))
+  return timed
 
 
 def open_file(path):
@@ -138,6 +153,9 @@ class _ReadBlock(beam.DoFn):
     self.counters = {name: Metrics.counter(NAMESPACE, name) for name in ("documents", "sentences", "input_tokens")}
 
   def process(self, element):
+    return _timed("read_blocks", self._process)(element)
+
+  def _process(self, element):
     number, block = element
     plan = self.plan
     lines = corpus_blocks.block_lines(open_file, plan.paths, plan.sizes, block, plan.errors)
@@ -180,6 +198,9 @@ class _MakeShard(beam.DoFn):
     self.counters = {name: Metrics.counter(NAMESPACE, name) for name in ("instances", "total_tokens", "masked_tokens")}
 
   def process(self, element):
+    return _timed("make_shards", self._process)(element)
+
+  def _process(self, element):
     shard, placed = element
     placed = sorted(placed, key=lambda item: item[0])
     docs = placed[0][1]
@@ -293,11 +314,13 @@ def build(pipeline, plan):
   starts = beam.pvalue.AsSingleton(
       ranged | "BatchCounts" >> beam.Map(lambda kv: (kv[0], len(kv[1]))) | "RangeCounts" >> beam.CombinePerKey(sum)
       | "ListRanges" >> beam.combiners.ToList() | "RangeStarts" >> beam.Map(_range_starts))
-  pieces = (ranged | "GroupRanges" >> beam.GroupByKey() | "RankRanges" >> beam.FlatMap(_rank_range, starts, plan)
-            | "GroupPieces" >> beam.GroupByKey() | "WritePieces" >> beam.Map(_write_piece, plan))
+  pieces = (ranged | "GroupRanges" >> beam.GroupByKey()
+            | "RankRanges" >> beam.FlatMap(_timed("rank_ranges", _rank_range), starts, plan)
+            | "GroupPieces" >> beam.GroupByKey()
+            | "WritePieces" >> beam.Map(_timed("write_pieces", _write_piece), plan))
   files = pipeline | "Files" >> beam.Create([(f, None) for f in range(len(plan.output_files))])
   written = ({"pieces": pieces, "file": files} | "JoinPieces" >> beam.CoGroupByKey()
-             | "Concatenate" >> beam.Map(_concatenate, plan))
+             | "Concatenate" >> beam.Map(_timed("concatenate", _concatenate), plan))
   return written | "ListWritten" >> beam.combiners.ToList() | "Publish" >> beam.Map(_publish, plan)
 
 
@@ -336,4 +359,5 @@ def run(plan, pipeline_options):
   summary.instances_per_file = [summary.instances // num_files + (k < summary.instances % num_files)
                                 for k in range(num_files)]
   summary.seconds = time.time() - start
+  summary.step_seconds = {step: values.get("msec_" + step, 0) / 1000 for step in STEPS}
   return summary

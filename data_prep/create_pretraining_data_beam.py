@@ -83,6 +83,8 @@ def main(argv):
     print("create_pretraining_data_beam: error: %s" % error_message(e), file=sys.stderr)
     return 1
   print("create_pretraining_data_beam: " + summary.line())
+  print("create_pretraining_data_beam: seconds inside the steps (summed over workers): " + ", ".join(
+      "%s %.1f" % item for item in summary.step_seconds.items()))
   return 0
 
 

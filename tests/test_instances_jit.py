@@ -87,3 +87,26 @@ def test_compiled_instances_equal_python_instances(zh_docs, segmented, config):
   order = list(range(len(specs)))
   rng_python.shuffle(order)
   assert lib.final_order(len(specs), rng_jit).tolist() == order
+
+
+@pytest.mark.parametrize("vocab_size, length, predictions", [(300, 48, 5), (40000, 128, 20)])
+def test_compiled_serializer_equals_batch_serializer_and_framing(vocab_size, length, predictions):
+  from data_prep import example_batch, example_jit, tfrecord  # pylint: disable=g-import-not-at-top
+  vocab = instances.MaskingVocab(size=vocab_size, cls_id=1, sep_id=2, mask_id=3, is_subword=bytes(vocab_size))
+  data = random.Random(1)
+  ids = np.array([data.randrange(5, vocab_size) for _ in range(2000)], np.uint16 if vocab_size < 65536 else np.int32)
+  specs = []
+  for _ in range(60):
+    len_a = data.randint(1, length // 2 - 2)
+    len_b = data.randint(1, length - 3 - len_a)
+    a, b = data.randrange(0, 1900), data.randrange(0, 1900)
+    positions = sorted(data.sample(range(1, len_a + len_b + 2), data.randint(0, predictions)))
+    replacements = [data.choice([-1, 3, data.randrange(vocab_size)]) for _ in positions]
+    specs.append(instances.InstanceSpec(a, a + len_a, b, b + len_b, data.random() < 0.5, positions, replacements))
+  serializer = example_batch.BatchSerializer(length, predictions, vocab)
+  records, total_tokens, masked_tokens = serializer(ids, specs)
+  columns = instances_jit.Columns.from_specs(specs, predictions)
+  data_bytes, offsets, tokens, masked = example_jit.serialize_framed(serializer, ids, columns)
+  assert data_bytes == tfrecord.frame_records(records)
+  assert offsets.tolist() == np.cumsum([0] + [len(r) + tfrecord.FRAME_BYTES for r in records]).tolist()
+  assert (tokens, masked) == (total_tokens, masked_tokens)

@@ -294,3 +294,15 @@ def test_client_raises_on_server_error(port):
   with serving.BertClient("127.0.0.1", port) as bc:
     with pytest.raises(serving.BertClientError, match="limit is 4"):
       bc.encode(["a"] * 5)
+
+
+def test_max_seq_len_none_means_the_models_length(model_dir):
+  """bert-as-service's `-max_seq_len NONE`: no limit but the model's max_position_embeddings (64 here)."""
+  from bert_tf2 import serving_start
+  app, _ = serving_start.build_app(serving_start.get_args_parser().parse_args(
+      ["-model_dir", model_dir, "-max_seq_len", "NONE", "-pooling_layer", "-1"]))
+  with serving.background_server(app) as port:
+    with serving.BertClient("127.0.0.1", port, ignore_all_checks=True) as bc:
+      status = bc.server_status
+      assert bc.encode(["dog " * 100]).shape == (1, 16)  # cut at 64 tokens, not refused
+  assert status["max_seq_len"] is None and status["model"]["max_seq_length"] == 64

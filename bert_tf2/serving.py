@@ -103,7 +103,8 @@ class _EncodeRunner:
                model_batch_size):
     self.encoder, self.stats, self.max_batch_size = encoder, stats, max_batch_size
     self.model_batch_size = model_batch_size
-    self.unk_threshold, self.overhead_tokens, self.fixed_embed_length = unk_threshold, overhead_tokens, fixed_embed_length
+    self.unk_threshold, self.overhead_tokens = unk_threshold, overhead_tokens
+    self.fixed_embed_length = fixed_embed_length
     self.has_features = hasattr(encoder, "features") and hasattr(encoder, "encode_features")
     self._last_unk_warning = 0.0
 
@@ -166,8 +167,8 @@ def create_app(encoder, max_batch_size=256, num_worker=1, max_texts_per_request=
   logs a warning and counts `unk_batches`), `show_tokens_to_client` (send tokens when asked),
   `fixed_embed_length` (NONE pooling: pad token vectors to max_seq_len), `overhead_tokens` and
   `model_batch_size` (see `length_groups`: most texts in one model call; on this 2-core CPU calls
-  of 8-16 texts ran about twice as many sentences/s as calls of 64-128), `cors` (Access-Control-Allow-Origin value, or None), `server_info` (dict merged
-  into /status, e.g. the command-line flags).
+  of 8-16 texts ran about twice as many sentences/s as calls of 64-128), `cors` (the
+  Access-Control-Allow-Origin value, or None), `server_info` (dict merged into /status, e.g. ports).
   """
   from fastapi import FastAPI, Request  # pylint: disable=g-import-not-at-top
   from fastapi.responses import JSONResponse, Response  # pylint: disable=g-import-not-at-top

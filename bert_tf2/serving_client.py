@@ -123,8 +123,9 @@ class BertClient:
         break
       except TimeoutError:
         self._drop_connection()
-        raise TimeoutError('no response from the server within "timeout"=%d ms: is the server at %s:%d up? are you '
-                           "encoding a lot of data with a small timeout?" % (self.timeout, self.ip, self.port)) from None
+        raise TimeoutError('no response from the server within "timeout"=%d ms: is the server at %s:%d up? are '
+                           "you encoding a lot of data with a small timeout?" % (self.timeout, self.ip, self.port)
+                           ) from None
       except (ConnectionError, http.client.HTTPException):
         self._drop_connection()
         if attempt:

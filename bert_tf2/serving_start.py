@@ -61,7 +61,8 @@ def get_args_parser():
 
   files = parser.add_argument_group("File Paths", "the pretrained or fine-tuned model")
   add(files, "model_dir", help="Google model dir, Hugging Face dir or embedding SavedModel")
-  add(files, "tuned_model_dir", help="directory of a fine-tuned checkpoint (-ckpt_name in it; config, vocab from -model_dir)")
+  add(files, "tuned_model_dir",
+      help="directory of a fine-tuned checkpoint (-ckpt_name in it; config and vocab from -model_dir)")
   add(files, "ckpt_name", default="bert_model.ckpt", help="checkpoint prefix inside -model_dir / -tuned_model_dir")
   add(files, "config_name", default="bert_config.json", help="config file name inside -model_dir")
   add(files, "graph_tmp_dir", help="unused (bert-as-service's frozen-graph directory)")

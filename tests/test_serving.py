@@ -306,3 +306,20 @@ def test_max_seq_len_none_means_the_models_length(model_dir):
       status = bc.server_status
       assert bc.encode(["dog " * 100]).shape == (1, 16)  # cut at 64 tokens, not refused
   assert status["max_seq_len"] is None and status["model"]["max_seq_length"] == 64
+
+
+def test_tuned_model_dir_serves_the_fine_tuned_checkpoint(model_dir, tmp_path):
+  """`-tuned_model_dir T -ckpt_name model.ckpt-5`: weights from T, config and vocab from -model_dir."""
+  from bert_tf2 import serving_start
+  tuned = modeling.BertModel(modeling.BertConfig(**CONFIG))  # other random weights than model_dir's
+  checkpoints.save_google_checkpoint(tuned, str(tmp_path / "model.ckpt-5"))
+  app, _ = serving_start.build_app(serving_start.get_args_parser().parse_args(
+      ["-model_dir", model_dir, "-tuned_model_dir", str(tmp_path), "-ckpt_name", "model.ckpt-5", "-max_seq_len", "16"]))
+  expected = embeddings.SentenceEncoder.from_pretrained(
+      str(tmp_path / "model.ckpt-5"), vocab_file=os.path.join(model_dir, "vocab.txt"),
+      bert_config_file=os.path.join(model_dir, "bert_config.json"), max_seq_length=16).encode(TEXTS)
+  untuned = embeddings.SentenceEncoder.from_pretrained(model_dir, max_seq_length=16).encode(TEXTS)
+  with serving.background_server(app) as port:
+    served = serving.BertClient("127.0.0.1", port, ignore_all_checks=True).encode(TEXTS)
+  np.testing.assert_allclose(served, expected, atol=1e-5)
+  assert np.abs(served - untuned).max() > 1e-3

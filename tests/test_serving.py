@@ -323,3 +323,16 @@ def test_tuned_model_dir_serves_the_fine_tuned_checkpoint(model_dir, tmp_path):
     served = serving.BertClient("127.0.0.1", port, ignore_all_checks=True).encode(TEXTS)
   np.testing.assert_allclose(served, expected, atol=1e-5)
   assert np.abs(served - untuned).max() > 1e-3
+
+
+def test_plain_json_answer_of_a_large_request_is_complete():
+  """A curl-style request (output "json") whose answer is serialized off the event loop (> 20,000 floats)."""
+  class WideEncoder:
+    def encode(self, texts, batch_size=None):
+      del batch_size
+      return np.arange(len(texts) * 15000, dtype=np.float32).reshape(len(texts), 15000) / 7
+
+  with serving.background_server(serving.create_app(WideEncoder())) as port:
+    status, payload = _post(port, json.dumps({"id": "x", "texts": ["a", "b"]}).encode())
+  assert status == 200 and payload["id"] == "x" and payload["shape"] == [2, 15000]
+  np.testing.assert_allclose(payload["result"], WideEncoder().encode(["a", "b"]), rtol=1e-7)

@@ -76,6 +76,7 @@ def main(argv):
   logging.set_verbosity(logging.INFO)
   import keras  # pylint: disable=g-import-not-at-top
   from bert_tf2 import embeddings, retrieval  # pylint: disable=g-import-not-at-top
+  from bert_tf2.jobs import dual_encoder  # pylint: disable=g-import-not-at-top
   documents = read_documents(FLAGS.corpus)[:FLAGS.max_documents]
   train, test, train_sentences = split_pairs(documents, FLAGS.seed)
   passages = sorted(set(p for _, p in test))
@@ -117,9 +118,10 @@ def main(argv):
       encoder, seconds = pretrained(), 0.0
       name = name.replace(" (after in-batch)", "")
     start = time.time()
-    retrieval.train_dual_encoder(retrieval.DualEncoder(encoder.model), encoder.tokenizer, items, objective=objective,
-                                 epochs=epochs, batch_size=FLAGS.batch_size, learning_rate=learning_rate,
-                                 max_seq_length=FLAGS.max_seq_length, rng=random.Random(FLAGS.seed))
+    dual_encoder.train_dual_encoder(retrieval.DualEncoder(encoder.model), encoder.tokenizer, items,
+                                    objective=objective, epochs=epochs, batch_size=FLAGS.batch_size,
+                                    learning_rate=learning_rate, max_seq_length=FLAGS.max_seq_length,
+                                    rng=random.Random(FLAGS.seed))
     seconds += time.time() - start
     evaluate(name, encoder, seconds)
     if objective == "in_batch":

@@ -11,11 +11,13 @@ directories are made only after every check has passed (see `cli.run`, which als
 failed or interrupted run created).
 """
 
+import numbers
 import os
 
 from bert_tf2 import tokenization
 
 ERRORS = ("strict", "replace", "ignore")  # what --errors takes, as Python's codecs
+MIN_SEQ_LENGTH = 3  # [CLS] x [SEP]
 
 
 def decode_utf8(data, path, errors="strict", first_line=1):
@@ -148,8 +150,24 @@ def check_model_files(vocab_file, bert_config_file, init_checkpoint=None, max_se
   config = modeling.BertConfig.from_json_file(bert_config_file)
   check_vocab_size(vocab_file, config.vocab_size, bert_config_file)
   tokenization.check_special_tokens(tokenization.load_vocab(vocab_file), vocab_file)
-  if max_seq_length is not None and max_seq_length > config.max_position_embeddings:
-    raise ValueError("--max_seq_length=%d exceeds max_position_embeddings=%d of %s"
-                     % (max_seq_length, config.max_position_embeddings, bert_config_file))
+  if max_seq_length is not None:
+    check_max_seq_length(max_seq_length, config.max_position_embeddings, bert_config_file)
   check_checkpoint(init_checkpoint)
   return config
+
+
+def check_max_seq_length(max_seq_length, max_position_embeddings=None, config_file=None, minimum=MIN_SEQ_LENGTH):
+  """The one rule for max_seq_length: an int, at least `minimum`, at most max_position_embeddings.
+
+  `minimum` is 3 (`[CLS] x [SEP]`) for text features; pretraining records, which always hold two
+  non-empty segments (`[CLS] A [SEP] B [SEP]`), need 5. Never clamped: a ValueError otherwise.
+  Returns max_seq_length as an int.
+  """
+  if isinstance(max_seq_length, bool) or not isinstance(max_seq_length, numbers.Integral):
+    raise ValueError("max_seq_length must be an integer, got %r" % (max_seq_length,))
+  if max_seq_length < minimum:
+    raise ValueError("max_seq_length must be at least %d, got %d" % (minimum, max_seq_length))
+  if max_position_embeddings is not None and max_seq_length > max_position_embeddings:
+    raise ValueError("max_seq_length %d exceeds max_position_embeddings %d%s"
+                     % (max_seq_length, max_position_embeddings, " of %s" % config_file if config_file else ""))
+  return int(max_seq_length)

@@ -5,7 +5,8 @@
 
 `from_pretrained` reads a Google checkpoint (prefix or directory with `bert_config.json` and
 `vocab.txt`), a Hugging Face directory (`config.json`, `vocab.txt`, `model.safetensors` or
-`pytorch_model.bin`) or a SavedModel written by `export_saved_model` (raw strings in, embeddings out).
+`pytorch_model.bin`) or the encoder SavedModel of `bert_tf2.export` (written by `export_saved_model`
+or `export.export_encoder`; its recorded casing, length and pooling are the defaults).
 
 Pooling (bert-as-service's `-pooling_strategy`), over the layers in `pooling_layer` (indexes into
 the encoder layers, -1 = last; bert-as-service's default -2; several are concatenated on the
@@ -28,60 +29,10 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bert_tf2 import checkpoints, checks, feature_extraction, modeling, tokenization
-
-POOLING_STRATEGIES = ("REDUCE_MEAN", "REDUCE_MAX", "REDUCE_MEAN_MAX", "CLS_TOKEN", "SEP_TOKEN", "NONE")
-
-
-def pool(hidden, input_mask, strategy):
-  """Pools token vectors with padding masked out.
-
-  Args:
-    hidden: float Tensor [B, T, D].
-    input_mask: int Tensor [B, T], 1 for real tokens.
-    strategy: one of POOLING_STRATEGIES.
-
-  Returns:
-    float Tensor [B, D] ([B, 2D] for REDUCE_MEAN_MAX, [B, T, D] for NONE).
-  """
-  mask = tf.cast(input_mask, hidden.dtype)[:, :, tf.newaxis]  # (B, T, 1)
-  if strategy in ("REDUCE_MEAN", "REDUCE_MEAN_MAX"):
-    mean = tf.reduce_sum(hidden * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1e-9)
-  if strategy in ("REDUCE_MAX", "REDUCE_MEAN_MAX"):
-    maximum = tf.reduce_max(hidden - (1.0 - mask) * 1e30, axis=1)
-  if strategy == "REDUCE_MEAN":
-    return mean
-  if strategy == "REDUCE_MAX":
-    return maximum
-  if strategy == "REDUCE_MEAN_MAX":
-    return tf.concat([mean, maximum], axis=-1)
-  if strategy == "CLS_TOKEN":
-    return hidden[:, 0]
-  if strategy == "SEP_TOKEN":
-    last = tf.reduce_sum(tf.cast(input_mask, tf.int32), axis=1) - 1  # (B,)
-    return tf.gather(hidden, last, batch_dims=1)
-  if strategy == "NONE":
-    return hidden * mask
-  raise ValueError("pooling_strategy must be one of %s, got %r" % (", ".join(POOLING_STRATEGIES), strategy))
-
-
-def pool_layers(encoder_outputs, input_mask, pooling_layer, pooling_strategy, normalize):
-  """Selects `pooling_layer` of `encoder_outputs` (list of [B, T, D]), concatenates, pools, L2-normalizes."""
-  hidden = tf.concat([encoder_outputs[i] for i in pooling_layer], axis=-1)
-  pooled = pool(hidden, input_mask, pooling_strategy)
-  return tf.math.l2_normalize(pooled, axis=-1) if normalize else pooled
-
-
-def _check_options(pooling_strategy, pooling_layer, num_layers):
-  if pooling_strategy not in POOLING_STRATEGIES:
-    raise ValueError("pooling_strategy must be one of %s, got %r" % (", ".join(POOLING_STRATEGIES), pooling_strategy))
-  layers = [pooling_layer] if isinstance(pooling_layer, int) else list(pooling_layer)
-  if not layers:
-    raise ValueError("pooling_layer must name at least one layer")
-  for index in layers:
-    if not -num_layers <= index < num_layers:
-      raise ValueError("pooling_layer %d out of range for a %d-layer model" % (index, num_layers))
-  return layers
+from bert_tf2 import checkpoints, checks, export, modeling, tokenization
+from bert_tf2.features import (INPUT_NAMES, bucket_batches, check_max_seq_length, convert_examples_to_features,
+                               lines_to_examples, pad_batch)
+from bert_tf2.pooling import POOLING_STRATEGIES, check_options, pool_layers
 
 
 def unk_share(features):
@@ -115,12 +66,8 @@ class SentenceEncoder:
                pooling_layer=-2, normalize=False, batch_size=64, vocab_file=None):
     config = getattr(model, "config", None)
     self.num_layers = num_layers or config.num_hidden_layers
-    self.pooling_layer = _check_options(pooling_strategy, pooling_layer, self.num_layers)
-    if config is not None and max_seq_length > config.max_position_embeddings:
-      raise ValueError("max_seq_length %d exceeds max_position_embeddings %d"
-                       % (max_seq_length, config.max_position_embeddings))
-    if max_seq_length < 3:
-      raise ValueError("max_seq_length must be at least 3")
+    self.pooling_layer = check_options(pooling_strategy, pooling_layer, self.num_layers)
+    check_max_seq_length(max_seq_length, config.max_position_embeddings if config is not None else None)
     self.model, self.tokenizer = model, tokenizer
     self.max_seq_length, self.pooling_strategy = max_seq_length, pooling_strategy
     self.normalize, self.batch_size, self.vocab_file = normalize, batch_size, vocab_file
@@ -141,7 +88,7 @@ class SentenceEncoder:
     return 2 * width if self.pooling_strategy == "REDUCE_MEAN_MAX" else width
 
   def _probe_width(self):
-    out = self._run(feature_extraction.pad_batch(self.features([""])))
+    out = self._run(pad_batch(self.features([""])))
     return out.shape[-1] // len(self.pooling_layer) // (2 if self.pooling_strategy == "REDUCE_MEAN_MAX" else 1)
 
   def features(self, texts):
@@ -149,8 +96,8 @@ class SentenceEncoder:
     for i, text in enumerate(texts):
       if not isinstance(text, str):
         raise TypeError("texts[%d] is %s, not str" % (i, type(text).__name__))
-    examples = [feature_extraction.InputExample(i, *feature_extraction.split_pair(t)) for i, t in enumerate(texts)]
-    return feature_extraction.convert_examples_to_features(examples, self.max_seq_length, self.tokenizer)
+    return convert_examples_to_features(lines_to_examples(texts), None, self.max_seq_length, self.tokenizer,
+                                        pad=False)
 
   def encode(self, texts, batch_size=None, show_progress=None):
     """Embeds `texts` (list of str); a progress bar shows when asked, or by default above 10,000 texts.
@@ -174,13 +121,13 @@ class SentenceEncoder:
     """Like `encode`, for [InputFeatures] already made (`features`, or from pre-tokenized input)."""
     if not features:
       return np.zeros([0, self.dimension], np.float32)
-    batches = feature_extraction.bucket_batches([len(f.input_ids) for f in features], batch_size or self.batch_size)
+    batches = bucket_batches([len(f.input_ids) for f in features], batch_size or self.batch_size)
     if show_progress is None:
       show_progress = len(features) > 10000
     progress = keras.utils.Progbar(len(features), unit_name="text") if show_progress else None
     results = [None] * len(features)
     for indexes in batches:
-      pooled = self._run(feature_extraction.pad_batch([features[i] for i in indexes])).numpy()
+      pooled = self._run(pad_batch([features[i] for i in indexes])).numpy()
       for row, i in enumerate(indexes):
         results[i] = pooled[row]
       if progress is not None:
@@ -227,7 +174,7 @@ class SentenceEncoder:
     status = checkpoints.load_checkpoint(model, path)
     if not status.loaded or any(name.startswith(("bert/embeddings", "bert/encoder")) for name in status.missing):
       raise ValueError("%s: encoder variables missing from the checkpoint: %s" % (path, status.missing[:3]))
-    max_seq_length = min(max_seq_length or 128, config.max_position_embeddings)
+    max_seq_length = max_seq_length or min(128, config.max_position_embeddings)  # checked, never clamped
     return cls(model, tokenizer, max_seq_length=max_seq_length, vocab_file=vocab_file, **kwargs)
 
 
@@ -237,7 +184,7 @@ def encode_file(encoder, input_file, output_file, show_progress=False, errors="s
   Returns (number of lines, array shape). Written under a temporary name, then renamed.
   `errors`: non-UTF-8 input is an error naming file and line ("strict"), or "replace"/"ignore".
   """
-  vectors = encoder.encode(feature_extraction.read_lines(input_file, errors), show_progress=show_progress)
+  vectors = encoder.encode(checks.read_lines(input_file, errors), show_progress=show_progress)
   tmp = "%s.tmp-%d" % (output_file, os.getpid())
   with open(tmp, "wb") as f:
     np.save(f, vectors)
@@ -252,94 +199,44 @@ def _json_value(path, key, default):
     return json.load(f).get(key, default)
 
 
-class _EmbeddingModule(tf.Module):
-  """What `export_saved_model` writes: raw strings -> embeddings, plus ids -> all encoder layers."""
-
-  def __init__(self, encoder, vocab_file, do_lower_case):
-    from bert_tf2 import fast_tokenizer  # pylint: disable=g-import-not-at-top
-    super().__init__()
-    self.model = encoder.model
-    self.tokenizer = fast_tokenizer.FastTokenizer(vocab_file, do_lower_case=do_lower_case)
-    self.vocab_file = tf.saved_model.Asset(vocab_file)
-    self.do_lower_case = tf.Variable(do_lower_case, trainable=False)
-    self.max_seq_length = tf.Variable(encoder.max_seq_length, trainable=False)
-    self.num_layers = tf.Variable(encoder.num_layers, trainable=False)
-    self.pooling_strategy = tf.Variable(encoder.pooling_strategy, trainable=False)
-    self.pooling_layer = tf.Variable(encoder.pooling_layer, trainable=False)
-    self.normalize = tf.Variable(encoder.normalize, trainable=False)
-    self._options = (encoder.max_seq_length, encoder.pooling_layer, encoder.pooling_strategy, encoder.normalize)
-
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
-  def serve(self, text):
-    from bert_tf2 import fast_tokenizer  # pylint: disable=g-import-not-at-top
-    max_seq_length, pooling_layer, strategy, normalize = self._options
-    special = self.tokenizer.special_ids
-    # `a ||| b` is a pair, as in extract_features (the last " ||| " splits, after stripping).
-    text = tf.strings.strip(text)
-    pattern = r"^(.*) \|\|\| (.*)$"
-    is_pair = tf.strings.regex_full_match(text, pattern)
-    ids_a = self.tokenizer(tf.where(is_pair, tf.strings.regex_replace(text, pattern, r"\1"), text))
-    ids_b = self.tokenizer(tf.where(is_pair, tf.strings.regex_replace(text, pattern, r"\2"), ""))
-    args = (max_seq_length, special["[CLS]"], special["[SEP]"])
-    single, pair = fast_tokenizer.pack_inputs(ids_a, None, *args), fast_tokenizer.pack_inputs(ids_a, ids_b, *args)
-    has_b = (ids_b.row_lengths() > 0)[:, tf.newaxis]  # (B, 1); an empty b is no pair, as the original
-    packed = {k: tf.where(has_b, pair[k], single[k]) for k in ("input_ids", "input_mask", "segment_ids")}
-    length = tf.maximum(tf.reduce_max(tf.reduce_sum(packed["input_mask"], axis=1)), 1)  # trim padding
-    batch = {k: packed[k][:, :length] for k in ("input_ids", "input_mask", "segment_ids")}
-    layers = self.model(batch, training=False)["encoder_outputs"]
-    return {"embeddings": pool_layers(layers, batch["input_mask"], pooling_layer, strategy, normalize)}
-
-  @tf.function(input_signature=[{k: tf.TensorSpec([None, None], tf.int32, name=k)
-                                 for k in ("input_ids", "input_mask", "segment_ids")}])
-  def encode_ids(self, batch):
-    return {"encoder_outputs": tf.stack(self.model(batch, training=False)["encoder_outputs"], axis=1)}  # (B, L, T, D)
-
-
 def export_saved_model(encoder, export_dir, vocab_file, do_lower_case=True):
-  """Writes `encoder` as a SavedModel: `serving_default(text: string [B]) -> {"embeddings": ...}`.
+  """Writes `encoder` (over a `BertModel`) as the encoder SavedModel of `bert_tf2.export`, with
+  `serving_default(text: string [B]) -> {"embeddings": float32 [B, dimension]}`.
 
   Tokenization runs in the graph (`bert_tf2.fast_tokenizer`, ids equal to `FullTokenizer`'s),
-  with the encoder's max_seq_length, pooling and normalization. A second signature
-  `encode_ids(input_ids, input_mask, segment_ids)` -> `encoder_outputs` float32 [B, L, T, D]
-  lets `SentenceEncoder.from_pretrained(export_dir)` re-pool with other options.
-  Written to a temporary directory, then renamed.
+  with the encoder's max_seq_length, pooling and normalization, which are recorded so that
+  `SentenceEncoder.from_pretrained(export_dir)` restores them (or re-pools with other options
+  through the `serve_ids` signature). Written to a temporary directory, then renamed.
   """
-  module = _EmbeddingModule(encoder, vocab_file, do_lower_case)
-  tmp = "%s.tmp-%d" % (os.path.normpath(export_dir), os.getpid())
-  tf.saved_model.save(module, tmp, signatures={"serving_default": module.serve, "encode_ids": module.encode_ids})
-  if os.path.exists(export_dir):
-    import shutil  # pylint: disable=g-import-not-at-top
-    shutil.rmtree(export_dir)
-  os.replace(tmp, export_dir)
-  return export_dir
+  if not hasattr(encoder.model, "config"):
+    raise ValueError("only an encoder over a BertModel can be exported (this one runs a SavedModel)")
+  return export.export_encoder(encoder.model, export_dir, vocab_file, do_lower_case, encoder.max_seq_length,
+                               encoder.pooling_strategy, encoder.pooling_layer, encoder.normalize,
+                               default_signature="serve_embeddings")
 
 
 def _from_saved_model(export_dir, max_seq_length=None, do_lower_case=None, **kwargs):
-  """An encoder over a SavedModel: ours (`export_saved_model`, all layers) or `bert_tf2.export`'s
-  `export_encoder` (last layer only, so pooling_layer must be -1; casing is not recorded there:
-  pass do_lower_case, default True)."""
+  """A SentenceEncoder over an encoder SavedModel (`export.export_encoder`, `export_saved_model`):
+  its recorded casing, length and pooling are the defaults; every layer is there to re-pool."""
   import tensorflow_text  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import  (the tokenizer's ops)
   loaded = tf.saved_model.load(export_dir)
-  vocab_file = os.path.join(export_dir, "assets", "vocab.txt")
-  if "encode_ids" in loaded.signatures:  # ours
-    do_lower_case = bool(loaded.do_lower_case.numpy()) if do_lower_case is None else do_lower_case
-    vocab_file = os.path.join(export_dir, "assets", os.path.basename(loaded.vocab_file.asset_path.numpy().decode()))
-    encode_ids, output, num_layers = loaded.signatures["encode_ids"], "encoder_outputs", int(loaded.num_layers.numpy())
-    kwargs.setdefault("pooling_strategy", loaded.pooling_strategy.numpy().decode())
-    kwargs.setdefault("pooling_layer", [int(i) for i in loaded.pooling_layer.numpy()])
-    kwargs.setdefault("normalize", bool(loaded.normalize.numpy()))
-    max_seq_length = max_seq_length or int(loaded.max_seq_length.numpy())
-  elif "serve_text" in loaded.signatures and os.path.exists(vocab_file):  # bert_tf2.export.export_encoder
-    encode_ids, output, num_layers = loaded.signatures["serving_default"], "sequence_output", 1
-    kwargs.setdefault("pooling_layer", -1)
-  else:
-    raise ValueError("%s: not an embedding or encoder SavedModel of bert_tf2" % export_dir)
+  try:
+    settings = export.encoder_settings(loaded)
+  except ValueError as e:
+    raise ValueError("%s: %s" % (export_dir, e)) from None
+  do_lower_case = settings["do_lower_case"] if do_lower_case is None else do_lower_case
+  vocab_file = os.path.join(export_dir, "assets", os.path.basename(settings["vocab_file"]))
+  for key in ("pooling_strategy", "pooling_layer", "normalize"):
+    kwargs.setdefault(key, settings[key])
+  serve_ids = loaded.signatures["serve_ids"]
+  hub_names = dict(zip(INPUT_NAMES, export.HUB_INPUT_NAMES))
 
   def layers_fn(batch):
-    out = encode_ids(**batch)[output]
-    return tf.unstack(out, axis=1) if output == "encoder_outputs" else [out]
-  tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case=True if do_lower_case is None else do_lower_case)
-  encoder = SentenceEncoder(layers_fn, tokenizer, num_layers=num_layers, max_seq_length=max_seq_length or 128,
-                            vocab_file=vocab_file, **kwargs)
+    out = serve_ids(**{hub_names[k]: v for k, v in batch.items()})["encoder_outputs"]  # (B, L, T, D)
+    return tf.unstack(out, axis=1)
+  tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case=do_lower_case)
+  encoder = SentenceEncoder(layers_fn, tokenizer, num_layers=settings["num_layers"],
+                            max_seq_length=max_seq_length or settings["max_seq_length"], vocab_file=vocab_file,
+                            **kwargs)
   encoder.saved_model = loaded  # keeps the restored variables alive
   return encoder

@@ -1,4 +1,4 @@
-"""SavedModel export: a classifier that serves raw text, and the bare encoder for features.
+"""SavedModel export: a classifier that serves raw text, and the one encoder format (features, embeddings).
 
     export_classifier(model, "export/", vocab_file, do_lower_case=True, max_seq_length=128,
                       label_list=["0", "1"], is_pair=False)
@@ -15,8 +15,11 @@ Signatures of a classifier export (`saved_model_cli show --dir export/ --all` li
     tokenized in the graph with the fine-tuning vocab and casing (`bert_tf2.fast_tokenizer`),
     truncated as the original to max_seq_length.
   serve_ids: input_ids, input_mask, segment_ids int32 [B, T] -> probabilities, labels.
-An encoder export has serving_default on ids and serve_text on raw text_a strings, both returning
-sequence_output [B, T, D] and pooled_output [B, D] (serve_text also input_mask [B, T]).
+An encoder export (`export_encoder`, also behind `embeddings.export_saved_model`) is `EncoderModule`:
+TF Hub's BERT encoder signature on ids (input_word_ids, input_mask, input_type_ids -> pooled_output,
+sequence_output, encoder_outputs, default), raw text in (serve_text, serve_embeddings), and the settings
+`encoder_settings` reads back. Building a model from checkpoint files and exporting it is a job:
+`bert_tf2.jobs.export`.
 """
 
 import os
@@ -24,10 +27,13 @@ import shutil
 
 import tensorflow as tf
 
+from bert_tf2 import pooling
 from bert_tf2.fast_tokenizer import FastTokenizer, pack_inputs
 
-_IDS_SIGNATURE = {name: tf.TensorSpec([None, None], tf.int32, name=name)
-                  for name in ("input_ids", "input_mask", "segment_ids")}
+_INPUT_NAMES = ("input_ids", "input_mask", "segment_ids")
+# TF Hub's names for the same inputs (the BERT encoders on tfhub.dev / Kaggle Models).
+HUB_INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
+_IDS_SIGNATURE = {name: tf.TensorSpec([None, None], tf.int32, name=name) for name in _INPUT_NAMES}
 
 
 class _TextInputs(tf.Module):
@@ -87,37 +93,117 @@ class ClassifierModule(tf.Module):
 
 
 class EncoderModule(tf.Module):
-  """The exported object of a bare `BertModel` (feature extraction)."""
+  """The one encoder SavedModel of bert_tf2: a bare `BertModel`, its tokenizer and its pooling settings.
 
-  def __init__(self, encoder, vocab_file, do_lower_case, max_seq_length):
+  Signatures (the same in every encoder export; `serving_default` is one of them):
+    serve_ids: TF Hub's BERT encoder interface: input_word_ids, input_mask, input_type_ids int32
+      [B, T] -> pooled_output [B, D], sequence_output [B, T, D], encoder_outputs [B, L, T, D] (every
+      layer, stacked), default (= pooled_output); all float32.
+    serve_text: text_a string [B] -> sequence_output, pooled_output, input_mask [B, T] (tokenized in
+      the graph as `FullTokenizer`, truncated to max_seq_length).
+    serve_embeddings: text string [B] -> embeddings [B, dim]: pooled with `pooling_strategy` over
+      `pooling_layer`, L2-normalized when `normalize`; `a ||| b` is a pair, as extract_features.
+  Attributes `do_lower_case`, `max_seq_length`, `num_layers`, `pooling_strategy`, `pooling_layer`,
+  `normalize` and the `vocab_file` asset let `encoder_settings` (and so
+  `SentenceEncoder.from_pretrained`) load it back without guessing.
+  TF Hub's Reusable SavedModel API (what `hub.KerasLayer(path, trainable=True)` calls and fine-tunes):
+  the loaded object is callable, `encoder(inputs, training=False)` with `inputs` as serve_ids' ->
+  pooled_output, sequence_output, default and encoder_outputs as a list of L [B, T, D]; and it has
+  `variables`, `trainable_variables` and `regularization_losses` (empty).
+  """
+
+  variables = trainable_variables = None  # saved lists per instance (tf.Module's properties are not saved)
+
+  def __init__(self, encoder, vocab_file, do_lower_case, max_seq_length, pooling_strategy="REDUCE_MEAN",
+               pooling_layer=-1, normalize=False):
     super().__init__()
+    self.variables = list(encoder.variables)
+    self.trainable_variables = list(encoder.trainable_variables)
+    self.regularization_losses = []
+    num_layers = encoder.config.num_hidden_layers
+    self._options = (max_seq_length, pooling.check_options(pooling_strategy, pooling_layer, num_layers),
+                     pooling_strategy, bool(normalize))
     self.encoder = encoder
     self.text = _TextInputs(vocab_file, do_lower_case, max_seq_length)
+    self.vocab_file = self.text.vocab_asset
+    self.do_lower_case = tf.Variable(bool(do_lower_case), trainable=False)
+    self.max_seq_length = tf.Variable(max_seq_length, trainable=False)
+    self.num_layers = tf.Variable(num_layers, trainable=False)
+    self.pooling_strategy = tf.Variable(pooling_strategy, trainable=False)
+    self.pooling_layer = tf.Variable(self._options[1], trainable=False)
+    self.normalize = tf.Variable(bool(normalize), trainable=False)
 
   def _outputs(self, inputs):
     out = self.encoder(inputs, training=False)
     return {"sequence_output": tf.cast(out["sequence_output"], tf.float32),
             "pooled_output": tf.cast(out["pooled_output"], tf.float32)}
 
-  def signatures(self):
-    ids = tf.function(lambda input_ids, input_mask, segment_ids: self._outputs(
-        {"input_ids": input_ids, "input_mask": input_mask, "segment_ids": segment_ids}),
-        input_signature=list(_IDS_SIGNATURE.values()))
+  @tf.function(input_signature=[{name: tf.TensorSpec([None, None], tf.int32, name=name) for name in HUB_INPUT_NAMES}])
+  def serve_ids(self, inputs):
+    out = self.encoder({ours: inputs[hub] for ours, hub in zip(_INPUT_NAMES, HUB_INPUT_NAMES)}, training=False)
+    pooled = tf.cast(out["pooled_output"], tf.float32)
+    return {"pooled_output": pooled, "default": pooled, "sequence_output": tf.cast(out["sequence_output"], tf.float32),
+            "encoder_outputs": tf.cast(tf.stack(out["encoder_outputs"], axis=1), tf.float32)}  # (B, L, T, D)
 
-    def serve_text(text_a):
-      inputs = self.text.pack(text_a)
-      return dict(self._outputs(inputs), input_mask=inputs["input_mask"])
+  @tf.function
+  def __call__(self, inputs, training=False):
+    out = self.encoder({ours: inputs[hub] for ours, hub in zip(_INPUT_NAMES, HUB_INPUT_NAMES)}, training=training)
+    pooled = tf.cast(out["pooled_output"], tf.float32)
+    return {"pooled_output": pooled, "default": pooled, "sequence_output": tf.cast(out["sequence_output"], tf.float32),
+            "encoder_outputs": [tf.cast(layer, tf.float32) for layer in out["encoder_outputs"]]}
 
-    text = tf.function(serve_text, input_signature=[tf.TensorSpec([None], tf.string, name="text_a")])
-    return {"serving_default": ids.get_concrete_function(), "serve_text": text.get_concrete_function()}
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text_a")])
+  def serve_text(self, text_a):
+    inputs = self.text.pack(text_a)
+    return dict(self._outputs(inputs), input_mask=inputs["input_mask"])
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+  def serve_embeddings(self, text):
+    _, pooling_layer, strategy, normalize = self._options
+    # `a ||| b` is a pair, as in extract_features (the last " ||| " splits, after stripping).
+    text = tf.strings.strip(text)
+    pattern = r"^(.*) \|\|\| (.*)$"
+    is_pair = tf.strings.regex_full_match(text, pattern)
+    pair = self.text.pack(tf.where(is_pair, tf.strings.regex_replace(text, pattern, r"\1"), text),
+                          tf.where(is_pair, tf.strings.regex_replace(text, pattern, r"\2"), ""))
+    # A row without b (or with a b that tokenizes to nothing) packs as a single text, as the original.
+    length = tf.maximum(tf.reduce_max(tf.reduce_sum(pair["input_mask"], axis=1)), 1)  # trim padding
+    batch = {k: pair[k][:, :length] for k in _INPUT_NAMES}
+    layers = self.encoder(batch, training=False)["encoder_outputs"]
+    pooled = pooling.pool_layers(layers, batch["input_mask"], pooling_layer, strategy, normalize)
+    return {"embeddings": tf.cast(pooled, tf.float32)}
+
+  def signatures(self, default="serve_ids"):
+    hub_inputs = {name: tf.TensorSpec([None, None], tf.int32, name=name) for name in HUB_INPUT_NAMES}
+    for training in (False, True):  # the two calls a restored object answers
+      self.__call__.get_concrete_function(hub_inputs, training=training)
+    functions = {"serve_ids": self.serve_ids, "serve_text": self.serve_text,
+                 "serve_embeddings": self.serve_embeddings}
+    return dict(functions, serving_default=functions[default])
 
 
-def _save(module, export_dir, extra_assets=None):
-  """Saves to a temporary directory beside `export_dir`, then swaps it in."""
+def encoder_settings(loaded):
+  """What an encoder SavedModel (`tf.saved_model.load` of `export_encoder`'s directory) records.
+
+  Returns {vocab_file, do_lower_case, max_seq_length, num_layers, pooling_strategy, pooling_layer,
+  normalize}; ValueError when `loaded` is not one.
+  """
+  if "serve_ids" not in loaded.signatures or not hasattr(loaded, "num_layers"):
+    raise ValueError("not an encoder SavedModel of bert_tf2 (export.export_encoder)")
+  return {"vocab_file": loaded.vocab_file.asset_path.numpy().decode(),
+          "do_lower_case": bool(loaded.do_lower_case.numpy()), "max_seq_length": int(loaded.max_seq_length.numpy()),
+          "num_layers": int(loaded.num_layers.numpy()), "pooling_strategy": loaded.pooling_strategy.numpy().decode(),
+          "pooling_layer": [int(i) for i in loaded.pooling_layer.numpy()], "normalize": bool(loaded.normalize.numpy())}
+
+
+def _save(module, export_dir, extra_assets=None, signatures=None):
+  """Saves `module` (with `signatures`, default `module.signatures()`) to a temporary directory beside
+  `export_dir`, then swaps it in; `extra_assets` {name: text} are written into assets/. The helper
+  every bert_tf2 export shares."""
   export_dir = os.path.abspath(export_dir)
   tmp = export_dir + ".tmp-%d" % os.getpid()
   shutil.rmtree(tmp, ignore_errors=True)
-  tf.saved_model.save(module, tmp, signatures=module.signatures())
+  tf.saved_model.save(module, tmp, signatures=signatures or module.signatures())
   for name, text in (extra_assets or {}).items():
     with open(os.path.join(tmp, "assets", name), "w", encoding="utf-8") as f:
       f.write(text)
@@ -145,48 +231,19 @@ def export_classifier(model, export_dir, vocab_file, do_lower_case, max_seq_leng
   return _save(module, export_dir, {"labels.txt": "".join("%s\n" % label for label in label_list)})
 
 
-def export_encoder(encoder, export_dir, vocab_file, do_lower_case, max_seq_length):
-  """Writes a SavedModel of a bare `BertModel` (sequence + pooled outputs) to `export_dir`."""
-  return _save(EncoderModule(encoder, vocab_file, do_lower_case, max_seq_length), export_dir)
-
-
-def export_from_checkpoint(export_dir, bert_config_file, vocab_file, init_checkpoint, do_lower_case=True,
-                           max_seq_length=128, model_dir=None, encoder_only=False, threshold=0.5):
-  """Builds a model, loads its weights and exports it (the job of scripts/export_saved_model.py).
+def export_encoder(encoder, export_dir, vocab_file, do_lower_case, max_seq_length, pooling_strategy="REDUCE_MEAN",
+                   pooling_layer=-1, normalize=False, default_signature="serve_ids"):
+  """Writes the encoder SavedModel (`EncoderModule`) of a bare `BertModel` to `export_dir`; returns the path.
 
   Args:
-    model_dir: a run_classifier output_dir: its classifier_config.json gives labels, pairing and
-      casing, its newest checkpoint the weights (unless `init_checkpoint` is given).
-    encoder_only: export the bare encoder from `init_checkpoint` instead of a classifier.
-  Other args as `export_classifier`; `bert_config_file` and `vocab_file` default to model_dir's.
+    encoder: a `BertModel`.
+    vocab_file, do_lower_case: its tokenizer's; the vocab is copied into assets/.
+    max_seq_length: int, what the text signatures truncate to.
+    pooling_strategy, pooling_layer, normalize: what `serve_embeddings` computes (and the defaults
+      `SentenceEncoder.from_pretrained` reads back); by default the masked mean of the last layer.
+    default_signature: which signature is `serving_default`: "serve_ids" (TF Hub's encoder
+      interface) or "serve_embeddings" (text in, one vector out: `embeddings.export_saved_model`).
   """
-  import json  # pylint: disable=g-import-not-at-top
-  from bert_tf2.checkpoints import load_checkpoint
-  from bert_tf2.classifier import BertClassifier
-  from bert_tf2.modeling import BertConfig, BertModel
-  if model_dir:
-    bert_config_file = bert_config_file or os.path.join(model_dir, "bert_config.json")
-    vocab_file = vocab_file or os.path.join(model_dir, "vocab.txt")
-  for path in (bert_config_file, vocab_file):
-    if not path or not os.path.isfile(path):
-      raise ValueError("%s: file not found" % path)
-  config = BertConfig.from_json_file(bert_config_file)
-  if encoder_only:
-    if not init_checkpoint:
-      raise ValueError("exporting an encoder needs --init_checkpoint")
-    encoder = BertModel(config)
-    load_checkpoint(encoder, init_checkpoint)
-    return export_encoder(encoder, export_dir, vocab_file, do_lower_case, max_seq_length)
-  if not model_dir:
-    raise ValueError("exporting a classifier needs --model_dir (a run_classifier output_dir)")
-  settings_file = os.path.join(model_dir, "classifier_config.json")
-  if not os.path.isfile(settings_file):
-    raise ValueError("%s: file not found (is %s a run_classifier output_dir?)" % (settings_file, model_dir))
-  with open(settings_file, encoding="utf-8") as f:
-    settings = json.load(f)
-  model = BertClassifier(config, len(settings["labels"]), multi_label=settings["multi_label"])
-  status = load_checkpoint(model, init_checkpoint or model_dir)
-  if status.missing:
-    raise ValueError("%s: missing weights %s" % (init_checkpoint or model_dir, ", ".join(status.missing[:5])))
-  return export_classifier(model, export_dir, vocab_file, settings["do_lower_case"], settings["max_seq_length"],
-                           settings["labels"], settings["is_pair"], threshold)
+  module = EncoderModule(encoder, vocab_file, do_lower_case, max_seq_length, pooling_strategy, pooling_layer,
+                         normalize)
+  return _save(module, export_dir, signatures=module.signatures(default_signature))

@@ -10,7 +10,7 @@ pair truncated longest-first (ties trim b), a single text cut to max_seq_length 
 `pad_batch`), as feature extraction and sentence embeddings do. `bert_tf2.fast_tokenizer.pack_inputs`
 is the same packing inside a TensorFlow graph (tested equal).
 
-`max_seq_length` follows one rule everywhere (`check_max_seq_length`): an int, at least 3
+`max_seq_length` follows one rule everywhere (`checks.check_max_seq_length`): an int, at least 3
 (`[CLS] x [SEP]`; pretraining records, which always hold two non-empty segments, need 5), at most
 the model's max_position_embeddings, and never silently clamped.
 """
@@ -22,10 +22,10 @@ import typing
 import numpy as np
 from absl import logging
 
-from bert_tf2 import tokenization
+from bert_tf2 import checks
+from bert_tf2.checks import check_max_seq_length
 
 INPUT_NAMES = ("input_ids", "input_mask", "segment_ids")
-MIN_SEQ_LENGTH = 3
 
 
 @dataclasses.dataclass
@@ -60,18 +60,6 @@ class InputFeatures:
   num_truncated: int = 0
   tokens: typing.Optional[list] = None
   guid: typing.Any = None
-
-
-def check_max_seq_length(max_seq_length, max_position_embeddings=None, config_file=None, minimum=MIN_SEQ_LENGTH):
-  """Raises ValueError unless `minimum` <= max_seq_length <= max_position_embeddings (see module doc)."""
-  if isinstance(max_seq_length, bool) or not isinstance(max_seq_length, (int, np.integer)):
-    raise ValueError("max_seq_length must be an integer, got %r" % (max_seq_length,))
-  if max_seq_length < minimum:
-    raise ValueError("max_seq_length must be at least %d, got %d" % (minimum, max_seq_length))
-  if max_position_embeddings is not None and max_seq_length > max_position_embeddings:
-    raise ValueError("max_seq_length %d exceeds max_position_embeddings %d%s"
-                     % (max_seq_length, max_position_embeddings, " of %s" % config_file if config_file else ""))
-  return int(max_seq_length)
 
 
 def truncate_seq_pair(tokens_a, tokens_b, max_length):
@@ -156,6 +144,8 @@ def features_to_arrays(features, multi_label=False):
   """Padded [InputFeatures] -> ({input_ids, input_mask, segment_ids: int32 [N, T]}, labels [N] or [N, L])."""
   inputs = {name: np.array([getattr(f, name) for f in features], np.int32).reshape(len(features), -1)
             for name in INPUT_NAMES}
+  if all(f.label_id is None for f in features):  # unlabelled text (dual encoder, embeddings)
+    return inputs, None
   labels = np.array([f.label_id for f in features], np.float32 if multi_label else np.int32)
   return inputs, labels
 
@@ -202,25 +192,15 @@ def split_pair(line):
   return (line, None) if match is None else (match.group(1), match.group(2))
 
 
-def read_lines(input_file):
-  """Lines of a UTF-8 file as the original's `tf.gfile` `readline()` sees them.
-
-  Splits on `\\n` only and drops every `\\r` (so `"a\\rb"` is one line `"ab"`); invalid UTF-8 bytes
-  are dropped. A final line without `\\n` still counts.
-  """
-  with open(input_file, "rb") as f:
-    data = f.read().replace(b"\r", b"")
-  lines = data.split(b"\n")
-  if lines and lines[-1] == b"":
-    lines.pop()
-  return [tokenization.convert_to_unicode(line) for line in lines]
-
-
 def lines_to_examples(lines):
   """[str] -> [InputExample], one per line (`a ||| b` is a pair), guids 0, 1, ..."""
   return [InputExample(i, *split_pair(line)) for i, line in enumerate(lines)]
 
 
-def read_examples(input_file):
-  """[InputExample] of a file, one per line (blank lines included, as the original), guids from 0."""
-  return lines_to_examples(read_lines(input_file))
+def read_examples(input_file, errors="strict"):
+  """[InputExample] of a UTF-8 file, one per line (blank lines included, as the original), guids from 0.
+
+  Lines are split as the original's `tf.gfile` readline (`checks.read_lines`); non-UTF-8 bytes are a
+  ValueError naming file and line unless `errors` is "replace" or "ignore".
+  """
+  return lines_to_examples(checks.read_lines(input_file, errors))

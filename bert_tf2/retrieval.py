@@ -1,7 +1,7 @@
 """Dense retrieval: a shared-tower dual encoder, its three training objectives, an index, Recall@K.
 
     model = DualEncoder(bert_model)                                   # .encoder is the BertModel
-    train_dual_encoder(model, tokenizer, pairs, objective="in_batch")  # or "hardest", "simcse"
+    loss = in_batch_negative_loss(model(queries), model(passages))     # or hardest_negative, simcse
     index = VectorIndex.build(query_vectors_of_passages, kind="hnsw")  # faiss, or exact numpy
     scores, ids = index.search(query_vectors, k=10)
     recall_at_k(ids, gold, ks=(1, 5, 10, 50))                         # {1: 0.41, 5: ...}
@@ -12,6 +12,7 @@ Objectives (q, p: L2-normalized [B, D] query and passage vectors of one batch; r
   hardest   PaddleNLP's hardest-negative variant: hinge max(0, margin - cos(q_i, p_i) + max_j!=i cos(q_i, p_j)).
   simcse    unsupervised SimCSE (Gao et al., 2021, arXiv:2104.08821): each sentence twice through the
             encoder with different dropout; cosine / temperature (0.05), cross-entropy to the diagonal.
+The training job is `bert_tf2.jobs.dual_encoder`.
 """
 
 import json
@@ -22,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bert_tf2 import checks, embeddings, feature_extraction, modeling, optimization
+from bert_tf2 import checks, embeddings, modeling, pooling
 
 OBJECTIVES = ("in_batch", "hardest", "simcse")
 
@@ -41,7 +42,7 @@ class DualEncoder(keras.Model):
 
   def call(self, batch, training=False):
     hidden = self.encoder(batch, training=training)["sequence_output"]
-    pooled = embeddings.pool(hidden, batch["input_mask"], self.pooling_strategy)
+    pooled = pooling.pool(hidden, batch["input_mask"], self.pooling_strategy)
     return tf.math.l2_normalize(tf.cast(pooled, tf.float32), axis=-1)
 
   def get_config(self):
@@ -75,75 +76,6 @@ def simcse_loss(first, second, temperature=0.05):
   logits = tf.matmul(first, second, transpose_b=True) / temperature  # (B, B)
   labels = tf.range(tf.shape(logits)[0])
   return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
-
-
-def _batch_features(tokenizer, texts, max_seq_length):
-  examples = [feature_extraction.InputExample(i, t, None) for i, t in enumerate(texts)]
-  return feature_extraction.pad_batch(feature_extraction.convert_examples_to_features(examples, max_seq_length, tokenizer))
-
-
-def train_dual_encoder(model, tokenizer, pairs, objective="in_batch", epochs=1, batch_size=32, learning_rate=5e-5,
-                       max_seq_length=64, margin=0.2, scale=30.0, temperature=0.05, warmup_proportion=0.1,
-                       rng=None, log_every=20):
-  """Fine-tunes `model` (a DualEncoder) in place; returns the list of per-step losses.
-
-  Args:
-    tokenizer: a `FullTokenizer`.
-    pairs: list of (query, passage) str pairs; for "simcse" a list of sentences (str) or pairs,
-      whose every text is used as a sentence.
-    objective: one of OBJECTIVES.
-    batch_size: int, B: in-batch negatives per query are B - 1; the last partial batch is dropped.
-    learning_rate, warmup_proportion: the original BERT optimizer (AdamW, warmup, linear decay).
-    rng: `random.Random`-like with `shuffle`, for the batch order each epoch; default seed 12345.
-  """
-  import random  # pylint: disable=g-import-not-at-top
-  if objective not in OBJECTIVES:
-    raise ValueError("objective must be one of %s, got %r" % (", ".join(OBJECTIVES), objective))
-  rng = rng or random.Random(12345)
-  if objective == "simcse":
-    items = [t for p in pairs for t in ((p,) if isinstance(p, str) else p)]
-  else:
-    items = list(pairs)
-  steps_per_epoch = len(items) // batch_size
-  if steps_per_epoch < 1:
-    raise ValueError("%d training items give no batch of %d" % (len(items), batch_size))
-  num_steps = steps_per_epoch * epochs
-  optimizer = optimization.create_optimizer(learning_rate, num_steps, int(num_steps * warmup_proportion))
-  spec = {k: tf.TensorSpec([None, None], tf.int32) for k in ("input_ids", "input_mask", "segment_ids")}
-
-  @tf.function(input_signature=[spec, spec])
-  def step(first, second):
-    with tf.GradientTape() as tape:
-      a = model(first, training=True)
-      b = model(second, training=True)
-      if objective == "in_batch":
-        loss = in_batch_negative_loss(a, b, margin, scale)
-      elif objective == "hardest":
-        loss = hardest_negative_loss(a, b, margin)
-      else:
-        loss = simcse_loss(a, b, temperature)
-    # The pooler is not used by the dual encoder: it gets no gradient and is left out.
-    pairs = [(g, v) for g, v in zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
-             if g is not None]
-    optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
-    return loss
-
-  losses = []
-  for epoch in range(epochs):
-    order = list(range(len(items)))
-    rng.shuffle(order)
-    for s in range(steps_per_epoch):
-      chunk = [items[i] for i in order[s * batch_size:(s + 1) * batch_size]]
-      if objective == "simcse":
-        first = second = _batch_features(tokenizer, chunk, max_seq_length)
-      else:
-        first = _batch_features(tokenizer, [q for q, _ in chunk], max_seq_length)
-        second = _batch_features(tokenizer, [p for _, p in chunk], max_seq_length)
-      losses.append(float(step(first, second)))
-      if log_every and (len(losses) % log_every == 0 or len(losses) == num_steps):
-        logging.info("%s epoch %d step %d/%d loss %.4f", objective, epoch, len(losses), num_steps,
-                     np.mean(losses[-log_every:]))
-  return losses
 
 
 class VectorIndex:
@@ -283,10 +215,10 @@ def read_texts_with_payloads(input_file, errors="strict"):
   """One item a line; a tab-separated line indexes its first field and keeps the rest (FAQ answers).
 
   Returns (texts, payloads): payloads are {"text": first field, "fields": [other fields]}.
-  Blank lines are skipped. Non-UTF-8 input: see `feature_extraction.read_lines`.
+  Blank lines are skipped. Non-UTF-8 input: see `checks.read_lines`.
   """
   texts, payloads = [], []
-  for line in feature_extraction.read_lines(input_file, errors):
+  for line in checks.read_lines(input_file, errors):
     if not line.strip():
       continue
     fields = line.split("\t")
@@ -334,46 +266,3 @@ class Searcher:
     return [[(float(s), self.index.payloads[i]) for s, i in zip(row_s, row_i) if i >= 0]
             for row_s, row_i in zip(scores, ids)]
 
-
-def read_training_file(train_file, objective, errors="strict"):
-  """`query<TAB>passage` lines -> [(query, passage)]; for "simcse" any line is a sentence.
-
-  A line without a tab is an error (naming file and line) unless the objective is "simcse".
-  """
-  items = []
-  for number, line in enumerate(feature_extraction.read_lines(train_file, errors), 1):
-    if not line.strip():
-      continue
-    fields = [f.strip() for f in line.split("\t")]
-    if objective == "simcse":
-      items.extend(f for f in fields if f)
-    elif len(fields) != 2 or not all(fields):
-      raise ValueError("%s: line %d: expected query<TAB>passage" % (train_file, number))
-    else:
-      items.append(tuple(fields))
-  return items
-
-
-def run_train_dual_encoder(model_path, train_file, output_dir, objective="in_batch", vocab_file=None,
-                           bert_config_file=None, errors="strict", **train_kwargs):
-  """Loads a BERT (any `SentenceEncoder.from_pretrained` path), trains a DualEncoder, saves it.
-
-  Writes `output_dir/bert_model.ckpt` (Google names), `bert_config.json` and `vocab.txt`, so the result
-  loads anywhere a Google BERT does. Returns the list of losses. An unwritable `output_dir` fails
-  before training; `errors` is for non-UTF-8 lines of `train_file` (see `read_training_file`).
-  """
-  import shutil  # pylint: disable=g-import-not-at-top
-  from bert_tf2 import checkpoints  # pylint: disable=g-import-not-at-top
-  checks.check_output_dir(output_dir)
-  items = read_training_file(train_file, objective, errors)
-  encoder = embeddings.SentenceEncoder.from_pretrained(model_path, vocab_file=vocab_file,
-                                                       bert_config_file=bert_config_file)
-  if not hasattr(encoder.model, "config"):
-    raise ValueError("%s: a SavedModel cannot be fine-tuned; give a checkpoint" % model_path)
-  model = DualEncoder(encoder.model)
-  losses = train_dual_encoder(model, encoder.tokenizer, items, objective=objective, **train_kwargs)
-  os.makedirs(output_dir, exist_ok=True)
-  checkpoints.save_google_checkpoint(model.encoder, os.path.join(output_dir, "bert_model.ckpt"))
-  if os.path.abspath(encoder.vocab_file) != os.path.abspath(os.path.join(output_dir, "vocab.txt")):
-    shutil.copyfile(encoder.vocab_file, os.path.join(output_dir, "vocab.txt"))
-  return losses

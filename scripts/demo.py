@@ -225,9 +225,9 @@ def search():
   while trained_s < 0.8 * FLAGS.retrieval_seconds:  # one timed epoch, then as many as fit the time budget
     todo = 1 if not epochs else max(1, int((FLAGS.retrieval_seconds - trained_s) / (trained_s / epochs)))
     epoch_start = time.time()
-    losses = retrieval.train_dual_encoder(dual, encoder.tokenizer, train, objective="in_batch", epochs=todo,
-                                          batch_size=32, learning_rate=2e-4, max_seq_length=64, rng=rng,
-                                          log_every=0)
+    losses = dual_encoder.train_dual_encoder(dual, encoder.tokenizer, train, objective="in_batch", epochs=todo,
+                                             batch_size=32, learning_rate=2e-4, max_seq_length=64, rng=rng,
+                                             log_every=0)
     trained_s += time.time() - epoch_start
     epochs += todo
     print("  dual encoder: %d epoch(s) of in-batch negatives, last-epoch loss %.3f, %.0fs"
@@ -242,6 +242,7 @@ def search():
   shown = [q for q in range(len(queries)) if len(queries[q]) >= 8][:3]  # short headlines are bylines and names
   print("\n  the first three held-out headlines of 8+ characters (\u2713 = the article's own first sentence):")
   for q in shown:
+  from bert_tf2.jobs import dual_encoder
     print("  %s" % queries[q])
     for system in ("BM25 (characters + bigrams)", name, "BM25 + dual encoder (rank fusion)"):
       top = ranked[system][q][:2]

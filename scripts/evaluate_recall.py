@@ -39,8 +39,9 @@ def main(argv):
   except ValueError:
     cli.fail("--ks and --pooling_layer must be integers")
   from bert_tf2 import embeddings, retrieval  # pylint: disable=g-import-not-at-top
+  from bert_tf2.jobs import dual_encoder  # pylint: disable=g-import-not-at-top
   try:
-    pairs = retrieval.read_training_file(FLAGS.pairs_file, "in_batch", FLAGS.errors)
+    pairs = dual_encoder.read_training_file(FLAGS.pairs_file, "in_batch", FLAGS.errors)
     passages = sorted(set(p for _, p in pairs))
     position = {p: i for i, p in enumerate(passages)}
     encoder = embeddings.SentenceEncoder.from_pretrained(

@@ -40,7 +40,7 @@ def main(argv):
     cli.fail("--export_dir is required")
   if not FLAGS.encoder_only and not FLAGS.model_dir:
     cli.fail("give --model_dir (classifier) or --encoder_only with --init_checkpoint")
-  from bert_tf2 import export  # pylint: disable=g-import-not-at-top
+  from bert_tf2.jobs import export  # pylint: disable=g-import-not-at-top
   try:
     path = export.export_from_checkpoint(
         FLAGS.export_dir, FLAGS.bert_config_file, FLAGS.vocab_file, FLAGS.init_checkpoint,

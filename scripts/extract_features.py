@@ -46,7 +46,8 @@ def main(argv):
     cli.fail("--layers must be comma-separated integers, got %r" % FLAGS.layers)
   if FLAGS.batch_size < 1:
     cli.fail("--batch_size must be positive")
-  from bert_tf2 import checks, feature_extraction  # pylint: disable=g-import-not-at-top
+  from bert_tf2 import checks  # pylint: disable=g-import-not-at-top
+  from bert_tf2.jobs import extract_features  # pylint: disable=g-import-not-at-top
   checks.check_input_files(input_file=FLAGS.input_file)
   config = checks.check_model_files(FLAGS.vocab_file, FLAGS.bert_config_file, FLAGS.init_checkpoint,
                                     FLAGS.max_seq_length)
@@ -55,7 +56,7 @@ def main(argv):
     cli.fail("--layers: %d is not a layer of the %d-layer model in %s"
              % (bad[0], config.num_hidden_layers, FLAGS.bert_config_file))
   checks.check_output_file(FLAGS.output_file)
-  count = feature_extraction.run_extract_features(
+  count = extract_features.run_extract_features(
       FLAGS.input_file, FLAGS.output_file, layers, FLAGS.bert_config_file, FLAGS.init_checkpoint,
       FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case, max_seq_length=FLAGS.max_seq_length,
       batch_size=FLAGS.batch_size, errors=FLAGS.errors)

@@ -42,12 +42,12 @@ def main(argv):
     cli.fail("--index_dir: no index (meta.json) in %s" % FLAGS.index_dir)
   if FLAGS.top_k < 1:
     cli.fail("--top_k must be positive")
-  from bert_tf2 import feature_extraction, retrieval  # pylint: disable=g-import-not-at-top
+  from bert_tf2 import checks, retrieval  # pylint: disable=g-import-not-at-top
   try:
     searcher = retrieval.Searcher.load(FLAGS.index_dir, FLAGS.model)
     queries = list(FLAGS.query or [])
     if FLAGS.query_file:
-      queries += [q for q in feature_extraction.read_lines(FLAGS.query_file, FLAGS.errors) if q.strip()]
+      queries += [q for q in checks.read_lines(FLAGS.query_file, FLAGS.errors) if q.strip()]
   except (ValueError, OSError) as e:
     cli.fail(str(e))
   if queries:

@@ -36,6 +36,7 @@ flags.DEFINE_float("margin", 0.2, "in_batch / hardest: margin on the positive co
 flags.DEFINE_float("scale", 30.0, "in_batch: cosine scale before the softmax.")
 flags.DEFINE_float("temperature", 0.05, "simcse: softmax temperature.")
 flags.DEFINE_integer("seed", 12345, "Seed of the batch order and the weights' dropout.")
+flags.DEFINE_integer("log_steps", 20, "A progress line (and TensorBoard point in output_dir/train) every this many steps.")
 cli.define_errors_flag()
 
 
@@ -46,19 +47,23 @@ def main(argv):
     cli.fail("--train_batch_size must be at least 2 (in-batch negatives)")
   import keras  # pylint: disable=g-import-not-at-top
   from absl import logging  # pylint: disable=g-import-not-at-top
-  from bert_tf2 import checks, retrieval  # pylint: disable=g-import-not-at-top
+  from bert_tf2 import checks  # pylint: disable=g-import-not-at-top
+  from bert_tf2.jobs import dual_encoder  # pylint: disable=g-import-not-at-top
   checks.check_input_files(train_file=FLAGS.train_file, vocab_file=FLAGS.vocab_file,
                            bert_config_file=FLAGS.bert_config_file)
   checks.check_checkpoint(FLAGS.init_checkpoint)
   checks.check_output_dir(FLAGS.output_dir)
   logging.set_verbosity(logging.INFO)
   keras.utils.set_random_seed(FLAGS.seed)
-  losses = retrieval.run_train_dual_encoder(
+  losses = dual_encoder.run_train_dual_encoder(
       FLAGS.init_checkpoint, FLAGS.train_file, FLAGS.output_dir, FLAGS.objective, vocab_file=FLAGS.vocab_file,
       bert_config_file=FLAGS.bert_config_file, errors=FLAGS.errors, epochs=FLAGS.num_train_epochs,
       batch_size=FLAGS.train_batch_size, learning_rate=FLAGS.learning_rate, max_seq_length=FLAGS.max_seq_length,
-      margin=FLAGS.margin, scale=FLAGS.scale, temperature=FLAGS.temperature, rng=random.Random(FLAGS.seed))
-  print("train_dual_encoder: %d steps, final loss %.4f -> %s" % (len(losses), losses[-1], FLAGS.output_dir))
+      margin=FLAGS.margin, scale=FLAGS.scale, temperature=FLAGS.temperature, rng=random.Random(FLAGS.seed),
+      log_every=FLAGS.log_steps)
+  # The loss of the last progress line (and of TensorBoard's last point), not of one step.
+  print("train_dual_encoder: %d steps, final loss %.4f -> %s"
+        % (len(losses), dual_encoder.final_logged_loss(losses, FLAGS.log_steps), FLAGS.output_dir))
 
 
 if __name__ == "__main__":

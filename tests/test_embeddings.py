@@ -41,7 +41,7 @@ def _unpadded_layers(model, feature):
   """All encoder layers for one feature, run alone (no padding at all): list of [T, D]."""
   batch = {"input_ids": np.array([feature.input_ids], np.int32),
            "input_mask": np.array([feature.input_mask], np.int32),
-           "segment_ids": np.array([feature.input_type_ids], np.int32)}
+           "segment_ids": np.array([feature.segment_ids], np.int32)}
   return [x.numpy()[0] for x in model(batch)["encoder_outputs"]]
 
 

@@ -70,7 +70,9 @@ def served(tmp_path_factory, vocab_file):
       "ids": (dirs["pair"], "serve_ids", as_lists(pair_inputs)),
       "multi": (dirs["multi"], "serving_default", {"text_a": ["the movie"]}),
       "enc_text": (dirs["encoder"], "serve_text", {"text_a": TEXT_A}),
-      "enc_ids": (dirs["encoder"], "serving_default", as_lists(encoder_inputs)),
+      # The encoder's ids signature takes TF Hub's names (input_word_ids, input_mask, input_type_ids).
+      "enc_ids": (dirs["encoder"], "serving_default", {hub: encoder_inputs[ours].tolist() for ours, hub in zip(
+          ("input_ids", "input_mask", "segment_ids"), export.HUB_INPUT_NAMES)}),
   }
   run = subprocess.run([sys.executable, "-c", SERVE, json.dumps(request)], capture_output=True, text=True,
                        timeout=600)

@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from bert_tf2 import feature_extraction, tokenization
+from bert_tf2 import features, tokenization
+from bert_tf2.jobs import extract_features
 from tests import original_bert
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -62,8 +63,8 @@ def test_values_match_original_extract_features(model_files, tmp_path):
   input_file, vocab_file, ckpt, config_file = model_files
   output_file = str(tmp_path / "out.jsonl")
   layers = [-1, -2, 0]
-  count = feature_extraction.run_extract_features(input_file, output_file, layers, config_file, ckpt, vocab_file,
-                                                  do_lower_case=True, max_seq_length=24, batch_size=2)
+  count = extract_features.run_extract_features(input_file, output_file, layers, config_file, ckpt, vocab_file,
+                                                do_lower_case=True, max_seq_length=24, batch_size=2)
   expected = _original_jsonl(input_file, vocab_file, ckpt, config_file, layers, 24)
   with open(output_file) as f:
     ours = [json.loads(line) for line in f]
@@ -84,22 +85,22 @@ def test_values_match_original_extract_features(model_files, tmp_path):
 def test_read_examples_splits_pairs_and_drops_carriage_returns(tmp_path):
   path = tmp_path / "in.txt"
   path.write_bytes(b"a b ||| c d\r\nx\ry\n  lone  \nlast")
-  examples = feature_extraction.read_examples(str(path))
+  examples = [(e.guid, e.text_a, e.text_b) for e in features.read_examples(str(path))]
   assert examples == [(0, "a b", "c d"), (1, "xy", None), (2, "lone", None), (3, "last", None)]
 
 
 def test_truncate_seq_pair_trims_longer_side_ties_trim_b():
   a, b = list("abcde"), list("xy")
-  feature_extraction.truncate_seq_pair(a, b, 4)
+  features.truncate_seq_pair(a, b, 4)
   assert (a, b) == (list("ab"), list("xy"))
   a, b = list("ab"), list("xy")
-  feature_extraction.truncate_seq_pair(a, b, 3)
+  features.truncate_seq_pair(a, b, 3)
   assert (a, b) == (list("ab"), list("x"))
 
 
 def test_bucket_batches_cover_every_index_once():
   lengths = [3, 9, 4, 8, 1, 7, 7]
-  batches = feature_extraction.bucket_batches(lengths, 3)
+  batches = features.bucket_batches(lengths, 3)
   assert sorted(np.concatenate(batches).tolist()) == list(range(7))
   assert [[lengths[i] for i in b] for b in batches] == [[9, 8, 7], [7, 4, 3], [1]]
 
@@ -108,10 +109,10 @@ def test_pair_features_have_segment_ids(tmp_path):
   vocab_file = tmp_path / "vocab.txt"
   vocab_file.write_text("\n".join(VOCAB) + "\n")
   tokenizer = tokenization.FullTokenizer(str(vocab_file), do_lower_case=True)
-  [feature] = feature_extraction.convert_examples_to_features(
-      [feature_extraction.InputExample(7, "the dog", "a cat")], 16, tokenizer)
+  [feature] = features.convert_examples_to_features(
+      [features.InputExample(7, "the dog", "a cat")], None, 16, tokenizer, pad=False)
   assert feature.tokens == ["[CLS]", "the", "dog", "[SEP]", "a", "cat", "[SEP]"]
-  assert feature.input_type_ids == [0, 0, 0, 0, 1, 1, 1]
+  assert feature.segment_ids == [0, 0, 0, 0, 1, 1, 1]
 
 
 def test_script_reports_missing_input_in_one_line(tmp_path, model_files):

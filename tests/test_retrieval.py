@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf2 import checkpoints, embeddings, modeling, retrieval, tokenization
+from bert_tf2 import checkpoints, embeddings, features, modeling, retrieval, tokenization
+from bert_tf2.jobs import dual_encoder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("医疗保险怎么缴纳养老失业工伤生育住房公积金查询办理")
@@ -57,22 +58,22 @@ PAIRS = [("医疗保险怎么缴纳", "医疗保险缴纳办理"), ("养老保�
 def test_training_lowers_the_loss(tiny_config, tokenizer, objective):
   tf.keras.utils.set_random_seed(0)
   model = retrieval.DualEncoder(tiny_config)
-  losses = retrieval.train_dual_encoder(model, tokenizer, PAIRS, objective=objective, epochs=12, batch_size=4,
-                                        learning_rate=3e-3, max_seq_length=16, rng=random.Random(1), log_every=0)
+  losses = dual_encoder.train_dual_encoder(model, tokenizer, PAIRS, objective=objective, epochs=12, batch_size=4,
+                                           learning_rate=3e-3, max_seq_length=16, rng=random.Random(1), log_every=0)
   assert len(losses) == (48 if objective == "simcse" else 24) and all(np.isfinite(losses))  # simcse: every text
   assert np.mean(losses[-4:]) < np.mean(losses[:4]), losses
 
 
 def test_simcse_views_differ_only_by_dropout(tiny_config, tokenizer):
   model = retrieval.DualEncoder(tiny_config.copy(hidden_dropout_prob=0.3))
-  batch = retrieval._batch_features(tokenizer, ["医疗保险", "养老"], 8)
+  batch = features.texts_to_batch(tokenizer, ["医疗保险", "养老"], 8)
   assert not np.allclose(model(batch, training=True), model(batch, training=True))
   np.testing.assert_allclose(model(batch), model(batch))
 
 
 def test_trained_encoder_round_trips_through_google_checkpoint(tiny_config, tokenizer, tmp_path):
   model = retrieval.DualEncoder(tiny_config)
-  batch = retrieval._batch_features(tokenizer, [q for q, _ in PAIRS], 16)
+  batch = features.texts_to_batch(tokenizer, [q for q, _ in PAIRS], 16)
   prefix = checkpoints.save_google_checkpoint(model.encoder, str(tmp_path / "m" / "bert_model.ckpt"))
   reloaded = modeling.BertModel(tiny_config)
   checkpoints.load_checkpoint(reloaded, prefix)
@@ -144,11 +145,17 @@ def test_train_saves_a_loadable_google_model(tiny_config, tmp_path):
   (tmp_path / "m" / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
   pairs = tmp_path / "pairs.tsv"
   pairs.write_text("".join("%s\t%s\n" % pair for pair in PAIRS))
-  losses = retrieval.run_train_dual_encoder(str(tmp_path / "m"), str(pairs), str(tmp_path / "out"), "hardest",
-                                            epochs=1, batch_size=4, max_seq_length=16, log_every=0)
+  losses = dual_encoder.run_train_dual_encoder(str(tmp_path / "m"), str(pairs), str(tmp_path / "out"), "hardest",
+                                               epochs=1, batch_size=4, max_seq_length=16, log_every=0)
   assert len(losses) == 2
-  assert sorted(os.listdir(tmp_path / "out")) == ["bert_config.json", "bert_model.ckpt.data-00000-of-00001",
-                                                  "bert_model.ckpt.index", "vocab.txt"]
+  # Beside the Google-format model: the training checkpoints and TensorBoard train/ (training.train's).
+  assert {"bert_config.json", "bert_model.ckpt.data-00000-of-00001", "bert_model.ckpt.index",
+          "vocab.txt"} <= set(os.listdir(tmp_path / "out"))
+  # The loss the script reports is the one of the last log line and of TensorBoard's last point.
+  [events] = os.listdir(tmp_path / "out" / "train")
+  logged = [tf.make_ndarray(v.tensor) for e in tf.compat.v1.train.summary_iterator(
+      str(tmp_path / "out" / "train" / events)) for v in e.summary.value if v.tag == "loss"]
+  assert logged and np.isclose(logged[-1], dual_encoder.final_logged_loss(losses, 0))
   encoder = embeddings.SentenceEncoder.from_pretrained(str(tmp_path / "out"), max_seq_length=16, pooling_layer=-1,
                                                        normalize=True)
   recall = retrieval.evaluate_recall(encoder, [q for q, _ in PAIRS], [p for _, p in PAIRS], list(range(8)), ks=(1, 8))
@@ -172,5 +179,11 @@ def test_training_file_error_names_file_and_line(tmp_path):
   path = tmp_path / "pairs.tsv"
   path.write_text("a\tb\nno tab here\n")
   with pytest.raises(ValueError, match=r"pairs.tsv: line 2: expected query<TAB>passage"):
-    retrieval.read_training_file(str(path), "in_batch")
-  assert retrieval.read_training_file(str(path), "simcse") == ["a", "b", "no tab here"]
+    dual_encoder.read_training_file(str(path), "in_batch")
+  assert dual_encoder.read_training_file(str(path), "simcse") == ["a", "b", "no tab here"]
+
+
+def test_final_logged_loss_is_the_last_log_windows_mean():
+  assert dual_encoder.final_logged_loss([4.0, 3.0, 2.0, 1.0, 0.5], 2) == 0.5  # lines at steps 2, 4, 5
+  assert dual_encoder.final_logged_loss([4.0, 3.0, 2.0, 1.0], 2) == 1.5
+  assert dual_encoder.final_logged_loss([4.0, 3.0, 2.0, 1.0], 0) == 2.5  # one line, at the end

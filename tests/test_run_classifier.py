@@ -60,6 +60,7 @@ def test_script_trains_evaluates_predicts_and_exports(tmp_path, model_files):
   assert len(rows) == 1 and len(rows[0]) == 2 and abs(sum(map(float, rows[0])) - 1) < 1e-5
   assert (out / "model.ckpt-3.index").exists() and (out / "checkpoint").exists() and os.listdir(out / "train")
   assert json.loads((out / "classifier_config.json").read_text())["labels"] == ["no", "yes"]
+  assert [name for name in os.listdir(out / "eval") if name.startswith("events.out.tfevents")]  # eval's TensorBoard
   assert (tmp_path / "export" / "saved_model.pb").exists()
   # A later predict-only run restores the fine-tuned checkpoint from output_dir.
   processor = processors.get_processor("csv", has_header=False, label_column=2, text_a_column=0, text_b_column=1)

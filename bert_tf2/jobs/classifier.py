@@ -149,7 +149,7 @@ def run_classifier(processor, data_dir, output_dir, vocab_file, bert_config_file
     raise ValueError("at least one of do_train, do_eval or do_predict must be true")
   # Every input and output is checked before any work; output_dir is made once they all passed.
   config = checks.check_model_files(vocab_file, bert_config_file, init_checkpoint)
-  features.check_max_seq_length(max_seq_length, config.max_position_embeddings, bert_config_file)
+  checks.check_max_seq_length(max_seq_length, config.max_position_embeddings, bert_config_file)
   for name, path in (("output_dir", output_dir), ("export_dir", export_dir)):
     if path:
       checks.check_output_dir(path, name)

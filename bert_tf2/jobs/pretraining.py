@@ -11,7 +11,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from bert_tf2 import checkpoints, checks, distribute, features, optimization, pretraining_data, training
+from bert_tf2 import checkpoints, checks, distribute, optimization, pretraining_data, training
 from bert_tf2.jobs import common
 from bert_tf2.pretraining import BertPretrainer, finalize_metrics, pretraining_loss_fn, training_metrics
 
@@ -78,8 +78,8 @@ def run_pretraining(bert_config, input_files, output_dir, *, init_checkpoint=Non
   """
   if not (do_train or do_eval):
     raise ValueError("at least one of do_train and do_eval must be true")
-  features.check_max_seq_length(max_seq_length, bert_config.max_position_embeddings,
-                                minimum=MIN_PRETRAINING_SEQ_LENGTH)
+  checks.check_max_seq_length(max_seq_length, bert_config.max_position_embeddings,
+                              minimum=MIN_PRETRAINING_SEQ_LENGTH)
   if max_predictions_per_seq < 1:
     raise ValueError("max_predictions_per_seq must be at least 1, got %d" % max_predictions_per_seq)
   if do_train and num_warmup_steps > num_train_steps:

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from safetensors.numpy import load_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -18,6 +19,7 @@ def _run(*flags):
                         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), timeout=600)
 
 
+@pytest.mark.slow  # the library calls are tested in test_hf_export / test_keras_hub_export; this is the wiring
 def test_pretrainer_to_hf_and_keras_hub(tmp_path):
   result = _run("--model=pretrainer", "--bert_config_file=%s/config.json" % ZH, "--vocab_file=%s/vocab.txt" % ZH,
                 "--init_checkpoint=%s" % ZH, "--do_lower_case=true", "--max_seq_length=32",

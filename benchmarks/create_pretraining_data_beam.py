@@ -5,12 +5,12 @@ benchmarks/create_pretraining_data_speed.py (seq 128, dupe_factor 5, vocab from 
 each job in its own subprocess:
 
   original   bert-tensorflow 1.0.4 (one process)
-  local      python -m data_prep.create_pretraining_data --sharded --num_workers=2
+  local      python -m data_prep.create_pretraining_data --sharded --num_workers=2 (same records)
   beam       python -m data_prep.create_pretraining_data_beam --runner=FnApiRunner
              --direct_running_mode=multi_processing --direct_num_workers=2 (DirectRunner's engine,
              named directly: DirectRunner would first try to download the Prism runner)
 
-Prints instances/s, the peak RSS of every process (Beam: the runner and each SDK worker), the
+Prints instances/s (after imports, as each job reports it), the peak RSS of every process (Beam: the runner and each SDK worker), the
 Beam output checked byte for byte against the local one, where Beam's time goes (milliseconds
 inside our steps, from the msec_* counters; the rest is the runner moving and encoding data),
 and Beam's per-worker peak RSS at 1x and at --copies x.
@@ -58,22 +58,24 @@ def run_module(module, args):
     err.seek(0)
     if os.waitstatus_to_exitcode(status):
       raise RuntimeError("%s failed: %s" % (module, err.read()[-3000:]))
+    names[process.pid] = "main"
     return out.read(), time.time() - start, usage.ru_utime + usage.ru_stime, {
         p: (names.get(p, "?"), peak) for p, peak in peaks.items()}
 
 
-def instances(stdout):
-  return int(re.search(r"-> (\d+) instances", stdout).group(1))
+def instances_and_seconds(stdout):
+  """(instances, seconds of the job after imports) from the summary line of either script."""
+  match = re.search(r"-> (\d+) instances.* ([0-9.]+) s, \d+ instances/s", stdout)
+  return int(match.group(1)), float(match.group(2))
 
 
 def describe(processes):
-  """'runner 512 MB, worker 300 MB, ...': the processes that lived past start-up (> 50 MB)."""
+  """'main 512 MB, SDK worker 300 MB, ...': the processes that lived past start-up (> 50 MB)."""
   parts = []
-  for name, peak in sorted(processes.values(), key=lambda item: item[0]):
-    if peak < 50:
-      continue
-    role = "SDK worker" if "sdk_worker_main" in name else ("pool worker" if parts else "main")
-    parts.append("%s %.0f MB" % (role, peak))
+  for name, peak in sorted(processes.values(), key=lambda item: item[0] != "main"):
+    if peak >= 50:
+      role = "main" if name == "main" else ("SDK worker" if "sdk_worker_main" in name else "pool worker")
+      parts.append("%s %.0f MB" % (role, peak))
   return ", ".join(parts)
 
 
@@ -103,28 +105,29 @@ def main():
     result, wall, cpu, peak_mb, peaks = speed.measure([
         "--run=original", "--input_file=" + inputs[args.copies], "--vocab_file=" + vocab,
         "--dupe_factor=%d" % args.dupe_factor, "--output_file=" + out["original"]])
-    rows = [("original (bert-tensorflow 1.0.4)", result["instances"], wall, result["instances"] / result["seconds"],
-             "one process %.0f MB" % max(peaks.values()))]
-    print("%-40s %7d instances %7.1f s %7.0f instances/s  %s" % rows[-1], flush=True)
+    rows = [("original (bert-tensorflow 1.0.4)", result["instances"], result["seconds"], wall,
+             result["instances"] / result["seconds"], "one process %.0f MB" % max(peaks.values()))]
+    print("%-32s %7d instances %7.1f s (process %7.1f s) %7.0f instances/s  peak RSS: %s" % rows[-1], flush=True)
     for name, module, extra in (("local --sharded, 2 workers", "data_prep.create_pretraining_data",
                                  ["--sharded", "--num_workers=2"]),
                                 ("beam DirectRunner, 2 workers", "data_prep.create_pretraining_data_beam", BEAM)):
       key = "local" if name.startswith("local") else "beam"
       stdout, wall, cpu, processes = run_module(module, ["--input_file=" + inputs[args.copies],
                                                          "--output_file=" + out[key], *flags, *extra])
-      rows.append((name, instances(stdout), wall, instances(stdout) / wall, describe(processes)))
-      print("%-40s %7d instances %7.1f s %7.0f instances/s  peak RSS: %s" % rows[-1], flush=True)
+      count, seconds = instances_and_seconds(stdout)
+      rows.append((name, count, seconds, wall, count / seconds, describe(processes)))
+      print("%-32s %7d instances %7.1f s (process %7.1f s) %7.0f instances/s  peak RSS: %s" % rows[-1], flush=True)
       if key == "beam":
         steps = re.search(r"seconds inside the steps.*", stdout).group(0)
     same = open(out["beam"], "rb").read() == open(out["local"], "rb").read()
     print("beam output identical to the local --sharded output (bytes): %s" % same)
-    print("wall-clock ratios (process start to end): beam / local %.2f, local / original %.2f, beam / original %.2f"
-          % (rows[2][2] / rows[1][2], rows[0][2] / rows[1][2], rows[0][2] / rows[2][2]))
-    print("beam: %s s; the rest of its %.0f s wall is the runner encoding, moving and grouping data"
+    print("instances/s ratios: local / original %.2f, beam / original %.2f, beam / local %.2f"
+          % (rows[1][4] / rows[0][4], rows[2][4] / rows[0][4], rows[2][4] / rows[1][4]))
+    print("beam: %s s; the rest of its %.0f s is the runner encoding, moving and grouping data"
           % (steps, rows[2][2]))
     _, _, _, processes1 = run_module("data_prep.create_pretraining_data_beam",
                                      ["--input_file=" + inputs[1], "--output_file=" + out["beam1"], *flags, *BEAM])
-    print("beam peak RSS per process at 1x: %s;  at %dx: %s" % (describe(processes1), args.copies, rows[2][4]))
+    print("beam peak RSS per process at 1x: %s;  at %dx: %s" % (describe(processes1), args.copies, rows[2][5]))
   print("uptime at end:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
 
 

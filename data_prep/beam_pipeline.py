@@ -101,7 +101,7 @@ def make_plan(input_files, output_files, vocab_file, do_lower_case=True, config=
   paths, file_sizes = [], []
   for pattern in input_files:
     matches = sorted((m.path, m.size_in_bytes) for m in FileSystems.match([pattern])[0].metadata_list
-                     if not m.path.endswith("/"))
+                     if not m.path.endswith("/") and not ("://" not in m.path and os.path.isdir(m.path)))
     if not matches:
       raise ValueError("input file pattern %r matches no file" % pattern)
     paths += [path for path, _ in matches]

@@ -125,6 +125,13 @@ def orig_span_text(example, start, end):
   return "".join(parts)
 
 
+def make_example(qas_id, question_text, paragraph_text, split_cjk_chars=False):
+  """A prediction `SquadExample` for one (question, context) pair, as `read_squad_examples` makes it."""
+  doc_tokens, _, offsets = split_doc_tokens(paragraph_text, split_cjk_chars)
+  return SquadExample(qas_id=qas_id, question_text=question_text, doc_tokens=doc_tokens,
+                      paragraph_text=paragraph_text, doc_token_offsets=offsets)
+
+
 def load_squad_json(input_file):
   """The `data` list of a SQuAD-format JSON file; ValueError naming the file when it is not one."""
   try:

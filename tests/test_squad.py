@@ -280,3 +280,22 @@ def test_no_valid_span_in_2_0_predicts_no_answer(files):
   qid = examples[0].qas_id
   assert predictions[qid] == "" and odds[qid] == 3.0
   assert [e["text"] for e in nbest[qid]] == [""]
+
+
+def test_split_cjk_chars_fixes_whole_paragraph_answers_of_the_original(files):
+  """In a Chinese context with U+3000 (People's Daily's datelines), the original's get_final_text
+  cannot align the one-token paragraph and answers the whole paragraph; split_cjk_chars does not."""
+  paths = files[False]
+  tokenizer = tokenization.FullTokenizer(paths["vocab"], True)
+  answers = {}
+  for split_cjk_chars in (False, True):
+    example = squad.make_example("q", "谁？", squad_data.ZH_2, split_cjk_chars)
+    feature = squad.convert_examples_to_features([example], tokenizer, 128, 64, 16, False)[0]
+    start = feature.tokens.index("李")  # 李鹏 at its first occurrence
+    start_logits = np.zeros(128, np.float32)
+    end_logits = np.zeros(128, np.float32)
+    start_logits[start], end_logits[start + 1] = 5.0, 5.0
+    predictions, _, _ = squad_predictions.compute_predictions(
+        [example], [feature], [RawResult(feature.unique_id, start_logits, end_logits)], 20, 30, True)
+    answers[split_cjk_chars] = predictions["q"]
+  assert answers == {False: squad_data.ZH_2, True: "李鹏"}

@@ -63,7 +63,8 @@ def read_lines(path, errors="strict"):
 
 
 def _flag(name):
-  return "--%s: " % name if name else ""
+  """`name: `, the argument a message is about (scripts show it as `--name: `, see `cli.fail`)."""
+  return "%s: " % name if name else ""
 
 
 def check_input_files(**paths):

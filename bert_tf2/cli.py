@@ -21,9 +21,23 @@ def _program():
   return os.path.splitext(os.path.basename(sys.argv[0]))[0]
 
 
+def as_flags(message):
+  """A library message `name: ...` read as `--name: ...` when `name` is one of this script's flags.
+
+  The library names its arguments (`output_dir: cannot create it in /x: permission denied`); a
+  script's flags carry the same names, so its user reads the flag to fix.
+  """
+  name, sep, _ = message.partition(": ")
+  if sep and name.isidentifier() and "absl.flags" in sys.modules:
+    from absl import flags  # pylint: disable=g-import-not-at-top
+    if name in flags.FLAGS:
+      return "--" + message
+  return message
+
+
 def fail(message):
-  """Prints `<program>: error: <message>` to stderr and exits with status 1."""
-  print("%s: error: %s" % (_program(), message), file=sys.stderr)
+  """Prints `<program>: error: <message>` to stderr (arguments named as flags) and exits with status 1."""
+  print("%s: error: %s" % (_program(), as_flags(message)), file=sys.stderr)
   sys.exit(1)
 
 

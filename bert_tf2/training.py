@@ -125,6 +125,32 @@ def _next_stop(step, num_train_steps, *every):
   return stop
 
 
+def _checkpoint_manager(model, optimizer, step, iterator, strategy, write_dir, max_to_keep):
+  """(tf.train.Checkpoint of model, optimizer, step and, when given and trackable, the input
+  iterator; its CheckpointManager writing `model.ckpt-<step>` into `write_dir`)."""
+  checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
+  if iterator is not None:
+    try:
+      checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step, iterator=iterator)
+    except ValueError:  # a DistributedIterator over several replicas is not trackable
+      logging.warning("The input position is not checkpointed under %s: a resumed run restarts "
+                      "its input pipeline.", type(strategy).__name__)
+  # TF1 Estimator's names (`model.ckpt-<step>` + a `checkpoint` state file), which users chain
+  # into other jobs as `--init_checkpoint=$OUTPUT_DIR/model.ckpt-20`.
+  manager = tf.train.CheckpointManager(checkpoint, write_dir, max_to_keep=max_to_keep, step_counter=step,
+                                       checkpoint_name=CHECKPOINT_NAME)
+  return checkpoint, manager
+
+
+def _logged_values(totals, metrics_fn, optimizer, examples_per_second):
+  """What a log line (and TensorBoard) shows for a window of steps: loss, metrics, lr, examples/s."""
+  values = {"loss": float(totals["loss_sum"] / totals["num_batches"])}
+  values.update(metrics_fn(totals) if metrics_fn else {})
+  values["learning_rate"] = float(np.asarray(optimizer.learning_rate))
+  values["examples_per_second"] = examples_per_second
+  return values
+
+
 def train(model, optimizer, loss_fn, dataset, strategy, output_dir, num_train_steps,
           save_checkpoints_steps, global_batch_size, metrics_fn=None, init_fn=None,
           steps_per_execution=1, log_steps=100, jit_compile=False, max_checkpoints_to_keep=5,
@@ -164,17 +190,8 @@ def train(model, optimizer, loss_fn, dataset, strategy, output_dir, num_train_st
     iterator = iter(dataset)  # a plain tf.data iterator: checkpointable
   else:
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
-  checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step)
-  if checkpoint_iterator:
-    try:
-      checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step, iterator=iterator)
-    except ValueError:  # a DistributedIterator over several replicas is not trackable
-      logging.warning("The input position is not checkpointed under %s: a resumed run restarts "
-                      "its input pipeline.", type(strategy).__name__)
-  # TF1 Estimator's names (`model.ckpt-<step>` + a `checkpoint` state file), which users chain
-  # into other jobs as `--init_checkpoint=$OUTPUT_DIR/model.ckpt-20`.
-  manager = tf.train.CheckpointManager(checkpoint, write_dir, max_to_keep=max_checkpoints_to_keep,
-                                       step_counter=step, checkpoint_name=CHECKPOINT_NAME)
+  checkpoint, manager = _checkpoint_manager(model, optimizer, step, iterator if checkpoint_iterator else None,
+                                            strategy, write_dir, max_checkpoints_to_keep)
   latest = tf.train.latest_checkpoint(output_dir)
   resumed_from = None
   if latest:
@@ -206,11 +223,8 @@ def train(model, optimizer, loss_fn, dataset, strategy, output_dir, num_train_st
     if on_steps is not None:
       on_steps(current, sums)
     if (log_steps and current % log_steps == 0) or current == num_train_steps:
-      elapsed = time.time() - window_start
-      last = {"loss": float(totals["loss_sum"] / totals["num_batches"])}
-      last.update(metrics_fn(totals) if metrics_fn else {})
-      last["learning_rate"] = float(np.asarray(optimizer.learning_rate))
-      last["examples_per_second"] = window_steps * global_batch_size / max(elapsed, 1e-9)
+      last = _logged_values(totals, metrics_fn, optimizer,
+                            window_steps * global_batch_size / max(time.time() - window_start, 1e-9))
       seconds_per_step = (time.time() - run_start) / (current - run_start_step)
       logging.info("%s: %s", progress_line(current, num_train_steps, last["examples_per_second"],
                                              seconds_per_step * (num_train_steps - current)),

@@ -28,8 +28,9 @@ import time
 from absl import logging
 import numpy as np
 
-from bert_tf2 import tokenization
+from bert_tf2 import checks, tokenization
 from data_prep import documents as documents_lib
+from data_prep.documents import CHINESE_WHOLE_WORD_MASK, make_segmenter  # the options of `create_pretraining_data`
 from data_prep import example_batch
 from data_prep import example_jit
 from data_prep import example_writer
@@ -37,7 +38,6 @@ from data_prep import instances as instances_lib
 from data_prep import instances_jit
 from data_prep import prep_pool
 
-CHINESE_WHOLE_WORD_MASK = ("none", "pre_segmented", "jieba")
 _TOKENIZE_BLOCK_LINES = 2000  # small enough that every worker gets a fair share of the tokenizing
 _CHUNK_INSTANCES = 16384  # instances drawn per compiled call and serialized by one worker task
 
@@ -83,23 +83,6 @@ class Summary:
                 self.documents, self.sentences, self.input_tokens, self.instances, files,
                 self.total_tokens, self.masked_tokens / max(1, self.total_tokens), self.seconds,
                 self.instances / max(1e-9, self.seconds)))
-
-
-def make_segmenter(chinese_whole_word_mask):
-  """None, `str.split` (pre-segmented input) or jieba's `lcut`; ValueError if jieba is missing."""
-  if chinese_whole_word_mask == "none":
-    return None
-  if chinese_whole_word_mask == "pre_segmented":
-    return str.split
-  if chinese_whole_word_mask == "jieba":
-    try:
-      import jieba  # pylint: disable=g-import-not-at-top
-    except ImportError:
-      raise ValueError("chinese_whole_word_mask=jieba needs jieba (pip install jieba)") from None
-    jieba.setLogLevel(60)
-    return jieba.lcut
-  raise ValueError("chinese_whole_word_mask must be one of %s, not %r"
-                   % (", ".join(CHINESE_WHOLE_WORD_MASK), chinese_whole_word_mask))
 
 
 class _Progress:
@@ -148,8 +131,7 @@ def create_pretraining_data(input_files, output_files, vocab_file, do_lower_case
   tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case)
   tokenization.check_special_tokens(tokenizer.vocab, vocab_file)
   make_segmenter(chinese_whole_word_mask)
-  if config.max_seq_length < 5:
-    raise ValueError("max_seq_length=%d is too small: [CLS] A [SEP] B [SEP] needs 5" % config.max_seq_length)
+  checks.check_max_seq_length(config.max_seq_length, minimum=5)  # [CLS] A [SEP] B [SEP]
   example_writer.check_writable(output_files)
   vocab = instances_lib.MaskingVocab.from_vocab(tokenizer.vocab)
   _warm_up(config, vocab, chinese_whole_word_mask != "none")
@@ -158,8 +140,7 @@ def create_pretraining_data(input_files, output_files, vocab_file, do_lower_case
   # (made right before the `try`, so a Ctrl-C while compiling leaves none behind).
   spill_dir = tempfile.mkdtemp(prefix=".bert_spill-", dir=os.path.dirname(os.path.abspath(output_files[0])))
   try:
-    with prep_pool.open_pool(num_workers, vocab_file, do_lower_case, chinese_whole_word_mask, config,
-                             spill_dir) as pool:
+    with prep_pool.open_pool(num_workers, tokenizer, chinese_whole_word_mask, config, spill_dir) as pool:
       docs = documents_lib.Documents(with_joins=chinese_whole_word_mask != "none", vocab_size=len(tokenizer.vocab))
       blocks = _blocks(documents_lib.read_lines(input_files, errors), _TOKENIZE_BLOCK_LINES)
       for block_docs in prep_pool.imap_bounded(pool, prep_pool.tokenize_block, blocks, 2 * num_workers):
@@ -299,7 +280,7 @@ def _run_sharded(docs, pool, config, num_workers, docs_per_shard, summary, progr
   """Sharded mode; returns (spill parts in shard order, final order)."""
   order = shuffled_documents(len(docs), config.random_seed)
   bounds = shard_bounds(len(docs), docs_per_shard)
-  tasks = ((s, docs.subset(order[first:end])) for s, (first, end) in enumerate(bounds))
+  tasks = ((s, docs.subset(order[first:end]), shard_instances) for s, (first, end) in enumerate(bounds))
   results = [None] * len(bounds)
   done_docs = 0
   for shard, part, keys, shard_summary in prep_pool.imap_bounded(pool, prep_pool.make_shard, tasks, 2 * num_workers):

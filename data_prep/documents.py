@@ -152,6 +152,26 @@ def _decode(lines, path, first_line_number, errors):
   return text.split("\n") if lines else []
 
 
+CHINESE_WHOLE_WORD_MASK = ("none", "pre_segmented", "jieba")
+
+
+def make_segmenter(chinese_whole_word_mask):
+  """None, `str.split` (pre-segmented input) or jieba's `lcut`; ValueError if jieba is missing."""
+  if chinese_whole_word_mask == "none":
+    return None
+  if chinese_whole_word_mask == "pre_segmented":
+    return str.split
+  if chinese_whole_word_mask == "jieba":
+    try:
+      import jieba  # pylint: disable=g-import-not-at-top
+    except ImportError:
+      raise ValueError("chinese_whole_word_mask=jieba needs jieba (pip install jieba)") from None
+    jieba.setLogLevel(60)
+    return jieba.lcut
+  raise ValueError("chinese_whole_word_mask must be one of %s, not %r"
+                   % (", ".join(CHINESE_WHOLE_WORD_MASK), chinese_whole_word_mask))
+
+
 def tokenize_documents(lines, tokenizer, segmenter=None, documents=None):
   """Tokenizes lines in BERT's input format into `Documents`.
 

@@ -15,7 +15,6 @@ import threading
 
 import numpy as np
 
-from bert_tf2 import tokenization
 from data_prep import documents as documents_lib
 from data_prep import example_batch
 from data_prep import example_jit
@@ -41,21 +40,19 @@ def _sigint_blocked():
     signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def _init_worker(vocab_file, do_lower_case, segmenter_name, config, spill_dir):
+def _init_worker(tokenizer, segmenter_name, config, spill_dir):
   # Ctrl-C reaches the whole process group: only the parent acts on it (it terminates the pool and
   # removes the spill directory); a worker stopped by it would print a traceback of its own.
   signal.signal(signal.SIGINT, signal.SIG_IGN)
   if hasattr(signal, "pthread_sigmask"):
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-  _set_state(vocab_file, do_lower_case, segmenter_name, config, spill_dir)
+  _set_state(tokenizer, segmenter_name, config, spill_dir)
 
 
-def _set_state(vocab_file, do_lower_case, segmenter_name, config, spill_dir):
-  from data_prep import create_pretraining_data_lib as lib  # pylint: disable=g-import-not-at-top
-  tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case)
+def _set_state(tokenizer, segmenter_name, config, spill_dir):
   vocab = instances_lib.MaskingVocab.from_vocab(tokenizer.vocab)
   _worker.clear()
-  _worker.update(tokenizer=tokenizer, segmenter=lib.make_segmenter(segmenter_name), config=config,
+  _worker.update(tokenizer=tokenizer, segmenter=documents_lib.make_segmenter(segmenter_name), config=config,
                  spill_dir=spill_dir, vocab=vocab,
                  serializer=example_batch.BatchSerializer(config.max_seq_length, config.max_predictions_per_seq, vocab))
 
@@ -76,10 +73,14 @@ class _InlinePool:
 
 
 @contextlib.contextmanager
-def open_pool(num_workers, vocab_file, do_lower_case, segmenter_name, config, spill_dir):
-  """A pool of `num_workers` processes (1: this process) ready for the tasks below."""
+def open_pool(num_workers, tokenizer, segmenter_name, config, spill_dir):
+  """A pool of `num_workers` processes (1: this process) ready for the tasks below.
+
+  `tokenizer` (a `FullTokenizer`) is handed to the workers as it is (inherited or pickled): the
+  vocab file is parsed once, by the caller.
+  """
   if num_workers <= 1:
-    _set_state(vocab_file, do_lower_case, segmenter_name, config, spill_dir)
+    _set_state(tokenizer, segmenter_name, config, spill_dir)
     try:
       yield _InlinePool()
     finally:
@@ -88,7 +89,7 @@ def open_pool(num_workers, vocab_file, do_lower_case, segmenter_name, config, sp
   # Fork is cheapest, but never fork a process that has started TensorFlow's threads.
   context = multiprocessing.get_context("spawn" if "tensorflow" in sys.modules else "fork")
   with _sigint_blocked():  # workers start with Ctrl-C held back, then ignore it (_init_worker)
-    pool = context.Pool(num_workers, _init_worker, (vocab_file, do_lower_case, segmenter_name, config, spill_dir))
+    pool = context.Pool(num_workers, _init_worker, (tokenizer, segmenter_name, config, spill_dir))
   with pool:  # on Ctrl-C (KeyboardInterrupt in this process) the pool is terminated here
     yield pool
 
@@ -144,11 +145,12 @@ def serialize_chunk(task):
 
 
 def make_shard(task):
-  """(shard, its `Documents`) -> (shard, spill part, sort keys, Summary)."""
-  from data_prep import create_pretraining_data_lib as lib  # pylint: disable=g-import-not-at-top
-  shard, shard_docs = task
+  """(shard, its `Documents`, the instance maker: `create_pretraining_data_lib.shard_instances`)
+  -> (shard, spill part, sort keys, Summary). The maker comes with the task, so this module does
+  not import the library that drives it."""
+  shard, shard_docs, shard_instances = task
   spill = example_writer.SpillFile(_worker["spill_dir"])
-  keys, summary = lib.shard_instances(shard, shard_docs, _worker["config"], _worker["vocab"], spill)
+  keys, summary = shard_instances(shard, shard_docs, _worker["config"], _worker["vocab"], spill)
   return shard, spill.finish(), keys, summary
 
 

@@ -53,7 +53,7 @@ def run_module(module, args):
               names[p] = f.read().replace(b"\0", b" ").decode(errors="replace")
           except OSError:
             names[p] = "?"
-      time.sleep(0.05)
+      time.sleep(0.1)
     out.seek(0)
     err.seek(0)
     if os.waitstatus_to_exitcode(status):

@@ -10,7 +10,7 @@ deterministically: protobuf orders map entries differently in each process).
 Instances/s and instances per CPU-second count from after imports (TensorFlow's ~2.5 s import
 is not charged to the original); on a busy machine the CPU-second rates are the ones to compare.
 Peak memory is the largest PSS summed over each run's process tree (forked workers' shared pages
-counted once), sampled every 20 ms, with the largest single-process RSS beside it; the default
+counted once), sampled every 100 ms, with the largest single-process RSS beside it; the default
 mode also runs with twice the dupe_factor to show that memory does not grow with it.
 
 Usage:
@@ -121,11 +121,11 @@ def measure(args):
       pid, status, usage = os.wait4(process.pid, os.WNOHANG)
       if pid:
         break
-      memory = tree_memory_kb(process.pid)
+      memory = tree_memory_kb(process.pid)  # ~2 ms of this process's CPU, 10 times a second
       peak = max(peak, sum(pss for _, pss in memory.values()))
       for p, (rss, _) in memory.items():
         peaks[p] = max(peaks.get(p, 0), rss / 1024)
-      time.sleep(0.02)
+      time.sleep(0.1)
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode:
       raise RuntimeError("%s failed (exit %d)" % (" ".join(args), process.returncode))

@@ -18,7 +18,8 @@ vocab and flags (tests/test_squad.py compares every field):
     pieces, `doc_stride` apart; a token's logits count only in the span where it has the most
     context (`_check_is_max_context`). Training labels a span without the whole answer, and an
     unanswerable (SQuAD 2.0) question, at [CLS] (position 0).
-Predictions from the model's logits: `bert_tf2.squad_predictions`; scores: `bert_tf2.squad_metrics`.
+Predictions from the model's logits live in `bert_tf2.squad_predictions` (`RawResult`,
+`write_predictions`, `get_final_text`, also importable from here); scores in `bert_tf2.squad_metrics`.
 """
 
 import dataclasses
@@ -28,6 +29,9 @@ import typing
 from absl import logging
 
 from bert_tf2 import tokenization
+# The original's prediction names, for `from bert_tf2.squad import write_predictions` as from run_squad.
+from bert_tf2.squad_predictions import (RawResult, compute_predictions, get_final_text,  # noqa: F401
+                                        orig_span_text, write_predictions)
 
 FIRST_UNIQUE_ID = 1000000000  # the original numbers features from here, over one call
 
@@ -105,24 +109,6 @@ def split_doc_tokens(paragraph_text, split_cjk_chars=False):
       prev_is_whitespace = False
     char_to_word_offset.append(len(doc_tokens) - 1)
   return doc_tokens, char_to_word_offset, [(start, end) for start, end, _ in offsets]
-
-
-def orig_span_text(example, start, end):
-  """Doc tokens start..end (inclusive) joined as in the context: " " where whitespace was, else "".
-
-  Without split_cjk_chars every pair of doc tokens had whitespace between them, so this is the
-  original's `" ".join(doc_tokens[start:end + 1])`.
-  """
-  tokens = example.doc_tokens
-  offsets = example.doc_token_offsets
-  if offsets is None:
-    return " ".join(tokens[start:end + 1])
-  parts = [tokens[start]] if start <= end else []
-  for k in range(start + 1, end + 1):
-    if offsets[k][0] != offsets[k - 1][1]:
-      parts.append(" ")
-    parts.append(tokens[k])
-  return "".join(parts)
 
 
 def make_example(qas_id, question_text, paragraph_text, split_cjk_chars=False):
@@ -297,7 +283,19 @@ def _check_is_max_context(doc_spans, cur_span_index, position):
   return cur_span_index == best_span_index
 
 
-def _answer_token_span(example, all_doc_tokens, orig_to_tok_index, tokenizer):
+def doc_pieces(example, tokenizer):
+  """(all_doc_tokens, tok_to_orig_index, orig_to_tok_index): the context's word pieces, each piece's
+  doc token and each doc token's first piece (the next token's when it has none)."""
+  tok_to_orig_index, orig_to_tok_index, all_doc_tokens = [], [], []
+  for i, token in enumerate(example.doc_tokens):
+    orig_to_tok_index.append(len(all_doc_tokens))
+    for sub_token in tokenizer.tokenize(token):
+      tok_to_orig_index.append(i)
+      all_doc_tokens.append(sub_token)
+  return all_doc_tokens, tok_to_orig_index, orig_to_tok_index
+
+
+def answer_token_span(example, all_doc_tokens, orig_to_tok_index, tokenizer):
   """The training answer's first and last piece in the document (-1, -1 when impossible)."""
   if example.is_impossible:
     return -1, -1
@@ -332,14 +330,9 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length, doc_stride
   unique_id = FIRST_UNIQUE_ID
   for example_index, example in enumerate(examples):
     query_tokens = tokenizer.tokenize(example.question_text)[:max_query_length]
-    tok_to_orig_index, orig_to_tok_index, all_doc_tokens = [], [], []
-    for i, token in enumerate(example.doc_tokens):
-      orig_to_tok_index.append(len(all_doc_tokens))
-      for sub_token in tokenizer.tokenize(token):
-        tok_to_orig_index.append(i)
-        all_doc_tokens.append(sub_token)
+    all_doc_tokens, tok_to_orig_index, orig_to_tok_index = doc_pieces(example, tokenizer)
     if is_training:
-      tok_start, tok_end = _answer_token_span(example, all_doc_tokens, orig_to_tok_index, tokenizer)
+      tok_start, tok_end = answer_token_span(example, all_doc_tokens, orig_to_tok_index, tokenizer)
     doc_spans = make_doc_spans(len(all_doc_tokens), max_seq_length - len(query_tokens) - 3, doc_stride)
     doc_offset = len(query_tokens) + 2  # [CLS] query [SEP]
     for doc_span_index, span in enumerate(doc_spans):
@@ -376,3 +369,37 @@ def convert_examples_to_features(examples, tokenizer, max_seq_length, doc_stride
         output_fn(feature)
       unique_id += 1
   return features
+
+
+class FeatureWriter:
+  """Writes `InputFeatures` to a TFRecord file as the original's FeatureWriter (its train.tf_record).
+
+  Each record: int64 `unique_ids`, `input_ids`, `input_mask`, `segment_ids`; when training also
+  `start_positions`, `end_positions`, `is_impossible` (0/1).
+  """
+
+  def __init__(self, filename, is_training):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top  (the rest of the module needs no TF)
+    self._tf = tf
+    self.filename = filename
+    self.is_training = is_training
+    self.num_features = 0
+    self._writer = tf.io.TFRecordWriter(filename)
+
+  def process_feature(self, feature):
+    tf = self._tf
+    self.num_features += 1
+
+    def ints(values):
+      return tf.train.Feature(int64_list=tf.train.Int64List(value=list(values)))
+
+    record = {"unique_ids": ints([feature.unique_id]), "input_ids": ints(feature.input_ids),
+              "input_mask": ints(feature.input_mask), "segment_ids": ints(feature.segment_ids)}
+    if self.is_training:
+      record["start_positions"] = ints([feature.start_position])
+      record["end_positions"] = ints([feature.end_position])
+      record["is_impossible"] = ints([int(bool(feature.is_impossible))])
+    self._writer.write(tf.train.Example(features=tf.train.Features(feature=record)).SerializeToString())
+
+  def close(self):
+    self._writer.close()

@@ -29,7 +29,7 @@ import os
 
 from absl import logging
 
-from bert_tf2 import squad, tokenization
+from bert_tf2 import tokenization
 
 RawResult = collections.namedtuple("RawResult", ["unique_id", "start_logits", "end_logits"])
 
@@ -95,12 +95,30 @@ def get_final_text(pred_text, orig_text, do_lower_case, verbose_logging=False):
   return orig_text[orig_start:orig_end + 1]
 
 
+def orig_span_text(example, start, end):
+  """Doc tokens start..end (inclusive) joined as in the context: " " where whitespace was, else "".
+
+  Without split_cjk_chars every pair of doc tokens had whitespace between them, so this is the
+  original's `" ".join(doc_tokens[start:end + 1])`.
+  """
+  tokens = example.doc_tokens
+  offsets = example.doc_token_offsets
+  if offsets is None:
+    return " ".join(tokens[start:end + 1])
+  parts = [tokens[start]] if start <= end else []
+  for k in range(start + 1, end + 1):
+    if offsets[k][0] != offsets[k - 1][1]:
+      parts.append(" ")
+    parts.append(tokens[k])
+  return "".join(parts)
+
+
 def _prediction_text(example, feature, start_index, end_index, do_lower_case, verbose_logging):
   """The context text of tokens start_index..end_index of `feature`."""
   tok_text = " ".join(feature.tokens[start_index:end_index + 1])
   tok_text = tok_text.replace(" ##", "").replace("##", "")  # de-tokenize word pieces
   tok_text = " ".join(tok_text.strip().split())
-  orig_text = squad.orig_span_text(example, feature.token_to_orig_map[start_index],
+  orig_text = orig_span_text(example, feature.token_to_orig_map[start_index],
                                    feature.token_to_orig_map[end_index])
   return get_final_text(tok_text, orig_text, do_lower_case, verbose_logging)
 

@@ -299,3 +299,24 @@ def test_split_cjk_chars_fixes_whole_paragraph_answers_of_the_original(files):
         [example], [feature], [RawResult(feature.unique_id, start_logits, end_logits)], 20, 30, True)
     answers[split_cjk_chars] = predictions["q"]
   assert answers == {False: squad_data.ZH_2, True: "李鹏"}
+
+
+@pytest.mark.parametrize("is_training", [True, False])
+def test_feature_writer_records_match_original(files, original, tmp_path, is_training):
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  paths = files[True]
+  original_tokenizer, tokenizer = _tokenizers(paths["vocab"], True)
+  examples = _original_examples(original, paths["en"], is_training, True)
+  theirs = original.FeatureWriter(str(tmp_path / "theirs.tf_record"), is_training)
+  original.convert_examples_to_features(examples, original_tokenizer, *WINDOWS[1], is_training, theirs.process_feature)
+  theirs.close()
+  ours = squad.FeatureWriter(str(tmp_path / "ours.tf_record"), is_training)
+  squad.convert_examples_to_features(squad.read_squad_examples(paths["en"], is_training, True), tokenizer,
+                                     *WINDOWS[1], is_training, ours.process_feature)
+  ours.close()
+  assert ours.num_features == theirs.num_features > 10
+
+  def records(path):
+    return [tf.train.Example.FromString(r.numpy()) for r in tf.data.TFRecordDataset(path)]
+
+  assert records(ours.filename) == records(theirs.filename)

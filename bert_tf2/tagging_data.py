@@ -33,6 +33,8 @@ import typing
 
 import numpy as np
 
+from bert_tf2 import checks
+
 SCHEMES = {"BIO": re.compile(r"^(O|[BI]-.+)$"), "BIOES": re.compile(r"^(O|[BIES]-.+)$")}
 SPLIT_FILES = {"train": "train.txt", "dev": "dev.txt", "test": "test.txt"}
 INPUT_NAMES = ("input_ids", "input_mask", "segment_ids")
@@ -251,8 +253,7 @@ def convert_examples_to_features(examples, label_list, max_seq_length, tokenizer
     max_seq_length: int T >= 3; windows hold T - 2 pieces between [CLS] and [SEP].
     doc_stride: int >= 1, pieces between the starts of consecutive windows.
   """
-  if max_seq_length < 3:
-    raise ValueError("max_seq_length must be at least 3, got %d" % max_seq_length)
+  checks.check_max_seq_length(max_seq_length)
   if doc_stride < 1:
     raise ValueError("doc_stride must be at least 1, got %d" % doc_stride)
   label_map = {label: i for i, label in enumerate(label_list)}

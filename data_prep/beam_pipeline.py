@@ -37,7 +37,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from bert_tf2 import tokenization
+from bert_tf2 import checks, tokenization
 from data_prep import corpus_blocks
 from data_prep import create_pretraining_data_lib as lib
 from data_prep import documents as documents_lib
@@ -107,13 +107,12 @@ def make_plan(input_files, output_files, vocab_file, do_lower_case=True, config=
     paths += [path for path, _ in matches]
     file_sizes += [size for _, size in matches]
   if not FileSystems.exists(vocab_file):
-    raise ValueError("--vocab_file %s does not exist" % vocab_file)
+    raise ValueError("vocab_file: no such file: %s" % vocab_file)
   with open_file(vocab_file) as f:
     vocab_bytes = f.read()
   _tokenizer(vocab_bytes, do_lower_case, vocab_file)  # checks the special tokens
   lib.make_segmenter(chinese_whole_word_mask)  # checks that jieba is there if asked for
-  if config.max_seq_length < 5:
-    raise ValueError("max_seq_length=%d is too small: [CLS] A [SEP] B [SEP] needs 5" % config.max_seq_length)
+  checks.check_max_seq_length(config.max_seq_length, minimum=5)  # [CLS] A [SEP] B [SEP]
   if not output_files:
     raise ValueError("no output file")
   temp_dir = FileSystems.join(os.path.dirname(output_files[0]) or ".", ".bert_beam-" + uuid.uuid4().hex)

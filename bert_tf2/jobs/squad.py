@@ -21,7 +21,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bert_tf2 import distribute, optimization, squad, squad_export, squad_metrics, squad_predictions, tokenization
+from bert_tf2 import checks, distribute, optimization, squad, squad_export, squad_metrics, squad_predictions
+from bert_tf2 import tokenization
 from bert_tf2 import training
 from bert_tf2.checkpoints import load_checkpoint
 from bert_tf2.jobs import common
@@ -163,9 +164,7 @@ def run_squad(output_dir, vocab_file, bert_config_file, train_file=None, predict
     if needed and not os.path.isfile(path):
       raise ValueError("%s: file not found" % path)
   config = BertConfig.from_json_file(bert_config_file)
-  if max_seq_length > config.max_position_embeddings:
-    raise ValueError("max_seq_length %d is longer than %s's max_position_embeddings %d"
-                     % (max_seq_length, bert_config_file, config.max_position_embeddings))
+  checks.check_max_seq_length(max_seq_length, config.max_position_embeddings, bert_config_file)
   if max_seq_length <= max_query_length + 3:
     raise ValueError("max_seq_length (%d) must be greater than max_query_length (%d) + 3"
                      % (max_seq_length, max_query_length))

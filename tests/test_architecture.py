@@ -133,6 +133,14 @@ def test_library_never_imports_an_entry_point():
   assert not offenders, offenders
 
 
+def test_models_and_data_never_import_jobs():
+  """Jobs wire models, data and the loop together; nothing below them may import a job."""
+  offenders = ["%s imports %s" % (module, name) for module, imports in IMPORTS.items()
+               if not module.startswith("bert_tf2.jobs") and module not in ENTRY_POINTS
+               for name, _, _ in imports if name.startswith("bert_tf2.jobs")]
+  assert not offenders, offenders
+
+
 @pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("data_prep")))
 def test_data_prep_does_not_reach_model_or_training_code(module):
   direct = [name for name, _, _ in IMPORTS[module] if name.startswith(MODEL_CODE_PREFIXES)]

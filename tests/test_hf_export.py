@@ -16,6 +16,8 @@ from bert_tf2 import checkpoints
 from bert_tf2.classifier import BertClassifier
 from bert_tf2.modeling import BertConfig, BertModel
 from bert_tf2.pretraining import BertPretrainer
+from bert_tf2.question_answering import BertQuestionAnswerer
+from bert_tf2.tagging import BertTagger
 from bert_tf2.tokenization import FullTokenizer
 from tests import original_bert
 
@@ -62,11 +64,14 @@ def _assert_encoder_close(out, reference, name, mask):
   np.testing.assert_allclose(out["pooled_output"], reference[name + "/pooler_output"], atol=TOLERANCE, rtol=0)
 
 
-def _model_from(directory, build):
+def _model_from(directory, build, missing=()):
   model = build(BertConfig.from_json_file(os.path.join(directory, "config.json")))
   status = checkpoints.load_checkpoint(model, directory)
-  assert not status.missing and not status.unused
+  assert sorted(status.missing) == sorted(missing) and not status.unused
   return model
+
+
+POOLER = ("bert.pooler.dense.weight", "bert.pooler.dense.bias")  # transformers' tagger and QA models have none
 
 
 def test_transformers_bert_for_pretraining_gives_our_numbers(reference, sentences):
@@ -103,6 +108,39 @@ def test_transformers_bert_for_sequence_classification_gives_our_numbers(referen
   model = _model_from(directory, lambda config: BertClassifier(config, 3))
   np.testing.assert_allclose(model(inputs, training=False), reference["en_classifier/logits"], atol=TOLERANCE, rtol=0)
   _assert_encoder_close(model.encoder(inputs, training=False), reference, "en_classifier", inputs["input_mask"])
+
+
+def test_transformers_token_classification_and_question_answering_give_our_numbers(reference, sentences):
+  """A softmax BertTagger (Chinese, tanh gelu) and a BertQuestionAnswerer (English, exact gelu)."""
+  directory = os.path.join(DATA, "zh_tagger")
+  with open(os.path.join(directory, "config.json"), encoding="utf-8") as f:
+    config = json.load(f)
+  assert config["architectures"] == ["BertForTokenClassification"]
+  assert [config["id2label"][str(i)] for i in range(5)] == list(reference["zh_tagger/tags"]) == sentences["tags"]
+  chinese = sentences["chinese"]
+  inputs = _pack(FullTokenizer(os.path.join(directory, "vocab.txt"), do_lower_case=True), chinese, None,
+                 reference["zh_tagger/input_ids"].shape[1])
+  _assert_same_inputs(inputs, reference, "zh_tagger")
+  tagger = _model_from(directory, lambda config: BertTagger(config, len(sentences["tags"])), POOLER)
+  real = inputs["input_mask"].astype(bool)
+  np.testing.assert_allclose(np.asarray(tagger(inputs, training=False))[real], reference["zh_tagger/logits"][real],
+                             atol=TOLERANCE, rtol=0)
+
+  directory = os.path.join(DATA, "en_qa")
+  english = sentences["english"]
+  inputs = _pack(FullTokenizer(os.path.join(directory, "vocab.txt"), do_lower_case=False), english,
+                 english[1:] + english[:1], reference["en_qa/input_ids"].shape[1])
+  _assert_same_inputs(inputs, reference, "en_qa")
+  out = _model_from(directory, BertQuestionAnswerer, POOLER)(inputs, training=False)
+  real = inputs["input_mask"].astype(bool)
+  for name in ("start_logits", "end_logits"):
+    np.testing.assert_allclose(np.asarray(out[name])[real], reference["en_qa/" + name][real], atol=TOLERANCE, rtol=0)
+
+
+def test_crf_tagger_is_refused(tmp_path, tiny_config):
+  with pytest.raises(ValueError, match="BertForTokenClassification has no CRF"):
+    checkpoints.save_hf_checkpoint(BertTagger(tiny_config, 3, use_crf=True), str(tmp_path / "hf"))
+  assert not os.path.exists(tmp_path / "hf")
 
 
 def test_exported_minilm_gives_transformers_numbers(tmp_path, reference, sentences, minilm_dir):
@@ -142,15 +180,18 @@ def test_google_checkpoint_to_hf_and_back_is_identical(tmp_path, tiny_config, hi
     np.testing.assert_array_equal(model(x)[name], again(x)[name])
 
 
-@pytest.mark.parametrize("name, build", [("zh_pretrainer", BertPretrainer),
-                                         ("en_classifier", lambda config: BertClassifier(config, 3))])
-def test_export_of_a_loaded_fixture_reproduces_its_files(tmp_path, name, build, sentences):
+@pytest.mark.parametrize("name, build, labels", [
+    ("zh_pretrainer", BertPretrainer, None),
+    ("en_classifier", lambda config: BertClassifier(config, 3), "labels"),
+    ("zh_tagger", lambda config: BertTagger(config, 5), "tags"),
+    ("en_qa", BertQuestionAnswerer, None)])
+def test_export_of_a_loaded_fixture_reproduces_its_files(tmp_path, name, build, labels, sentences):
   """What transformers accepted is what save_hf_checkpoint writes today: same config, tokenizer files, tensors."""
   directory = os.path.join(DATA, name)
-  model = _model_from(directory, build)
-  labels = sentences["labels"] if name == "en_classifier" else None
+  model = _model_from(directory, build, POOLER if name in ("zh_tagger", "en_qa") else ())
   out = checkpoints.save_hf_checkpoint(model, str(tmp_path / name), vocab_file=os.path.join(directory, "vocab.txt"),
-                                       do_lower_case=name == "zh_pretrainer", label_list=labels)
+                                       do_lower_case=name.startswith("zh"),
+                                       label_list=sentences[labels] if labels else None)
   for file in ("config.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"):
     with open(os.path.join(directory, file), encoding="utf-8") as f, open(os.path.join(out, file), encoding="utf-8") as g:
       assert f.read() == g.read(), file

@@ -18,7 +18,7 @@ import sys
 # The modules that register Keras-serializable classes (package "bert_tf2").
 # A module adding a registered class adds its name here (tests/test_keras_serialization.py checks).
 KERAS_MODULES = ("layers", "modeling", "pretraining", "classifier", "retrieval", "tagging", "crf", "question_answering",
-                 "optimization")
+                 "optimization", "electra")
 
 
 def register_keras_objects():

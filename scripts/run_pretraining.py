@@ -10,6 +10,11 @@ Batch sizes are GLOBAL: `--train_batch_size` examples per step over all replicas
 with the same --output_dir, a run resumes from the newest checkpoint there (weights, optimizer
 moments, step, input position); --init_checkpoint only seeds a fresh run. After training,
 `output_dir/bert_model.ckpt` + `bert_config.json` hold the weights under Google's names.
+
+--objective=electra trains ELECTRA (bert_tf2/electra.py) on the same records: a generator of
+--generator_hidden_size (or --generator_config_file) and the --bert_config_file model as the
+discriminator, loss = generator MLM + --rtd_weight * replaced-token detection; `bert_model.ckpt`
+is then the discriminator, a BERT encoder for run_classifier / run_ner / run_squad.
 """
 
 import glob
@@ -49,6 +54,10 @@ flags.DEFINE_bool("eval_at_checkpoints", False, "With --do_eval, also evaluate a
 flags.DEFINE_bool("freeze_encoder", False, "Train only the embeddings and heads (encoder layers and pooler "
                   "stay as --init_checkpoint has them): the first stage after scripts/transplant_vocab.py.")
 flags.DEFINE_integer("seed", None, "Seeds Python, NumPy and TF (initialization, dropout).")
+flags.DEFINE_enum("objective", "mlm", ["mlm", "electra"], "Masked LM + NSP (the original) or ELECTRA.")
+flags.DEFINE_integer("generator_hidden_size", None, "ELECTRA: generator hidden size (default: a quarter).")
+flags.DEFINE_string("generator_config_file", None, "ELECTRA: the generator's bert_config.json (instead).")
+flags.DEFINE_float("rtd_weight", 50.0, "ELECTRA: weight of the replaced-token-detection loss (the paper's 50).")
 FLAGS = flags.FLAGS
 
 
@@ -71,6 +80,11 @@ def main(_):
     if not FLAGS[name].value:
       raise ValueError("--%s is required" % name)
   config = BertConfig.from_json_file(FLAGS.bert_config_file)
+  generator = None
+  if FLAGS.objective == "electra":
+    from bert_tf2 import electra
+    generator = (BertConfig.from_json_file(FLAGS.generator_config_file) if FLAGS.generator_config_file
+                 else electra.generator_config(config, FLAGS.generator_hidden_size))
   input_files = _expand(FLAGS.input_file, "input_file")
   eval_files = _expand(FLAGS.eval_input_file, "eval_input_file") if FLAGS.eval_input_file else None
   strategy = common_flags.strategy_from_flags(FLAGS)
@@ -84,7 +98,8 @@ def main(_):
       steps_per_execution=FLAGS.iterations_per_loop, max_eval_steps=FLAGS.max_eval_steps,
       log_steps=FLAGS.log_steps, strategy=strategy, mixed_precision=FLAGS.mixed_precision,
       jit_compile=FLAGS.jit_compile, optimizer_type=FLAGS.optimizer,
-      eval_at_checkpoints=FLAGS.eval_at_checkpoints, seed=FLAGS.seed, freeze_encoder=FLAGS.freeze_encoder)
+      eval_at_checkpoints=FLAGS.eval_at_checkpoints, seed=FLAGS.seed, freeze_encoder=FLAGS.freeze_encoder,
+      objective=FLAGS.objective, generator_config=generator, rtd_weight=FLAGS.rtd_weight)
   if "eval" in result:
     print("***** Eval results *****")
     for key in sorted(result["eval"]):

@@ -1,4 +1,4 @@
-"""The run_pretraining.py job: masked-LM + next-sentence pretraining, export, evaluation.
+"""The run_pretraining.py job: masked-LM + next-sentence (or ELECTRA) pretraining, export, evaluation.
 
     strategy = tf.distribute.MirroredStrategy()      # scripts build it from --distribution_strategy
     run_pretraining(BertConfig.from_json_file("bert_config.json"), ["train-00.tfrecord"], "out/",
@@ -11,7 +11,7 @@ import keras
 import tensorflow as tf
 from absl import logging
 
-from bert_tf2 import checkpoints, checks, distribute, optimization, pretraining_data, training
+from bert_tf2 import checkpoints, checks, distribute, electra, optimization, pretraining_data, training
 from bert_tf2.jobs import common
 from bert_tf2.pretraining import BertPretrainer, finalize_metrics, pretraining_loss_fn, training_metrics
 
@@ -19,16 +19,18 @@ from bert_tf2.pretraining import BertPretrainer, finalize_metrics, pretraining_l
 MIN_PRETRAINING_SEQ_LENGTH = 5
 
 
-def eval_results(totals, global_step):
-  """Totals of an evaluation -> the original's eval_results.txt keys."""
-  results = finalize_metrics(totals)
+def eval_results(totals, global_step, finalize=finalize_metrics):
+  """Totals of an evaluation -> the original's eval_results.txt keys (`finalize`: the objective's)."""
+  results = finalize(totals)
   results.update(loss=float(totals["loss_sum"]) / float(totals["num_batches"]), global_step=int(global_step))
   return results
 
 
-def _build(bert_config, strategy, freeze_encoder, learning_rate, num_train_steps, num_warmup_steps, optimizer_type):
+def _build(bert_config, strategy, freeze_encoder, learning_rate, num_train_steps, num_warmup_steps, optimizer_type,
+           objective="mlm", generator_config=None):
   with strategy.scope():
-    model = BertPretrainer(bert_config)
+    model = (electra.ElectraPretrainer(bert_config, generator=generator_config) if objective == "electra"
+             else BertPretrainer(bert_config))
     if freeze_encoder:
       for layer in list(model.encoder.encoder_layers) + [model.encoder.pooler]:
         layer.trainable = False
@@ -52,7 +54,7 @@ def run_pretraining(bert_config, input_files, output_dir, *, init_checkpoint=Non
                     num_warmup_steps=10000, save_checkpoints_steps=1000, steps_per_execution=1,
                     max_eval_steps=100, log_steps=100, strategy=None, mixed_precision="none",
                     jit_compile=False, optimizer_type="adamw", eval_at_checkpoints=False, seed=None,
-                    freeze_encoder=False):
+                    freeze_encoder=False, objective="mlm", generator_config=None, rtd_weight=50.0):
   """run_pretraining.py as a function: train (resuming in `output_dir`), export, evaluate.
 
   Args:
@@ -71,6 +73,11 @@ def run_pretraining(bert_config, input_files, output_dir, *, init_checkpoint=Non
       appending the results to `output_dir/eval_history.txt` (a held-out learning curve).
     freeze_encoder: bool, train only the embeddings and the heads; the encoder layers and pooler
       keep their `init_checkpoint` values (the first stage after `load_transplanted_checkpoint`).
+    objective: "mlm" (masked LM + next sentence, the original's) or "electra" (Clark et al. 2020:
+      generator masked LM + rtd_weight * replaced-token detection, `bert_tf2.electra`; NSP labels
+      ignored; `bert_model.ckpt` holds the discriminator as a BERT encoder).
+    generator_config: BertConfig or None, ELECTRA's generator (default: `electra.generator_config`,
+      a quarter of the hidden size). rtd_weight: float, ELECTRA's lambda.
     Other arguments: as the flags of the original script.
 
   Returns:
@@ -90,8 +97,13 @@ def run_pretraining(bert_config, input_files, output_dir, *, init_checkpoint=Non
     keras.utils.set_random_seed(seed)
   strategy = common.default_strategy(strategy)
   distribute.set_mixed_precision(mixed_precision)
+  if objective not in ("mlm", "electra"):
+    raise ValueError("objective must be mlm or electra, got %r" % (objective,))
   model, optimizer = _build(bert_config, strategy, freeze_encoder, learning_rate, num_train_steps,
-                            num_warmup_steps, optimizer_type)
+                            num_warmup_steps, optimizer_type, objective, generator_config)
+  loss_fn, metrics_fn, finalize = ((electra.electra_loss_fn(rtd_weight), electra.finalize_metrics,
+                                    electra.finalize_metrics) if objective == "electra"
+                                   else (pretraining_loss_fn, training_metrics, finalize_metrics))
   result = {}
   os.makedirs(output_dir, exist_ok=True)
   chief = training.is_chief(strategy)
@@ -101,8 +113,8 @@ def run_pretraining(bert_config, input_files, output_dir, *, init_checkpoint=Non
   def evaluate(step):
     dataset = pretraining_data.make_pretraining_dataset(
         eval_input_files or input_files, max_seq_length, max_predictions_per_seq, eval_batch_size, is_training=False)
-    totals = training.evaluate(model, pretraining_loss_fn, dataset, strategy, max_eval_steps, jit_compile)
-    results = eval_results(totals, step)
+    totals = training.evaluate(model, loss_fn, dataset, strategy, max_eval_steps, jit_compile)
+    results = eval_results(totals, step, finalize)
     training.write_scalars(eval_writer, results, step)
     return results
 
@@ -116,8 +128,8 @@ def run_pretraining(bert_config, input_files, output_dir, *, init_checkpoint=Non
   if do_train:
     dataset = _train_dataset(input_files, max_seq_length, max_predictions_per_seq, train_batch_size, seed, strategy)
     result["train"] = training.train(
-        model, optimizer, pretraining_loss_fn, dataset, strategy, output_dir, num_train_steps,
-        save_checkpoints_steps, train_batch_size, metrics_fn=training_metrics,
+        model, optimizer, loss_fn, dataset, strategy, output_dir, num_train_steps,
+        save_checkpoints_steps, train_batch_size, metrics_fn=metrics_fn,
         init_fn=common.init_from_checkpoint(model, init_checkpoint),
         steps_per_execution=steps_per_execution, log_steps=log_steps, jit_compile=jit_compile,
         on_checkpoint=eval_to_history if do_eval and eval_at_checkpoints else None)

@@ -118,8 +118,8 @@ def save_keras_hub_preset(model, directory, vocab_file, do_lower_case, max_seq_l
   """Writes `model` (a BertModel, or a BertClassifier / BertPretrainer's encoder) as a keras-hub preset.
 
   Args:
-    model: BertModel, BertClassifier (-> BertTextClassifier preset) or any task model with `.encoder`
-      (its encoder is exported as a BertBackbone preset).
+    model: BertModel, BertClassifier (-> BertTextClassifier preset) or any other task model with
+      `.encoder` (pretrainer, tagger, QA: its encoder is exported as a BertBackbone preset).
     directory: str, replaced as a whole.
     vocab_file, do_lower_case: the model's tokenizer, written as keras-hub's BertTokenizer.
     max_seq_length: int, the classifier preprocessor's sequence_length.
@@ -161,7 +161,8 @@ def save_keras_hub_preset(model, directory, vocab_file, do_lower_case, max_seq_l
   directory = os.path.abspath(directory)
   tmp = directory + ".tmp-%d" % os.getpid()
   shutil.rmtree(tmp, ignore_errors=True)
-  if getattr(model, "output_weights", None) is not None:  # BertClassifier
+  # A BertClassifier; a BertTagger (per-token output_weights, `use_crf`) has no keras-hub task: backbone only.
+  if getattr(model, "output_weights", None) is not None and not hasattr(model, "use_crf"):
     preprocessor = keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=max_seq_length)
     dropout = model.dropout_rate if getattr(model, "dropout_rate", None) is not None else config.hidden_dropout_prob
     task = keras_hub.models.BertTextClassifier(backbone, model.num_labels, preprocessor=preprocessor,

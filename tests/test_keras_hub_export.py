@@ -10,6 +10,7 @@ import pytest
 from bert_tf2 import checkpoints, keras_hub_export
 from bert_tf2.classifier import BertClassifier
 from bert_tf2.modeling import BertConfig, BertModel
+from bert_tf2.tagging import BertTagger
 from bert_tf2.tokenization import FullTokenizer
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "hf_export")
@@ -86,9 +87,14 @@ def test_text_classifier_from_preset_on_raw_strings(tmp_path, zh_encoder):
 
 
 def test_tokenizer_without_case_folding_keeps_full_width_forms(tmp_path, zh_encoder):
-  """tokenizer_lowercase=False: Chinese text with full-width punctuation tokenizes as FullTokenizer."""
-  preset, _ = keras_hub_export.save_keras_hub_preset(zh_encoder, str(tmp_path / "preset"), os.path.join(ZH, "vocab.txt"),
+  """tokenizer_lowercase=False: Chinese text with full-width punctuation tokenizes as FullTokenizer.
+
+  (Exported from a BertTagger, which keras-hub has no task for: its backbone alone, no task.json.)
+  """
+  tagger = BertTagger(zh_encoder, 5)
+  preset, _ = keras_hub_export.save_keras_hub_preset(tagger, str(tmp_path / "preset"), os.path.join(ZH, "vocab.txt"),
                                                      do_lower_case=True, tokenizer_lowercase=False)
+  assert not os.path.exists(os.path.join(preset, "task.json"))
   tokenizer = keras_hub.models.BertTokenizer.from_preset(preset)
   _assert_same_tokens(tokenizer, ["医疗保险怎么缴纳？", "他说：“明天见！”", "我今天很开心"])
 

@@ -92,6 +92,12 @@ def check_checkpoint(path, flag="init_checkpoint"):
       raise ValueError("%s%s" % (_flag(flag), e)) from None
 
 
+def check_model_path(path, flag="model"):
+  """`path` is a model to load: a directory (Google, Hugging Face, SavedModel) or a checkpoint prefix."""
+  if not (os.path.isdir(path) or os.path.exists(path + ".index") or os.path.isfile(path)):
+    raise ValueError("%sno model directory or checkpoint at %s" % (_flag(flag), path))
+
+
 def _existing_ancestor(path):
   path = os.path.abspath(path)
   while not os.path.exists(path):

@@ -40,8 +40,7 @@ def main(argv):
     cli.fail("--pooling_layer must be integers")
   from bert_tf2 import checks, embeddings, retrieval  # pylint: disable=g-import-not-at-top
   checks.check_input_files(input_file=FLAGS.input_file, vocab_file=FLAGS.vocab_file)
-  if not os.path.exists(FLAGS.model):
-    cli.fail("--model: no such file or directory: %s" % FLAGS.model)
+  checks.check_model_path(FLAGS.model)
   checks.check_output_dir(FLAGS.output_dir)
   texts, payloads = retrieval.read_texts_with_payloads(FLAGS.input_file, FLAGS.errors)
   if not texts:

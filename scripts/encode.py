@@ -48,8 +48,7 @@ def main(argv):
     cli.fail("--pooling_layer must be integers, got %s" % ",".join(FLAGS.pooling_layer))
   from bert_tf2 import checks, embeddings  # pylint: disable=g-import-not-at-top
   checks.check_input_files(input_file=FLAGS.input_file, vocab_file=FLAGS.vocab_file)
-  if not os.path.exists(FLAGS.model):
-    cli.fail("--model: no such file or directory: %s" % FLAGS.model)
+  checks.check_model_path(FLAGS.model)
   if FLAGS.output_file:
     checks.check_output_file(FLAGS.output_file)
   if FLAGS.export_dir:

@@ -20,7 +20,6 @@ import tensorflow as tf
 from absl import logging
 
 from bert_tf2 import checks, distribute, export, features, optimization, tokenization, training
-from bert_tf2.checkpoints import load_checkpoint
 from bert_tf2.classifier import BertClassifier, f1_scores, loss_fn, metrics_fn
 from bert_tf2.jobs import common
 
@@ -57,29 +56,13 @@ def evaluate(model, inputs, labels, batch_size, threshold=0.5):
 
 def read_classifier_config(model_dir):
   """The settings a training run wrote to `model_dir/classifier_config.json`, or None."""
-  path = os.path.join(model_dir, CLASSIFIER_CONFIG)
-  if not os.path.isfile(path):
-    return None
-  with open(path, encoding="utf-8") as f:
-    return json.load(f)
+  return common.read_settings(model_dir, CLASSIFIER_CONFIG)
 
 
 def restore_for_inference(model, output_dir, init_checkpoint):
-  """Weights for eval/predict without training: output_dir's newest checkpoint, else init_checkpoint.
-
-  Returns the global step of the weights (0 for init_checkpoint).
-  """
-  if tf.train.latest_checkpoint(output_dir):
-    load_checkpoint(model, output_dir)
-    return common.latest_step(output_dir)
-  if not init_checkpoint:
-    raise ValueError("%s: no checkpoint to evaluate or predict with (train first with do_train, or "
-                     "pass init_checkpoint of a fine-tuned model)" % output_dir)
-  status = load_checkpoint(model, init_checkpoint)
-  if any(name in ("output_weights", "classifier.weight") for name in status.missing):
-    raise ValueError("%s: has no classifier weights (output_weights); fine-tune it with do_train "
-                     "first" % init_checkpoint)
-  return 0
+  """Weights for eval/predict without training (`common.restore_for_inference`); returns their step."""
+  return common.restore_for_inference(model, output_dir, init_checkpoint, "classifier",
+                                      ("output_weights", "classifier.weight"))
 
 
 def _saved_settings(output_dir, init_checkpoint):

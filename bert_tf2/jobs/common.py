@@ -1,5 +1,7 @@
-"""What the jobs share: the default strategy, seeding a fresh run, atomic outputs."""
+"""What the jobs share: the default strategy, seeding a fresh run, restoring for inference, settings
+files, atomic outputs."""
 
+import json
 import os
 import shutil
 
@@ -18,6 +20,37 @@ def init_from_checkpoint(model, init_checkpoint):
   if not init_checkpoint:
     return None
   return lambda: load_checkpoint(model, init_checkpoint)
+
+
+def read_settings(model_dir, name):
+  """The JSON settings a training job wrote to `model_dir/name` (`classifier_config.json`, ...), or None."""
+  path = os.path.join(model_dir, name)
+  if not os.path.isfile(path):
+    return None
+  with open(path, encoding="utf-8") as f:
+    return json.load(f)
+
+
+def restore_for_inference(model, output_dir, init_checkpoint, what, head_variables,
+                          action="evaluate or predict with"):
+  """Weights for eval/predict without training: output_dir's newest checkpoint, else init_checkpoint.
+
+  Args:
+    what: str, the model in messages ("classifier", "tagger", "SQuAD model").
+    head_variables: checkpoint names of the task head (Google's names, e.g. "output_weights"): a
+      checkpoint without them was never fine-tuned for the task, which is a ValueError.
+    action: str, what the job does with the weights, for the message when there are none.
+
+  Returns the global step of the weights (0 for init_checkpoint).
+  """
+  source = output_dir if tf.train.latest_checkpoint(output_dir) else init_checkpoint
+  if not source:
+    raise ValueError("%s: no checkpoint to %s (train first with do_train, or pass init_checkpoint of a "
+                     "fine-tuned %s)" % (output_dir, action, what))
+  status = load_checkpoint(model, source)
+  if any(name in head_variables for name in status.missing):
+    raise ValueError("%s: has no %s weights (%s); fine-tune it with do_train first" % (source, what, head_variables[0]))
+  return latest_step(output_dir) if source == output_dir else 0
 
 
 def latest_step(output_dir):

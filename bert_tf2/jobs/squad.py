@@ -24,7 +24,6 @@ from absl import logging
 from bert_tf2 import checks, distribute, optimization, squad, squad_export, squad_metrics, squad_predictions
 from bert_tf2 import tokenization
 from bert_tf2 import training
-from bert_tf2.checkpoints import load_checkpoint
 from bert_tf2.jobs import common
 from bert_tf2.modeling import BertConfig
 from bert_tf2.question_answering import INPUT_NAMES, BertQuestionAnswerer, loss_fn, metrics_fn
@@ -34,26 +33,13 @@ SQUAD_CONFIG = "squad_config.json"
 
 def read_squad_config(model_dir):
   """The settings a training run wrote to `model_dir/squad_config.json`, or None."""
-  path = os.path.join(model_dir, SQUAD_CONFIG)
-  if not os.path.isfile(path):
-    return None
-  with open(path, encoding="utf-8") as f:
-    return json.load(f)
+  return common.read_settings(model_dir, SQUAD_CONFIG)
 
 
 def restore_for_inference(model, output_dir, init_checkpoint):
-  """Weights for predict without training: output_dir's newest checkpoint, else init_checkpoint.
-
-  Returns the global step of the weights (0 for init_checkpoint).
-  """
-  source = output_dir if tf.train.latest_checkpoint(output_dir) else init_checkpoint
-  if not source:
-    raise ValueError("%s: no checkpoint to predict with (train first with do_train, or pass "
-                     "init_checkpoint of a fine-tuned SQuAD model)" % output_dir)
-  status = load_checkpoint(model, source)
-  if "cls/squad/output_weights" in status.missing:
-    raise ValueError("%s: has no span head (cls/squad/output_weights); fine-tune it with do_train first" % source)
-  return common.latest_step(output_dir) if source == output_dir else 0
+  """Weights for predict without training (`common.restore_for_inference`); returns their step."""
+  return common.restore_for_inference(model, output_dir, init_checkpoint, "SQuAD model",
+                                      ("cls/squad/output_weights",), action="predict with")
 
 
 def features_to_arrays(features, is_training):

@@ -22,7 +22,6 @@ from absl import logging
 
 from bert_tf2 import distribute, features, optimization, tagging, tagging_data, tagging_export, tagging_metrics
 from bert_tf2 import tokenization, training
-from bert_tf2.checkpoints import load_checkpoint
 from bert_tf2.jobs import common
 from bert_tf2.modeling import BertConfig
 from bert_tf2.tagging import BertTagger
@@ -32,23 +31,12 @@ TAGGER_CONFIG = "tagger_config.json"
 
 def read_tagger_config(model_dir):
   """The settings a training run wrote to `model_dir/tagger_config.json`, or None."""
-  path = os.path.join(model_dir, TAGGER_CONFIG)
-  if not os.path.isfile(path):
-    return None
-  with open(path, encoding="utf-8") as f:
-    return json.load(f)
+  return common.read_settings(model_dir, TAGGER_CONFIG)
 
 
 def _restore(model, output_dir, init_checkpoint):
-  """Weights for eval/predict without training: output_dir's newest checkpoint, else init_checkpoint."""
-  source = output_dir if tf.train.latest_checkpoint(output_dir) else init_checkpoint
-  if not source:
-    raise ValueError("%s: no checkpoint to evaluate or predict with (train first with do_train, or pass "
-                     "init_checkpoint of a fine-tuned tagger)" % output_dir)
-  status = load_checkpoint(model, source)
-  if "output_weights" in status.missing:
-    raise ValueError("%s: has no tagger weights (output_weights); fine-tune it with do_train first" % source)
-  return common.latest_step(output_dir) if source == output_dir else 0
+  """Weights for eval/predict without training (`common.restore_for_inference`); returns their step."""
+  return common.restore_for_inference(model, output_dir, init_checkpoint, "tagger", ("output_weights",))
 
 
 def _train(model, examples, settings, tokenizer, strategy, output_dir, init_checkpoint, hyper):

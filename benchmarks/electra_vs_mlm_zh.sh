@@ -76,3 +76,136 @@ if [ ! -f "$OUT/ner_data/ner/test.txt" ]; then
   $PY -c "from data_prep import corpora; print(corpora.write_peoples_daily_tagging('$OUT/ner_data'))"
 fi
 if [ "${STOP_AFTER:-}" = data ]; then exit 0; fi
+
+# The discriminator / MLM model: BERT-tiny (2 layers, hidden 128, 2 heads), pretrained without dropout
+# (short training on a small corpus, as sentiment_zh.sh), fine-tuned with BERT's 0.1.
+config() {  # config <dropout>
+  echo "{\"vocab_size\": $(wc -l < "$OUT/vocab.txt"), \"hidden_size\": 128, \"num_hidden_layers\": 2,
+ \"num_attention_heads\": 2, \"intermediate_size\": 512, \"hidden_act\": \"gelu\", \"hidden_dropout_prob\": $1,
+ \"attention_probs_dropout_prob\": $1, \"max_position_embeddings\": 512, \"type_vocab_size\": 2,
+ \"initializer_range\": 0.02}"
+}
+config 0.0 > "$D/bert_config_pretraining.json"
+config 0.1 > "$OUT/bert_config.json"
+
+pretrain() {  # pretrain <objective> <dir> <num_train_steps> [flags...]
+  local objective=$1 dir=$2 steps=$3; shift 3
+  ${TIMEOUT:+timeout --signal=INT --kill-after=120s $TIMEOUT} $PY scripts/run_pretraining.py --objective="$objective" --generator_hidden_size="$GEN_HIDDEN" --rtd_weight="$RTD" \
+    --bert_config_file="$D/bert_config_pretraining.json" --input_file="$D/train-*.tfrecord" \
+    --eval_input_file="$D/held.tfrecord" --output_dir="$dir" --max_seq_length=$SEQ \
+    --max_predictions_per_seq=$PREDS --train_batch_size="$BATCH" --eval_batch_size=64 --learning_rate="$LR" \
+    --num_train_steps="$steps" --num_warmup_steps=$((steps / 20 + 1)) --iterations_per_loop=10 \
+    --log_steps=50 --max_eval_steps=100 --seed=12345 "$@"
+}
+speed() {  # median examples/s of a log's training lines after the first (compilation) window
+  grep -o "examples_per_second = [0-9.]*" "$1" | tail -n +2 | awk '{print $3}' | sort -g \
+    | awk '{a[NR] = $1} END {print (NR ? a[int((NR + 1) / 2)] : 0)}'
+}
+
+if [ ! -f "$OUT/steps.txt" ]; then
+  echo "== 3/6 calibration: 60 steps of each objective side by side, to set each LR schedule's length"
+  mkdir -p "$OUT/calibrate"
+  pids=""
+  for obj in mlm electra; do
+    if ! grep -q "step 60/60" "$OUT/calibrate/$obj.log" 2>/dev/null; then
+      rm -rf "$OUT/calibrate/$obj"
+      pretrain $obj "$OUT/calibrate/$obj" 60 --do_train --save_checkpoints_steps=1000 --log_steps=10 \
+        > "$OUT/calibrate/$obj.log" 2>&1 &
+      pids="$pids $!"
+    fi
+  done
+  for p in $pids; do wait "$p"; done   # (a bare `wait` would also wait for the tee above)
+  for obj in mlm electra; do
+    s=$(speed "$OUT/calibrate/$obj.log")
+    echo "$obj $s $($PY -c "print(max(100, int($s / $BATCH * $MINUTES * 60)))")" | tee -a "$OUT/steps.txt"
+  done
+fi
+echo "calibrated (objective, examples/s side by side, schedule steps for $MINUTES min):"; cat "$OUT/steps.txt"
+
+echo "== 4/6 pretraining both objectives side by side for $MINUTES minutes each (stopped by the clock)"
+pids=""
+for obj in mlm electra; do
+  if [ ! -f "$OUT/$obj/clock_stopped" ]; then
+    steps=$(awk -v o=$obj '$1 == o {print $3}' "$OUT/steps.txt")
+    ( start=$(date +%s)
+      TIMEOUT=${MINUTES}m pretrain $obj "$OUT/$obj" "$steps" --do_train --save_checkpoints_steps=50 \
+        > "$OUT/$obj.log" 2>&1 || true
+      echo "$(( $(date +%s) - start )) s, last checkpoint $(basename "$(ls -t "$OUT/$obj"/model.ckpt-*.index | head -1)" .index)" \
+        > "$OUT/$obj/clock_stopped" ) &
+    pids="$pids $!"
+  fi
+done
+for p in $pids; do wait "$p"; done
+for obj in mlm electra; do
+  step=$(grep -o "model.ckpt-[0-9]*" "$OUT/$obj/checkpoint" | head -1 | cut -d- -f2)
+  echo "$obj: $(cat "$OUT/$obj/clock_stopped"); schedule $(awk -v o=$obj '$1 == o {print $3}' "$OUT/steps.txt") steps"
+  if [ ! -f "$OUT/$obj/eval_results.txt" ]; then  # export bert_model.ckpt at the step reached, held-out eval
+    pretrain $obj "$OUT/$obj" "$step" --do_train --do_eval --save_checkpoints_steps=50 > "$OUT/$obj.export.log" 2>&1
+  fi
+  echo "  held-out: $(tr '\n' ' ' < "$OUT/$obj/eval_results.txt")"
+done
+if [ "${STOP_AFTER:-}" = pretrain ]; then exit 0; fi
+
+echo "== 5/6 fine-tuning both (sentiment: dev accuracy; NER: test entity F1), the CRF baseline, side by side"
+finetune_sentiment() {  # <name> <init_checkpoint> [flags...]
+  local name=$1 init=$2; shift 2
+  [ -f "$SENT_OUT/$name/eval_results.txt" ] && return
+  $PY scripts/run_classifier.py --task_name=tsv --data_dir="$DATA" --label_column=label --text_a_column=text \
+    --vocab_file="$OUT/vocab.txt" --bert_config_file="$OUT/bert_config.json" --init_checkpoint="$init" \
+    --do_lower_case --output_dir="$SENT_OUT/$name" --do_train --do_eval --max_seq_length=$SEQ \
+    --train_batch_size=32 --eval_batch_size=64 --learning_rate="$FT_LR" --num_train_epochs="$EPOCHS" \
+    --save_checkpoints_steps=100000 --iterations_per_loop=10 --log_steps=100 --seed=12345 "$@" \
+    > "$SENT_OUT/$name.log" 2>&1
+}
+finetune_ner() {  # <name> <init_checkpoint>
+  local name=$1 init=$2
+  [ -f "$OUT/ner/$name/test_results.txt" ] && return
+  mkdir -p "$OUT/ner"
+  $PY scripts/run_ner.py --task_name=conll --data_dir="$OUT/ner_data/ner" --output_dir="$OUT/ner/$name" \
+    --vocab_file="$OUT/vocab.txt" --bert_config_file="$OUT/bert_config.json" --init_checkpoint="$init" \
+    --do_train --do_eval --do_predict --max_seq_length=$SEQ --doc_stride=64 --max_train_examples="$NER_TRAIN" \
+    --num_train_epochs="$NER_EPOCHS" --train_batch_size=32 --learning_rate="$FT_LR" --eval_batch_size=64 \
+    --predict_batch_size=64 --save_checkpoints_steps=100000 --log_steps=100 --iterations_per_loop=10 \
+    --seed=12345 > "$OUT/ner/$name.log" 2>&1
+}
+finetune_sentiment mlm "$OUT/mlm/bert_model.ckpt" & pids="$!"
+finetune_sentiment electra "$OUT/electra/bert_model.ckpt" --export_dir="$SENT_OUT/export" & pids="$pids $!"
+finetune_ner mlm "$OUT/mlm/bert_model.ckpt" & pids="$pids $!"
+finetune_ner electra "$OUT/electra/bert_model.ckpt" & pids="$pids $!"
+[ -f "$OUT/ner/crf_baseline/test_results.txt" ] || $PY benchmarks/ner_crf_baseline.py \
+  --data_dir="$OUT/ner_data/ner" --output_dir="$OUT/ner/crf_baseline" --max_train_examples="$NER_TRAIN" \
+  --max_iterations=100 > "$OUT/ner/crf_baseline.log" 2>&1 & pids="$pids $!"
+for p in $pids; do wait "$p"; done
+
+echo "== 6/6 dev through the exported ELECTRA SavedModel ($SENT_OUT/export), and the table"
+[ -f "$SENT_OUT/export_dev.txt" ] || $PY - "$SENT_OUT/export" "$DATA/dev.tsv" > "$SENT_OUT/export_dev.txt" <<'PYEOF'
+import sys
+import tensorflow as tf
+import tensorflow_text  # noqa: F401
+serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+with open(sys.argv[2], encoding="utf-8") as f:
+  rows = [line.rstrip("\n").split("\t", 1) for line in list(f)[1:]]
+correct = 0
+for i in range(0, len(rows), 256):
+  batch = rows[i:i + 256]
+  labels = serve(text_a=tf.constant([r[1] for r in batch]))["labels"].numpy()
+  correct += sum(l.decode() == r[0] for l, r in zip(labels, batch))
+print("%.4f" % (correct / len(rows)))
+PYEOF
+value() { grep -h "^$2 = " "$1" 2>/dev/null | head -1 | awk '{printf "%.4f", $3}'; }
+{
+  echo "ELECTRA vs MLM, BERT-tiny (L2 H128), $MINUTES min of pretraining each, side by side on this machine"
+  printf "%-34s %8s %12s %14s %14s\n" model steps held-out "sentiment dev" "NER test F1"
+  for obj in mlm electra; do
+    step=$(grep -o "model.ckpt-[0-9]*" "$OUT/$obj/checkpoint" | head -1 | cut -d- -f2)
+    held="mlm $(value "$OUT/$obj/eval_results.txt" masked_lm_accuracy)"
+    [ $obj = electra ] && held="auc $(value "$OUT/$obj/eval_results.txt" rtd_auc)"
+    printf "%-34s %8s %12s %14s %14s\n" "BERT-tiny, $obj$([ $obj = electra ] && echo " (G$GEN_HIDDEN, lambda $RTD)")" \
+      "$step" "$held" "$(value "$SENT_OUT/$obj/eval_results.txt" eval_accuracy)" \
+      "$(value "$OUT/ner/$obj/test_results.txt" test_f1)"
+  done
+  printf "%-34s %8s %12s %14s %14s\n" "TF-IDF char 1-3 grams + LR" - - "$(awk '{print $3}' "$OUT/tfidf.txt")" -
+  printf "%-34s %8s %12s %14s %14s\n" "CRF, character n-grams" - - - "$(value "$OUT/ner/crf_baseline/test_results.txt" test_f1)"
+  echo "ELECTRA sentiment SavedModel ($SENT_OUT/export) on dev: $(cat "$SENT_OUT/export_dev.txt")"
+  echo "NER: $NER_TRAIN training sentences, $NER_EPOCHS epochs; sentiment: $EPOCHS epochs; fine-tuning lr $FT_LR"
+} | tee "$OUT/summary.txt"

@@ -223,13 +223,15 @@ def electra_losses(outputs, features, rtd_weight=50.0):
   return {"total_loss": mlm + rtd_weight * rtd, "masked_lm_loss": mlm, "rtd_loss": rtd}
 
 
-AUC_BUCKETS = 200  # the discriminator's probabilities are histogrammed; AUC from the histograms
+# The discriminator's logits are histogrammed in AUC_BUCKETS equal buckets over [-AUC_RANGE, AUC_RANGE]
+# (the ends take what is beyond); the AUC is computed from the histograms, to within the ties of a bucket.
+AUC_BUCKETS, AUC_RANGE = 400, 10.0
 
 
 def metric_sums(outputs, features, losses):
   """Per-batch float32 sums (add over batches and replicas): generator MLM hits, discriminator hits
-  over real tokens and over replaced tokens, and [AUC_BUCKETS] histograms of P(replaced) for replaced
-  and for original tokens (`finalize_metrics` turns them into accuracies and the AUC)."""
+  over real tokens and over replaced tokens, and [AUC_BUCKETS] histograms of the discriminator's logit
+  for replaced and for original tokens (`finalize_metrics` turns them into accuracies and the AUC)."""
   weights = tf.cast(features["masked_lm_weights"], tf.float32)
   mlm_pred = tf.argmax(outputs["masked_lm_logits"], axis=-1, output_type=tf.int32)
   mlm_hit = tf.cast(tf.equal(mlm_pred, tf.cast(features["masked_lm_ids"], tf.int32)), tf.float32)
@@ -237,7 +239,8 @@ def metric_sums(outputs, features, losses):
   labels = tf.cast(outputs["rtd_labels"], tf.float32)
   probs = tf.sigmoid(outputs["rtd_logits"])
   hit = tf.cast(tf.equal(tf.cast(probs > 0.5, tf.float32), labels), tf.float32)
-  bucket = tf.one_hot(tf.minimum(tf.cast(probs * AUC_BUCKETS, tf.int32), AUC_BUCKETS - 1), AUC_BUCKETS)  # (B, T, K)
+  index = tf.cast(tf.floor((outputs["rtd_logits"] + AUC_RANGE) * (AUC_BUCKETS / (2 * AUC_RANGE))), tf.int32)
+  bucket = tf.one_hot(tf.clip_by_value(index, 0, AUC_BUCKETS - 1), AUC_BUCKETS)  # (B, T, K)
   return {
       "masked_lm_correct": tf.reduce_sum(weights * mlm_hit),
       "masked_lm_weight": tf.reduce_sum(weights),

@@ -139,7 +139,7 @@ def test_run_pretraining_electra_trains_resumes_and_exports(tmp_path):
                "--learning_rate=1e-3", "--num_warmup_steps=1", "--num_train_steps=%d" % steps,
                "--save_checkpoints_steps=2", "--iterations_per_loop=2", "--log_steps=2", "--max_eval_steps=2",
                "--seed=1", "--do_train", "--do_eval"]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 

@@ -8,7 +8,9 @@
 and the same fine-tuning and prediction for CoLA, MNLI and XNLI, on tiny files in the real GLUE
 layouts with a tiny `$BERT_BASE_DIR` (tests/readme_fixtures.py). Set BERT_BASE_DIR, GLUE_DIR (and
 XNLI_DIR) to run them on real checkpoints and data. The flags are the README's; only
-`create_pretraining_data` is `python -m data_prep.create_pretraining_data` here.
+`create_pretraining_data` is `python -m data_prep.create_pretraining_data` here. The chains run
+subprocesses for minutes on 2 cores, so they are `slow` (`bash test.sh -m slow`); the default run
+checks the task names on the GLUE files in-process.
 """
 
 import json
@@ -83,6 +85,22 @@ def pretraining_output(tmp_path_factory, bert_base_dir):
   return str(tmp / "pretraining_output")
 
 
+@pytest.mark.parametrize("task", ["MRPC", "mrpc", "CoLA", "MNLI", "XNLI"])
+def test_original_task_names_read_glue_files_with_the_scripts_options(task, glue_dir):
+  """The processor is built as scripts/run_classifier.py builds it (all its generic options passed),
+  which raised `TypeError: MrpcProcessor() takes no arguments`; train, dev and test all read."""
+  from bert_tf2 import processors
+  options = dict(has_header=True, label_column="0", text_a_column="1", text_b_column=None, labels=None,
+                 errors="strict")
+  processor = processors.get_processor(task, **options)
+  data_dir = readme_fixtures.data_dir(glue_dir, task.upper() if task != "CoLA" else task)
+  for split in ("train", "dev", "test"):
+    examples = getattr(processor, "get_%s_examples" % split)(data_dir)
+    assert examples and all(e.text_a for e in examples)
+    assert all(e.label in processor.get_labels() for e in examples)
+
+
+@pytest.mark.slow
 def test_pretraining_writes_the_checkpoint_names_users_chain(pretraining_output):
   assert os.path.exists(os.path.join(pretraining_output, "model.ckpt-20.index"))
   assert _trained_classifier(pretraining_output).endswith("model.ckpt-20")
@@ -158,6 +176,7 @@ def _check_predictions(task, bert_base_dir, glue_dir, output_dir, predict_dir):
   np.testing.assert_allclose(rows, expected, atol=1e-5)  # the fine-tuned head, not a fresh one
 
 
+@pytest.mark.slow
 def test_mrpc_chain_fine_tunes_from_pretraining_predicts_from_the_trained_classifier_and_extracts(
     tmp_path, bert_base_dir, glue_dir, pretraining_output):
   output_dir, predict_dir, _ = _fine_tune_and_predict("MRPC", bert_base_dir, glue_dir, pretraining_output,

@@ -48,6 +48,53 @@ def _train_dataset(input_files, max_seq_length, max_predictions_per_seq, batch_s
   return dataset
 
 
+def _check_arguments(bert_config, output_dir, init_checkpoint, max_seq_length, max_predictions_per_seq, do_train,
+                     do_eval, num_train_steps, num_warmup_steps, objective):
+  """ValueError on the first bad argument of `run_pretraining`, before any work."""
+  if not (do_train or do_eval):
+    raise ValueError("at least one of do_train and do_eval must be true")
+  checks.check_max_seq_length(max_seq_length, bert_config.max_position_embeddings,
+                              minimum=MIN_PRETRAINING_SEQ_LENGTH)
+  if max_predictions_per_seq < 1:
+    raise ValueError("max_predictions_per_seq must be at least 1, got %d" % max_predictions_per_seq)
+  if do_train and num_warmup_steps > num_train_steps:
+    raise ValueError("num_warmup_steps=%d exceeds num_train_steps=%d" % (num_warmup_steps, num_train_steps))
+  if objective not in ("mlm", "electra"):
+    raise ValueError("objective must be mlm or electra, got %r" % (objective,))
+  checks.check_checkpoint(init_checkpoint)
+  checks.check_output_dir(output_dir)
+
+
+class _Evaluation:
+  """Held-out evaluation of a pretraining model: eval_results keys, TensorBoard `eval/`, and the
+  learning curve `eval_history.txt` (chief only)."""
+
+  def __init__(self, model, loss_fn, finalize, strategy, output_dir, input_files, max_seq_length,
+               max_predictions_per_seq, batch_size, max_steps, jit_compile):
+    self.model, self.loss_fn, self.finalize, self.strategy = model, loss_fn, finalize, strategy
+    self.output_dir, self.chief = output_dir, training.is_chief(strategy)
+    self.dataset_args = (input_files, max_seq_length, max_predictions_per_seq, batch_size)
+    self.max_steps, self.jit_compile = max_steps, jit_compile
+    self.writer = (tf.summary.create_file_writer(os.path.join(output_dir, "eval")) if self.chief
+                   else tf.summary.create_noop_writer())
+
+  def evaluate(self, step):
+    """eval_results at `step`, also written as TensorBoard scalars in output_dir/eval."""
+    dataset = pretraining_data.make_pretraining_dataset(*self.dataset_args, is_training=False)
+    totals = training.evaluate(self.model, self.loss_fn, dataset, self.strategy, self.max_steps, self.jit_compile)
+    results = eval_results(totals, step, self.finalize)
+    training.write_scalars(self.writer, results, step)
+    return results
+
+  def to_history(self, step):
+    """`evaluate`, logged and appended to output_dir/eval_history.txt."""
+    results = self.evaluate(step)
+    logging.info("eval at step %d: %s", step, ", ".join("%s = %.4f" % kv for kv in sorted(results.items())))
+    if self.chief:
+      with open(os.path.join(self.output_dir, "eval_history.txt"), "a") as f:
+        f.write(" ".join("%s=%s" % kv for kv in sorted(results.items())) + "\n")
+
+
 def run_pretraining(bert_config, input_files, output_dir, *, init_checkpoint=None, max_seq_length=128,
                     max_predictions_per_seq=20, do_train=True, do_eval=False, eval_input_files=None,
                     train_batch_size=32, eval_batch_size=8, learning_rate=5e-5, num_train_steps=100000,
@@ -83,22 +130,12 @@ def run_pretraining(bert_config, input_files, output_dir, *, init_checkpoint=Non
   Returns:
     dict with `train` (last logged training metrics) and `eval` (eval_results) when run.
   """
-  if not (do_train or do_eval):
-    raise ValueError("at least one of do_train and do_eval must be true")
-  checks.check_max_seq_length(max_seq_length, bert_config.max_position_embeddings,
-                              minimum=MIN_PRETRAINING_SEQ_LENGTH)
-  if max_predictions_per_seq < 1:
-    raise ValueError("max_predictions_per_seq must be at least 1, got %d" % max_predictions_per_seq)
-  if do_train and num_warmup_steps > num_train_steps:
-    raise ValueError("num_warmup_steps=%d exceeds num_train_steps=%d" % (num_warmup_steps, num_train_steps))
-  checks.check_checkpoint(init_checkpoint)
-  checks.check_output_dir(output_dir)
+  _check_arguments(bert_config, output_dir, init_checkpoint, max_seq_length, max_predictions_per_seq, do_train,
+                   do_eval, num_train_steps, num_warmup_steps, objective)
   if seed is not None:
     keras.utils.set_random_seed(seed)
   strategy = common.default_strategy(strategy)
   distribute.set_mixed_precision(mixed_precision)
-  if objective not in ("mlm", "electra"):
-    raise ValueError("objective must be mlm or electra, got %r" % (objective,))
   model, optimizer = _build(bert_config, strategy, freeze_encoder, learning_rate, num_train_steps,
                             num_warmup_steps, optimizer_type, objective, generator_config)
   loss_fn, metrics_fn, finalize = ((electra.electra_loss_fn(rtd_weight), electra.finalize_metrics,
@@ -107,24 +144,8 @@ def run_pretraining(bert_config, input_files, output_dir, *, init_checkpoint=Non
   result = {}
   os.makedirs(output_dir, exist_ok=True)
   chief = training.is_chief(strategy)
-  eval_writer = (tf.summary.create_file_writer(os.path.join(output_dir, "eval")) if chief
-                 else tf.summary.create_noop_writer())
-
-  def evaluate(step):
-    dataset = pretraining_data.make_pretraining_dataset(
-        eval_input_files or input_files, max_seq_length, max_predictions_per_seq, eval_batch_size, is_training=False)
-    totals = training.evaluate(model, loss_fn, dataset, strategy, max_eval_steps, jit_compile)
-    results = eval_results(totals, step, finalize)
-    training.write_scalars(eval_writer, results, step)
-    return results
-
-  def eval_to_history(step):
-    results = evaluate(step)
-    logging.info("eval at step %d: %s", step, ", ".join("%s = %.4f" % kv for kv in sorted(results.items())))
-    if chief:
-      with open(os.path.join(output_dir, "eval_history.txt"), "a") as f:
-        f.write(" ".join("%s=%s" % kv for kv in sorted(results.items())) + "\n")
-
+  evaluation = _Evaluation(model, loss_fn, finalize, strategy, output_dir, eval_input_files or input_files,
+                           max_seq_length, max_predictions_per_seq, eval_batch_size, max_eval_steps, jit_compile)
   if do_train:
     dataset = _train_dataset(input_files, max_seq_length, max_predictions_per_seq, train_batch_size, seed, strategy)
     result["train"] = training.train(
@@ -132,7 +153,7 @@ def run_pretraining(bert_config, input_files, output_dir, *, init_checkpoint=Non
         save_checkpoints_steps, train_batch_size, metrics_fn=metrics_fn,
         init_fn=common.init_from_checkpoint(model, init_checkpoint),
         steps_per_execution=steps_per_execution, log_steps=log_steps, jit_compile=jit_compile,
-        on_checkpoint=eval_to_history if do_eval and eval_at_checkpoints else None)
+        on_checkpoint=evaluation.to_history if do_eval and eval_at_checkpoints else None)
     if chief:
       checkpoints.save_google_checkpoint(model, os.path.join(output_dir, "bert_model.ckpt"))
   elif tf.train.latest_checkpoint(output_dir):
@@ -140,8 +161,8 @@ def run_pretraining(bert_config, input_files, output_dir, *, init_checkpoint=Non
   elif init_checkpoint:
     checkpoints.load_checkpoint(model, init_checkpoint)
   if do_eval:
-    result["eval"] = evaluate(result.get("train", {}).get("global_step") or common.latest_step(output_dir))
+    result["eval"] = evaluation.evaluate(result.get("train", {}).get("global_step") or common.latest_step(output_dir))
     if chief:
       common.write_key_values(os.path.join(output_dir, "eval_results.txt"), result["eval"])
-  eval_writer.close()
+  evaluation.writer.close()
   return result

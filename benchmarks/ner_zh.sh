@@ -58,14 +58,17 @@ if [ ! -f "$CONFIG" ]; then
 fi
 echo "== 3/5 BERT ($(tr -d '\n ' < "$CONFIG" | cut -c1-90)...) on NER"
 INITS=${INITS:-random pretrained}   # INITS=random or INITS=pretrained: one half (e.g. two processes at once)
+HEADS=${HEADS:-softmax crf}         # HEADS=crf: only the CRF runs
+run_pair() {  # name_prefix init_checkpoint
+  if [[ " $HEADS " == *" softmax "* ]]; then run_ner "$1" ner "$2" false; fi
+  if [[ " $HEADS " == *" crf "* ]]; then run_ner "$1_crf" ner "$2" true; fi
+}
 if [[ " $INITS " == *" random "* ]]; then
-  run_ner bert_random ner "" false
-  run_ner bert_random_crf ner "" true
+  run_pair bert_random ""
 fi
 if [[ " $INITS " == *" pretrained "* ]]; then
   if [ -f "$PRETRAINED/bert_model.ckpt.index" ]; then
-    run_ner bert_pretrained ner "$PRETRAINED/bert_model.ckpt" false
-    run_ner bert_pretrained_crf ner "$PRETRAINED/bert_model.ckpt" true
+    run_pair bert_pretrained "$PRETRAINED/bert_model.ckpt"
   else
     echo "no $PRETRAINED/bert_model.ckpt: the pretrained rows are skipped"
   fi

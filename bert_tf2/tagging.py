@@ -229,8 +229,16 @@ def predict_examples(model, examples, label_list, max_seq_length, tokenizer, doc
   return tagging_data.merge_window_predictions(examples, features, ids, label_list)
 
 
-def tag_texts(model, texts, label_list, max_seq_length, tokenizer, doc_stride, batch_size=32):
-  """One tag per character of each raw text (a character with no word piece, e.g. whitespace,
-  gets "O"): what the exported SavedModel's `tags` holds, computed in Python."""
-  examples = [tagging_data.char_example(text, str(i)) for i, text in enumerate(texts)]
-  return predict_examples(model, examples, label_list, max_seq_length, tokenizer, doc_stride, batch_size)
+def tag_texts(model, texts, label_list, max_seq_length, tokenizer, doc_stride, batch_size=32,
+              sentence_ends=tagging_data.SENTENCE_ENDS):
+  """One tag per character of each raw text: what the exported SavedModel's `tags` holds, in Python.
+
+  Each text is cut into sentences after the characters in `sentence_ends` (as the training files'
+  sentences), each sentence tagged on its own (windows when long); a character with no word piece
+  (whitespace, control characters) gets "O".
+  """
+  sentences = [tagging_data.split_sentences(text, sentence_ends) for text in texts]
+  examples = [tagging_data.char_example(s, "%d-%d" % (i, j)) for i, parts in enumerate(sentences)
+              for j, s in enumerate(parts)]
+  tags = iter(predict_examples(model, examples, label_list, max_seq_length, tokenizer, doc_stride, batch_size))
+  return [[t for _ in parts for t in next(tags)] for parts in sentences]

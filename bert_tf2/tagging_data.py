@@ -288,6 +288,21 @@ def merge_window_predictions(examples, features, predicted_ids, label_list):
   return tags
 
 
+SENTENCE_ENDS = "。！？\n"  # where raw texts are cut into sentences, as People's Daily's CoNLL files
+
+
+def split_sentences(text, ends=SENTENCE_ENDS):
+  """A raw text cut after each character in `ends`: "好。再见" -> ["好。", "再见"] ("" -> [])."""
+  out, start = [], 0
+  for i, c in enumerate(text):
+    if c in ends:
+      out.append(text[start:i + 1])
+      start = i + 1
+  if start < len(text):
+    out.append(text[start:])
+  return out
+
+
 def char_example(text, guid="text"):
   """A raw text as an example of one-character words (the serving layout of character taggers)."""
   return TaggingExample(guid, list(text))

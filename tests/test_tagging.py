@@ -19,9 +19,9 @@ VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + CHARS
 LABELS = ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PER", "I-PER"]
 CONFIG = dict(vocab_size=len(VOCAB), hidden_size=16, num_hidden_layers=2, num_attention_heads=4,
               intermediate_size=32, max_position_embeddings=64, type_vocab_size=2)
-# Whitespace, an unknown character, full-width and Latin letters, a control character, invalid-free
-# text of 70 characters (longer than the 8-piece windows below).
-TEXTS = ["江泽民在北京", "新华社 记者\t报道：ｉ１ab", "", "中国人民银行\x00在上海" * 7, " "]
+# Whitespace, an unknown character, full-width and Latin letters, a control character, a text of 70
+# characters (longer than the 8-piece windows below) with sentence ends and newlines inside.
+TEXTS = ["江泽民在北京", "新华社 记者\t报道：ｉ１ab", "", "中国人民银行\x00在上海" * 4 + "。！\n江泽民在北京？" * 3, " "]
 
 
 @pytest.fixture(scope="module")

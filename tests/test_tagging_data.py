@@ -181,3 +181,8 @@ def test_text_entities_read_through_whitespace():
   tags = ["B-PER", "I-PER", "I-PER", "I-PER", "O", "O", "I-PER", "I-PER", "I-PER", "I-PER", "I-PER", "O", "O",
           "B-LOC", "I-LOC", "O", "", ""]
   assert tagging_metrics.text_entities(text, tags) == [("PER", 0, 11, "John  Smith"), ("LOC", 13, 15, "北京")]
+
+
+def test_raw_texts_are_cut_into_sentences_after_sentence_ends():
+  assert tagging_data.split_sentences("好。再见！\n新华社") == ["好。", "再见！", "\n", "新华社"]
+  assert tagging_data.split_sentences("") == [] and tagging_data.split_sentences("a。", ends="") == ["a。"]

@@ -17,7 +17,9 @@ RUNS = [("crf_baseline", "CRF, character n-grams (python-crfsuite)"),
         ("bert_random", "BERT-tiny, random init, softmax"),
         ("bert_random_crf", "BERT-tiny, random init, CRF"),
         ("bert_pretrained", "BERT-tiny, People's Daily pretrained, softmax"),
-        ("bert_pretrained_crf", "BERT-tiny, People's Daily pretrained, CRF")]
+        ("bert_pretrained_crf", "BERT-tiny, People's Daily pretrained, CRF"),
+        ("bert_random_crf_e10", "BERT-tiny, random init, CRF, 10 epochs"),
+        ("bert_pretrained_crf_e10", "BERT-tiny, People's Daily pretrained, CRF, 10 epochs")]
 
 
 def read_results(path):

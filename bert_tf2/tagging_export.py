@@ -94,7 +94,7 @@ class TaggerModule(tf.Module):
     rows = chars.value_rowids()
     first_of_text = tf.range(tf.shape(rows, out_type=tf.int64)[0]) == tf.gather(chars.row_splits, rows)
     is_end = tf.reduce_any(tf.equal(flat[:, None], self.sentence_ends[None, :]), axis=1)
-    starts = first_of_text | tf.concat([[False], is_end[:-1]], 0)
+    starts = first_of_text | tf.concat([[False], is_end], 0)[:-1]  # (also right for no characters)
     sentence_of_char = tf.cumsum(tf.cast(starts, tf.int64)) - 1
     sentences = tf.RaggedTensor.from_value_rowids(flat, sentence_of_char,
                                                   nrows=tf.reduce_sum(tf.cast(starts, tf.int64)))
@@ -134,7 +134,8 @@ class TaggerModule(tf.Module):
               "input_mask": tf.ones_like(window_ids).to_tensor(0, shape=shape),
               "segment_ids": tf.zeros_like(window_ids).to_tensor(0, shape=shape),
               "label_mask": tf.concat([zero, body_first, zero], axis=1).to_tensor(0, shape=shape)}
-    tag_ids, _ = self._decode(inputs)  # (W, T)
+    tag_ids = tf.cond(num_windows > 0, lambda: self._decode(inputs)[0],  # (W, T); no text at all: no model call
+                      lambda: tf.zeros_like(inputs["input_ids"]))
 
     # Maximum context: for every (window, position) pair the integer score 100 * min(left, right)
     # + window length; each piece keeps the pair with the highest score, the earliest on ties.
@@ -173,7 +174,7 @@ def export_tagger(model, export_dir, vocab_file, do_lower_case, max_seq_length, 
     sentence_ends: characters after which a text is cut into separately tagged sentences ("" = none).
   """
   module = TaggerModule(model, vocab_file, do_lower_case, max_seq_length, doc_stride, label_list, sentence_ends)
-  return export._save(module, export_dir, {"labels.txt": "".join("%s\n" % label for label in label_list)})
+  return export.save_module(module, export_dir, {"labels.txt": "".join("%s\n" % label for label in label_list)})
 
 
 def entities(text, tags):

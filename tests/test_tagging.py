@@ -152,3 +152,11 @@ def test_export_serves_raw_text_of_any_length_in_a_fresh_process(models, vocab_f
   assert len(features) == 1 and served["ids/tag_ids"][0] == tagging.predict_tag_ids(models["crf"], arrays, 8)[0].tolist()
   entities = tagging_export.entities(TEXTS[3], [t.encode() for t in served["crf/tags"][3]])
   assert entities == [(k, s, e, TEXTS[3][s:e]) for k, s, e, _ in entities]
+
+
+def test_serving_graph_takes_batches_without_any_character(models, vocab_file):
+  module = tagging_export.TaggerModule(models["crf"], vocab_file, True, 10, 3, LABELS)
+  for batch, width in (([""], 0), (["", " "], 1), ([], 0)):
+    out = module.tag_text(tf.constant(batch, tf.string))
+    assert out["tags"].shape == (len(batch), width)
+    assert out["lengths"].numpy().tolist() == [len(t) for t in batch]

@@ -155,3 +155,20 @@ def test_run_pretraining_electra_trains_resumes_and_exports(tmp_path):
   bert = BertModel(BertConfig.from_json_file(os.path.join(out, "bert_config.json")))
   status = checkpoints.load_checkpoint(bert, os.path.join(out, "bert_model.ckpt"))
   assert not status.missing and not status.unused
+
+
+def test_job_trains_electra_under_mirrored_strategy_with_mixed_bfloat16(tmp_path):
+  from bert_tf2 import distribute
+  from bert_tf2.jobs import pretraining as pretraining_job
+  records = write_records(str(tmp_path / "train.tfrecord"))
+  try:
+    result = pretraining_job.run_pretraining(
+        CONFIG, [records], str(tmp_path / "out"), max_seq_length=SEQ, max_predictions_per_seq=PREDS,
+        train_batch_size=4, num_train_steps=2, num_warmup_steps=1, save_checkpoints_steps=2, log_steps=2,
+        strategy=tf.distribute.MirroredStrategy(["/cpu:0"]), mixed_precision="mixed_bfloat16",
+        objective="electra", generator_config=electra.generator_config(CONFIG, 8), seed=1)
+  finally:
+    distribute.set_mixed_precision("none")
+  assert result["train"]["global_step"] == 2 and np.isfinite(result["train"]["loss"])
+  assert 0.0 <= result["train"]["rtd_auc"] <= 1.0
+  assert os.path.exists(str(tmp_path / "out" / "bert_model.ckpt.index"))

@@ -32,7 +32,8 @@ from absl import logging
 from bert_tf2 import checkpoints, checks, export, modeling, tokenization
 from bert_tf2.features import (INPUT_NAMES, bucket_batches, check_max_seq_length, convert_examples_to_features,
                                lines_to_examples, pad_batch)
-from bert_tf2.pooling import POOLING_STRATEGIES, check_options, pool_layers
+# POOLING_STRATEGIES: the pooling_strategy values, part of this module's interface.
+from bert_tf2.pooling import POOLING_STRATEGIES, check_options, pool_layers  # noqa: F401
 
 
 def unk_share(features):

@@ -196,7 +196,17 @@ def encoder_settings(loaded):
           "pooling_layer": [int(i) for i in loaded.pooling_layer.numpy()], "normalize": bool(loaded.normalize.numpy())}
 
 
-def _save(module, export_dir, extra_assets=None, signatures=None):
+def replace_directory(tmp, directory):
+  """Moves the finished directory `tmp` to `directory`, replacing (then removing) what was there, so a
+  reader never sees half an export."""
+  if os.path.exists(directory):
+    old = directory + ".old-%d" % os.getpid()
+    os.replace(directory, old)
+    shutil.rmtree(old)
+  os.replace(tmp, directory)
+
+
+def save_module(module, export_dir, extra_assets=None, signatures=None):
   """Saves `module` (with `signatures`, default `module.signatures()`) to a temporary directory beside
   `export_dir`, then swaps it in; `extra_assets` {name: text} are written into assets/. The helper
   every bert_tf2 export shares."""
@@ -207,11 +217,7 @@ def _save(module, export_dir, extra_assets=None, signatures=None):
   for name, text in (extra_assets or {}).items():
     with open(os.path.join(tmp, "assets", name), "w", encoding="utf-8") as f:
       f.write(text)
-  if os.path.exists(export_dir):
-    old = export_dir + ".old-%d" % os.getpid()
-    os.replace(export_dir, old)
-    shutil.rmtree(old)
-  os.replace(tmp, export_dir)
+  replace_directory(tmp, export_dir)
   return export_dir
 
 
@@ -228,7 +234,7 @@ def export_classifier(model, export_dir, vocab_file, do_lower_case, max_seq_leng
     threshold: float, multi-label `labels` lists those with probability >= threshold.
   """
   module = ClassifierModule(model, vocab_file, do_lower_case, max_seq_length, label_list, is_pair, threshold)
-  return _save(module, export_dir, {"labels.txt": "".join("%s\n" % label for label in label_list)})
+  return save_module(module, export_dir, {"labels.txt": "".join("%s\n" % label for label in label_list)})
 
 
 def export_encoder(encoder, export_dir, vocab_file, do_lower_case, max_seq_length, pooling_strategy="REDUCE_MEAN",
@@ -246,4 +252,4 @@ def export_encoder(encoder, export_dir, vocab_file, do_lower_case, max_seq_lengt
   """
   module = EncoderModule(encoder, vocab_file, do_lower_case, max_seq_length, pooling_strategy, pooling_layer,
                          normalize)
-  return _save(module, export_dir, signatures=module.signatures(default_signature))
+  return save_module(module, export_dir, signatures=module.signatures(default_signature))

@@ -21,10 +21,10 @@ TF Hub. A fresh process needs only `import tensorflow as tf, tensorflow_text`.
 """
 
 import os
-import shutil
 
 import tensorflow as tf
 
+from bert_tf2 import export
 from bert_tf2.fast_tokenizer import FastTokenizer, pack_inputs
 
 _STRINGS = tf.TensorSpec([None], tf.string, name="sentences")
@@ -116,13 +116,5 @@ def export_preprocessing(export_dir, vocab_file, do_lower_case, default_seq_leng
   if not os.path.isfile(vocab_file):
     raise ValueError("%s: file not found" % vocab_file)
   module = HubPreprocessing(vocab_file, do_lower_case, default_seq_length)
-  export_dir = os.path.abspath(export_dir)
-  tmp = export_dir + ".tmp-%d" % os.getpid()
-  shutil.rmtree(tmp, ignore_errors=True)
-  tf.saved_model.save(module, tmp, signatures={"serving_default": module.__call__.get_concrete_function()})
-  if os.path.exists(export_dir):
-    old = export_dir + ".old-%d" % os.getpid()
-    os.replace(export_dir, old)
-    shutil.rmtree(old)
-  os.replace(tmp, export_dir)
-  return export_dir
+  return export.save_module(module, export_dir,
+                            signatures={"serving_default": module.__call__.get_concrete_function()})

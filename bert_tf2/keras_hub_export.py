@@ -31,7 +31,7 @@ import unicodedata
 import numpy as np
 from absl import logging
 
-from bert_tf2 import checkpoints, hf_export, tokenization
+from bert_tf2 import checkpoints, export, hf_export, tokenization
 
 PROBE_TOLERANCE = 1e-4  # an export whose backbone differs more than this on a probe batch is refused
 
@@ -173,10 +173,6 @@ def save_keras_hub_preset(model, directory, vocab_file, do_lower_case, max_seq_l
   else:
     backbone.save_to_preset(tmp)
     tokenizer.save_to_preset(tmp)
-  if os.path.exists(directory):
-    old = directory + ".old-%d" % os.getpid()
-    os.replace(directory, old)
-    shutil.rmtree(old)
-  os.replace(tmp, directory)
+  export.replace_directory(tmp, directory)
   logging.info("Wrote a keras-hub preset to %s (probe difference %.3g)", directory, difference)
   return directory, difference

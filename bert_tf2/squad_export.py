@@ -246,4 +246,4 @@ def export_squad(model, export_dir, vocab_file, do_lower_case, max_seq_length, d
   """
   module = SquadModule(model, vocab_file, do_lower_case, max_seq_length, doc_stride, max_query_length,
                        max_answer_length, n_best_size, version_2_with_negative, null_score_diff_threshold)
-  return export._save(module, export_dir)
+  return export.save_module(module, export_dir)

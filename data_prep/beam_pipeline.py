@@ -111,7 +111,7 @@ def make_plan(input_files, output_files, vocab_file, do_lower_case=True, config=
   with open_file(vocab_file) as f:
     vocab_bytes = f.read()
   _tokenizer(vocab_bytes, do_lower_case, vocab_file)  # checks the special tokens
-  lib.make_segmenter(chinese_whole_word_mask)  # checks that jieba is there if asked for
+  documents_lib.make_segmenter(chinese_whole_word_mask)  # checks that jieba is there if asked for
   checks.check_max_seq_length(config.max_seq_length, minimum=5)  # [CLS] A [SEP] B [SEP]
   if not output_files:
     raise ValueError("no output file")
@@ -148,7 +148,7 @@ class _ReadBlock(beam.DoFn):
 
   def setup(self):
     self.tokenizer = _tokenizer(self.plan.vocab_bytes, self.plan.do_lower_case)
-    self.segmenter = lib.make_segmenter(self.plan.chinese_whole_word_mask)
+    self.segmenter = documents_lib.make_segmenter(self.plan.chinese_whole_word_mask)
     self.counters = {name: Metrics.counter(NAMESPACE, name) for name in ("documents", "sentences", "input_tokens")}
 
   def process(self, element):

@@ -47,7 +47,7 @@ flags.DEFINE_bool("sharded", False,
                   "Shard documents (for corpora past one machine; the same records as "
                   "create_pretraining_data_beam): reproducible per seed and --docs_per_shard, not the original's records.")
 flags.DEFINE_integer("docs_per_shard", 256, "Documents per shard with --sharded.")
-flags.DEFINE_enum("chinese_whole_word_mask", "none", list(lib.CHINESE_WHOLE_WORD_MASK),
+flags.DEFINE_enum("chinese_whole_word_mask", "none", list(documents.CHINESE_WHOLE_WORD_MASK),
                   "Mask whole Chinese words: words from space-separated input (pre_segmented) or jieba.")
 flags.DEFINE_enum("errors", "strict", ["strict", "replace", "ignore"],
                   "Non-UTF-8 input: strict = error naming file and line; replace/ignore = as Python's codecs.")

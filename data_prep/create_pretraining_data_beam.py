@@ -25,6 +25,7 @@ from absl import flags
 from absl import logging
 
 from data_prep import create_pretraining_data_lib as lib
+from data_prep import documents
 
 flags.DEFINE_string("input_file", None, "Input raw text files or globs, comma-separated (any Beam filesystem).")
 flags.DEFINE_string("output_file", None, "Output TF example files, comma-separated.")
@@ -38,7 +39,7 @@ flags.DEFINE_integer("dupe_factor", 10, "Number of times to duplicate the input 
 flags.DEFINE_float("masked_lm_prob", 0.15, "Masked LM probability.")
 flags.DEFINE_float("short_seq_prob", 0.1, "Probability of creating sequences shorter than the maximum length.")
 flags.DEFINE_integer("docs_per_shard", 256, "Documents per shard (the output depends on it).")
-flags.DEFINE_enum("chinese_whole_word_mask", "none", list(lib.CHINESE_WHOLE_WORD_MASK),
+flags.DEFINE_enum("chinese_whole_word_mask", "none", list(documents.CHINESE_WHOLE_WORD_MASK),
                   "Mask whole Chinese words: words from space-separated input (pre_segmented) or jieba.")
 flags.DEFINE_enum("errors", "strict", ["strict", "replace", "ignore"],
                   "Non-UTF-8 input: strict = error naming file and line; replace/ignore = as Python's codecs.")

@@ -30,7 +30,7 @@ import numpy as np
 
 from bert_tf2 import checks, tokenization
 from data_prep import documents as documents_lib
-from data_prep.documents import CHINESE_WHOLE_WORD_MASK, make_segmenter  # the options of `create_pretraining_data`
+from data_prep.documents import make_segmenter
 from data_prep import example_batch
 from data_prep import example_jit
 from data_prep import example_writer

@@ -174,8 +174,7 @@ def export_tagger(model, export_dir, vocab_file, do_lower_case, max_seq_length, 
     sentence_ends: characters after which a text is cut into separately tagged sentences ("" = none).
   """
   module = TaggerModule(model, vocab_file, do_lower_case, max_seq_length, doc_stride, label_list, sentence_ends)
-  save = getattr(export, "save_module", None) or export._save  # pylint: disable=protected-access  (being renamed)
-  return save(module, export_dir, {"labels.txt": "".join("%s\n" % label for label in label_list)})
+  return export.save_module(module, export_dir, {"labels.txt": "".join("%s\n" % label for label in label_list)})
 
 
 def entities(text, tags):

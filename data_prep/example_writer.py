@@ -15,7 +15,6 @@ ever held in memory. Output files are written under a temporary name and renamed
 """
 
 import array
-import mmap
 import os
 import tempfile
 
@@ -167,7 +166,10 @@ class SpillFile:
 class SpilledRecords:
   """Read access to the records of several finished spill files, numbered across all of them.
 
-  The files are memory-mapped, so reading a record is a slice, not a system call.
+  Records are read with `os.pread`, not through a memory map: the records are read in a random
+  order, and each page fault on a map maps up to 64 kB around it (the kernel's fault-around), so a
+  map would grow the resident set to the whole spill, i.e. with dupe_factor. With pread the pages
+  stay in the page cache, outside the process.
 
   Args:
     parts: list of (path, offsets) from `SpillFile.finish()` (or slices of a file's offsets).
@@ -176,12 +178,8 @@ class SpilledRecords:
   def __init__(self, parts):
     self.paths = list(dict.fromkeys(path for path, _ in parts))  # a file may hold several parts
     number = {path: k for k, path in enumerate(self.paths)}
-    self._maps = []
-    for path in self.paths:
-      with open(path, "rb") as f:
-        self._maps.append(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if os.fstat(f.fileno()).st_size
-                          else b"")
-    # Record g is self._maps[self._part[g]][self._starts[g]:self._ends[g]].
+    self._fds = [os.open(path, os.O_RDONLY) for path in self.paths]
+    # Record g is bytes [_starts[g], _ends[g]) of file _fds[_part[g]].
     self._part, self._starts, self._ends = array.array("I"), array.array("q"), array.array("q")
     for path, offsets in parts:
       self._part.extend([number[path]] * (len(offsets) - 1))
@@ -192,18 +190,13 @@ class SpilledRecords:
     return len(self._part)
 
   def __getitem__(self, index):
-    return self._maps[self._part[index]][self._starts[index]:self._ends[index]]
-
-  def release(self):
-    """Drops the mapped pages from this process's memory (they stay in the page cache)."""
-    for mapped in self._maps:
-      if isinstance(mapped, mmap.mmap):
-        mapped.madvise(mmap.MADV_DONTNEED)
+    start = self._starts[index]
+    return os.pread(self._fds[self._part[index]], self._ends[index] - start, start)
 
   def close(self, remove=True):
-    for mapped in self._maps:
-      if isinstance(mapped, mmap.mmap):
-        mapped.close()
+    for fd in self._fds:
+      os.close(fd)
+    self._fds = []
     if remove:
       for path in self.paths:
         remove_quietly(path)
@@ -264,11 +257,8 @@ def write_instance_to_example_files(records, order, output_files):
     writes = [writer.write for writer in writers]
     counts = [0] * len(writers)
     num_writers = len(writers)
-    release = getattr(records, "release", None)
     for k, index in enumerate(order):
       writes[k % num_writers](records[index])
-      if release and k % 16384 == 16383:  # keeps the resident set small on big corpora
-        release()
     for k in range(num_writers):
       counts[k] = len(order) // num_writers + (k < len(order) % num_writers)
     for writer in writers:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import tensorflow as tf
 
 from bert_tf2.jobs import squad as squad_job
 from tests import squad_data
@@ -29,12 +30,19 @@ def files(tmp_path_factory):
   return paths
 
 
-def test_training_learns_a_small_chinese_set_and_predicting_again_gives_the_same_files(files, tmp_path):
-  output_dir = str(tmp_path / "out")
+@pytest.fixture(scope="module")
+def trained(files, tmp_path_factory):
+  """(output_dir, results) of fine-tuning on the Chinese 2.0 file until it is learned by heart."""
+  output_dir = str(tmp_path_factory.mktemp("trained") / "out")
   results = squad_job.run_squad(
       output_dir, files["vocab"], files["config"], train_file=files["zh"], predict_file=files["zh"],
       do_train=True, do_predict=True, train_batch_size=8, num_train_epochs=250.0, learning_rate=3e-3,
       version_2_with_negative=True, split_cjk_chars=True, save_checkpoints_steps=10000, **SIZES)
+  return output_dir, results
+
+
+def test_training_learns_a_small_chinese_set_and_predicting_again_gives_the_same_files(files, trained):
+  output_dir, results = trained
   # 10 questions (one unanswerable), 312 steps: learned by heart, by the official 2.0 numbers.
   assert results["train_examples"] == 10 and results["train_skipped"] == 0
   assert results["exact"] == 100.0 and results["HasAns_total"] == 9 and results["NoAns_total"] == 1
@@ -54,6 +62,19 @@ def test_training_learns_a_small_chinese_set_and_predicting_again_gives_the_same
   assert {n: open(os.path.join(output_dir, n), "rb").read() for n in names[:3]} == first
 
 
+@pytest.mark.slow  # a SavedModel export (~1 min); the export itself is tested in test_question_answering.py
+def test_export_from_an_output_dir_answers_as_trained(trained, tmp_path):
+  output_dir, _ = trained
+  path = squad_job.export_from_dir(output_dir, str(tmp_path / "export"))
+  serve = tf.saved_model.load(path).signatures["serving_default"]
+  out = serve(question=tf.constant(["文中提到的人名是什么？", "文中提到的组织机构名是什么？"]),
+              context=tf.constant([squad_data.ZH_2] * 2))
+  assert [a.decode() for a in out["answer"].numpy()] == ["李鹏", ""]
+  start, end = out["start"].numpy()[0], out["end"].numpy()[0]
+  assert squad_data.ZH_2[start:end] == "李鹏" and squad_data.ZH_2.index("李鹏", 20) == start  # the annotated one
+
+
+@pytest.mark.slow  # test_squad.py counts them in read_squad_examples; this checks the job passes the count on
 def test_answers_not_at_their_offsets_are_counted(files, tmp_path):
   results = squad_job.run_squad(str(tmp_path / "out"), files["vocab"], files["config"], train_file=files["en"],
                                 do_train=True, train_batch_size=8, num_train_epochs=1.0,
@@ -74,23 +95,13 @@ def _script(*args):
 
 
 def test_script_reports_bad_input_in_one_line(files, tmp_path):
-  common = ["--vocab_file=" + files["vocab"], "--bert_config_file=" + files["config"],
-            "--max_seq_length=64", "--max_query_length=16"]
+  """One run of the script (the other bad inputs are library errors tested above and in test_squad.py)."""
   not_squad = tmp_path / "rows.json"
   not_squad.write_text("[{\"question\": \"q\"}]", encoding="utf-8")
-  empty = tmp_path / "empty.json"
-  empty.write_text("", encoding="utf-8")
-  cases = [
-      (["--do_train", "--train_file=%s" % not_squad], "%s: not a SQuAD file" % not_squad),
-      (["--do_predict", "--predict_file=%s" % empty, "--init_checkpoint=%s" % files["config"]],
-       "no checkpoint at this prefix"),
-      (["--do_predict", "--predict_file=%s" % files["en"]], "no checkpoint to predict with"),
-  ]
-  for i, (args, message) in enumerate(cases):
-    output_dir = tmp_path / ("out%d" % i)
-    done = _script(*common, "--output_dir=%s" % output_dir, *args)
-    lines = done.stderr.strip().splitlines()
-    assert done.returncode == 1, done.stderr[-2000:]
-    assert lines[-1].startswith("run_squad: error: "), lines[-1]
-    assert message in lines[-1], lines[-1]
-    assert not output_dir.exists()  # nothing left behind by a failed run
+  output_dir = tmp_path / "out"
+  done = _script("--vocab_file=" + files["vocab"], "--bert_config_file=" + files["config"], "--max_seq_length=64",
+                 "--max_query_length=16", "--output_dir=%s" % output_dir, "--do_train", "--train_file=%s" % not_squad)
+  assert done.returncode == 1, done.stderr[-2000:]
+  assert done.stderr.strip().splitlines()[-1] == (
+      'run_squad: error: %s: not a SQuAD file: expected a JSON object with a "data" list' % not_squad)
+  assert not output_dir.exists()  # nothing left behind by a failed run

@@ -149,6 +149,7 @@ def run_squad(output_dir, vocab_file, bert_config_file, train_file=None, predict
       raise ValueError("%s is required" % flag)
     if needed and not os.path.isfile(path):
       raise ValueError("%s: file not found" % path)
+  tokenization.validate_case_matches_checkpoint(do_lower_case, init_checkpoint)  # as the original
   config = BertConfig.from_json_file(bert_config_file)
   checks.check_max_seq_length(max_seq_length, config.max_position_embeddings, bert_config_file)
   if max_seq_length <= max_query_length + 3:

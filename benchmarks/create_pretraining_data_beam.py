@@ -124,6 +124,12 @@ def main():
       if key == "beam":
         steps = re.search(r"seconds inside the steps.*", stdout).group(0)
     same = open(out["beam"], "rb").read() == open(out["local"], "rb").read()
+    if os.environ.get("KEEP_OUTPUTS"):
+      import shutil  # pylint: disable=g-import-not-at-top
+      for name in ("beam", "local"):
+        shutil.copy(out[name], os.path.join(os.environ["KEEP_OUTPUTS"], name + ".tfrecord"))
+      shutil.copy(vocab, os.environ["KEEP_OUTPUTS"])
+      shutil.copy(inputs[args.copies], os.environ["KEEP_OUTPUTS"])
     print("beam output identical to the local --sharded output (bytes): %s" % same)
     print("instances/s ratios: local / original %.2f, beam / original %.2f, beam / local %.2f"
           % (rows[1][4] / rows[0][4], rows[2][4] / rows[0][4], rows[2][4] / rows[1][4]))

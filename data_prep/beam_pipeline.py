@@ -26,6 +26,7 @@ Files go through Beam's `FileSystems` (local paths, gs://, hdfs://, s3://). The 
 configuration travel inside the pipeline (construction values), not as worker-local files.
 """
 
+import array
 import dataclasses
 import os
 import tempfile
@@ -202,8 +203,10 @@ class _MakeShard(beam.DoFn):
   def _process(self, element):
     shard, placed = element
     placed = sorted(placed, key=lambda item: item[0])
-    docs = placed[0][1]
-    for _, doc in placed[1:]:
+    # A new corpus: Beam may hand the same input objects to a retried bundle, so they are not changed.
+    docs = documents_lib.Documents(with_joins=placed[0][1].joins is not None)
+    docs.ids = array.array(placed[0][1].ids.typecode)
+    for _, doc in placed:
       docs.extend(doc)
     records = _FramedRecords()
     keys, summary = lib.shard_instances(shard, docs, self.plan.config, self.vocab, records)

@@ -76,6 +76,25 @@ def test_google_checkpoint_holds_the_original_head_names(tmp_path):
   assert shapes["cls/squad/output_weights"] == [2, 16] and shapes["cls/squad/output_bias"] == [2]
 
 
+def test_hugging_face_question_answering_weights_round_trip(tmp_path):
+  """qa_outputs.* (BertForQuestionAnswering, "bert."-prefixed encoder, no pooler) <-> cls/squad."""
+  inputs = {k: np.ones((2, 6), np.int32) for k in ("input_ids", "input_mask", "segment_ids")}
+  keras.utils.set_random_seed(1)
+  ours = BertQuestionAnswerer(BertConfig.from_dict(CONFIG))
+  ours(inputs)
+  vocab_file = tmp_path / "vocab.txt"
+  vocab_file.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + ["t%d" % i for i in range(35)]))
+  checkpoints.save_hf_checkpoint(ours, str(tmp_path / "hf"), vocab_file=str(vocab_file), do_lower_case=True)
+  with open(tmp_path / "hf" / "config.json", encoding="utf-8") as f:
+    assert json.load(f)["architectures"] == ["BertForQuestionAnswering"]
+  keras.utils.set_random_seed(2)
+  restored = BertQuestionAnswerer(BertConfig.from_dict(CONFIG))
+  status = checkpoints.load_checkpoint(restored, str(tmp_path / "hf"))
+  assert "qa_outputs.weight" in status.loaded and not status.unused
+  for key in ("start_logits", "end_logits"):
+    np.testing.assert_array_equal(restored(inputs)[key], ours(inputs)[key])
+
+
 # === Export ===
 
 CLEAN_EN = ("the dog is hairy . the cat runs fast and the dog runs fast and the cat is hairy . jim henson was "

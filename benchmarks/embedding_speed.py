@@ -1,12 +1,19 @@
-r"""Sentences/s of bert_tf2.embeddings vs sentence-transformers (PyTorch CPU) on all-MiniLM-L6-v2.
+r"""Sentences/s of bert_tf2.embeddings vs sentence-transformers (PyTorch CPU) and ONNX Runtime on all-MiniLM-L6-v2.
 
-  PYTHONPATH=. .venv/bin/python benchmarks/embedding_speed.py --num_sentences=2000 --threads=2 --repeats=3
+  PYTHONPATH=. .venv/bin/python benchmarks/embedding_speed.py --num_sentences=2000 --threads=2 --repeats=3 \
+      --ref_python=/work/venv-torch/bin/python
 
 Same sentences, same machine, same run, same thread count: each side is timed `--repeats` times,
-alternating, and its best time is kept (the least disturbed by other load). The PyTorch side runs in
-a subprocess of a separate venv (torch must never enter the project's .venv):
+alternating, and its best time is kept (the least disturbed by other load). The peers run in
+subprocesses of a separate venv (torch must never enter the project's .venv):
 
-  python3 -m venv /tmp/refvenv && /tmp/refvenv/bin/pip install torch==2.13.0 sentence-transformers
+  python3 -m venv /tmp/refvenv && /tmp/refvenv/bin/pip install torch==2.13.0 sentence-transformers onnxruntime onnx
+
+ONNX Runtime (`benchmarks/onnx_minilm.py`): the model exported by torch.onnx, an InferenceSession
+with ORT_ENABLE_ALL ("onnxruntime"), and the same after onnxruntime.transformers' BERT fusions
+("onnxruntime_fused", what Optimum's highest level does); the sentence-transformers encode loop
+(fast tokenizer, sorted by length, mean pooling). `min_cosine_*` compares every sentence's vector
+with ours.
 
 Both sides: batch size 64, max_seq_length 256 (the model's sentence_bert_config), mean pooling of
 the last layer, L2-normalized; both sort by length before batching. Sentences: People's Daily
@@ -17,8 +24,10 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
+import numpy as np
 from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -29,9 +38,13 @@ flags.DEFINE_integer("batch_size", 64, "Batch size on both sides.")
 flags.DEFINE_integer("threads", 2, "CPU threads for both TensorFlow and PyTorch.")
 flags.DEFINE_integer("repeats", 3, "Timed runs per side (best kept).")
 flags.DEFINE_string("ref_python", "/tmp/refvenv/bin/python", "Python with torch + sentence-transformers.")
+flags.DEFINE_list("peers", ["torch", "onnxruntime", "onnxruntime_fused"],
+                  "Peers to time beside ours: torch (sentence-transformers), onnxruntime, onnxruntime_fused.")
+flags.DEFINE_string("onnx_dir", os.path.join(tempfile.gettempdir(), "bert_tf2_minilm_onnx"),
+                    "Where the exported ONNX model is cached.")
 
 _TORCH_SIDE = r"""
-import json, sys, time, torch
+import json, sys, time, numpy, torch
 from sentence_transformers import SentenceTransformer
 model_dir, threads, batch_size, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 torch.set_num_threads(threads)
@@ -41,7 +54,8 @@ model.encode(sentences[:batch_size], batch_size=batch_size)  # warm-up
 for _ in range(repeats):
   start = time.perf_counter()
   vectors = model.encode(sentences, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
-  print(json.dumps({"seconds": time.perf_counter() - start, "first": vectors[0, :4].tolist()}), flush=True)
+  print(json.dumps({"seconds": time.perf_counter() - start}), flush=True)
+numpy.save(sys.argv[5], vectors)
 """
 
 
@@ -69,30 +83,48 @@ def main(argv):
   encoder = embeddings.SentenceEncoder.from_pretrained(model_dir, pooling_layer=-1, normalize=True,
                                                        batch_size=FLAGS.batch_size)
   encoder.encode(sentences[:FLAGS.batch_size])  # warm-up (tracing)
-  ours, theirs, first = [], [], None
-  for _ in range(FLAGS.repeats):
+  peers = FLAGS.peers if os.path.exists(FLAGS.ref_python) else []
+  ours, theirs = [], {peer: [] for peer in peers}
+  vectors_file = os.path.join(tempfile.mkdtemp(prefix="embedding_speed_"), "peer.npy")
+  peer_vectors = {}
+  for _ in range(FLAGS.repeats):  # one run of each side in turn: interleaved
     start = time.perf_counter()
     vectors = encoder.encode(sentences)
     ours.append(time.perf_counter() - start)
-    if os.path.exists(FLAGS.ref_python):  # one torch run between two of ours: interleaved
-      result = subprocess.run(
-          [FLAGS.ref_python, "-c", _TORCH_SIDE, model_dir, str(FLAGS.threads), str(FLAGS.batch_size), "1"],
-          input=json.dumps(sentences), capture_output=True, text=True, env=dict(os.environ, HF_HUB_OFFLINE="1"))
-      if result.returncode != 0:
-        sys.exit("torch side failed: " + result.stderr[-2000:])
-      run = json.loads(result.stdout.strip().splitlines()[-1])
-      theirs.append(run["seconds"])
-      first = run["first"]
+    for peer in peers:
+      run, peer_vectors[peer] = _run_peer(peer, model_dir, sentences, vectors_file)
+      theirs[peer].append(run["seconds"])
   report = {"sentences": len(sentences), "threads": FLAGS.threads, "batch_size": FLAGS.batch_size,
             "ours_sentences_per_s": round(len(sentences) / min(ours), 1), "ours_seconds": [round(t, 3) for t in ours]}
-  if theirs:
-    report.update(sentence_transformers_sentences_per_s=round(len(sentences) / min(theirs), 1),
-                  sentence_transformers_seconds=[round(t, 3) for t in theirs],
-                  speedup=round(min(theirs) / min(ours), 2),
-                  first_vector_max_abs_diff=float(abs(vectors[0, :4] - first).max()))
-  else:
-    report["sentence_transformers"] = "skipped: no %s (see the docstring for the recipe)" % FLAGS.ref_python
+  names = {"torch": "sentence_transformers"}
+  for peer in peers:
+    name = names.get(peer, peer)
+    report.update({name + "_sentences_per_s": round(len(sentences) / min(theirs[peer]), 1),
+                   name + "_seconds": [round(t, 3) for t in theirs[peer]],
+                   "speedup_vs_" + name: round(min(theirs[peer]) / min(ours), 2),
+                   "min_cosine_vs_" + name: float(np.sum(vectors * peer_vectors[peer], axis=1).min())})
+  if not peers:
+    report["peers"] = "skipped: no %s (see the docstring for the recipe)" % FLAGS.ref_python
   print(json.dumps(report))
+
+
+def _run_peer(peer, model_dir, sentences, vectors_file):
+  """One timed encode of `sentences` by a peer in the reference venv -> (its JSON line, vectors [N, D])."""
+  if peer == "torch":
+    command = [FLAGS.ref_python, "-c", _TORCH_SIDE, model_dir, str(FLAGS.threads), str(FLAGS.batch_size), "1",
+               vectors_file]
+  elif peer in ("onnxruntime", "onnxruntime_fused"):
+    command = [FLAGS.ref_python, os.path.join(os.path.dirname(os.path.abspath(__file__)), "onnx_minilm.py"),
+               "--model_dir", model_dir, "--onnx_dir", FLAGS.onnx_dir, "--threads", str(FLAGS.threads),
+               "--batch_size", str(FLAGS.batch_size), "--variant", "fused" if peer.endswith("fused") else "plain",
+               "--vectors_out", vectors_file]
+  else:
+    sys.exit("--peers: unknown %r (torch, onnxruntime, onnxruntime_fused)" % peer)
+  result = subprocess.run(command, input=json.dumps(sentences), capture_output=True, text=True,
+                          env=dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS=str(FLAGS.threads)))
+  if result.returncode != 0:
+    sys.exit("%s side failed: %s" % (peer, result.stderr[-2000:]))
+  return json.loads(result.stdout.strip().splitlines()[-1]), np.load(vectors_file)
 
 
 if __name__ == "__main__":

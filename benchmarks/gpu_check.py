@@ -274,6 +274,8 @@ def main(argv=None):
     if section in ("pretrain", "finetune"):
       for shape in profile["shapes"] if section == "pretrain" else [profile["finetune_shape"]]:
         rows += throughput_rows(section, shape, profile, args)
+        print(data.format_table([r for r in rows if r["shape"] == shape and r["section"] == section], [], profile),
+              flush=True)  # as it goes: a long run shows its numbers early
     elif section == "embed":
       for shape in profile["embed_shapes"]:
         rows += embed_rows(shape, profile, args, workdir)

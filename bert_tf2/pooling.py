@@ -45,8 +45,12 @@ def pool(hidden, input_mask, strategy):
 
 
 def pool_layers(encoder_outputs, input_mask, pooling_layer, pooling_strategy, normalize):
-  """Selects `pooling_layer` of `encoder_outputs` (list of [B, T, D]), concatenates, pools, L2-normalizes."""
-  hidden = tf.concat([encoder_outputs[i] for i in pooling_layer], axis=-1)
+  """Selects `pooling_layer` of `encoder_outputs` (list of [B, T, D]), concatenates, pools, L2-normalizes.
+
+  Pools in float32 whatever the layers' dtype: under mixed precision a bfloat16 sum over T tokens
+  loses digits, and REDUCE_MAX's -1e30 padding mask overflows float16 (inf * 0 = NaN).
+  """
+  hidden = tf.cast(tf.concat([encoder_outputs[i] for i in pooling_layer], axis=-1), tf.float32)
   pooled = pool(hidden, input_mask, pooling_strategy)
   return tf.math.l2_normalize(pooled, axis=-1) if normalize else pooled
 

@@ -149,3 +149,14 @@ def test_from_pretrained_reads_export_encoder_saved_model(model, vocab_file, tmp
   assert loaded.pooling_layer == [-1]
   np.testing.assert_allclose(loaded.encode(TEXTS), _encoder(model, vocab_file, pooling_layer=-1).encode(TEXTS),
                              atol=2e-5)
+
+
+@pytest.mark.parametrize("dtype", [tf.float16, tf.bfloat16])
+def test_pooling_of_mixed_precision_layers_is_float32_and_finite(dtype):
+  # Hand-worked: two tokens [1, 2] and [3, 6], the second row padded after one token.
+  hidden = tf.constant([[[1.0, 2.0], [3.0, 6.0]], [[4.0, 0.5], [9.0, 9.0]]], dtype)
+  mask = tf.constant([[1, 1], [1, 0]])
+  for strategy, expected in (("REDUCE_MEAN", [[2.0, 4.0], [4.0, 0.5]]), ("REDUCE_MAX", [[3.0, 6.0], [4.0, 0.5]])):
+    pooled = embeddings.pool_layers([hidden], mask, [0], strategy, normalize=False)
+    assert pooled.dtype == tf.float32  # float16's -1e30 padding mask would be -inf, and inf * 0 = NaN
+    np.testing.assert_array_equal(pooled.numpy(), expected)

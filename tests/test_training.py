@@ -34,10 +34,17 @@ def test_progress_line_hand_worked():
 
 
 def test_log_lines_show_step_of_total_rate_and_eta(tmp_path, caplog):
-  with caplog.at_level(logging.INFO):
-    result, _ = _linear_problem(tmp_path, 4)
-  lines = [r.getMessage() for r in caplog.records if re.match(r"step \d+/4, ", r.getMessage())]
-  assert len(lines) == 2, [r.getMessage() for r in caplog.records]
+  # Earlier tests (absl app runs) can stop the absl logger propagating: attach the capture to it directly.
+  absl_logger = logging.getLogger("absl")
+  absl_logger.addHandler(caplog.handler)
+  try:
+    with caplog.at_level(logging.INFO), caplog.at_level(logging.INFO, logger="absl"):
+      result, _ = _linear_problem(tmp_path, 4)
+  finally:
+    absl_logger.removeHandler(caplog.handler)
+  records = list({id(r): r for r in caplog.records}.values())
+  lines = [r.getMessage() for r in records if re.match(r"step \d+/4, ", r.getMessage())]
+  assert len(lines) == 2, [r.getMessage() for r in records]
   assert re.match(r"step 2/4, \d+\.\d examples/s, ETA \d+:\d\d:\d\d: loss = ", lines[0]), lines[0]
   assert lines[1].startswith("step 4/4, ") and "ETA 0:00:00" in lines[1]
   # The returned loss is the one of the last log line.

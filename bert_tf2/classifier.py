@@ -11,32 +11,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from bert_tf2.layers import OutputLayer
 from bert_tf2.modeling import BertConfig, BertModel
-
-
-@keras.saving.register_keras_serializable(package="bert_tf2")
-class _OutputLayer(keras.layers.Layer):
-  """logits = x @ output_weights^T + output_bias, with run_classifier.py's [num_labels, D] kernel."""
-
-  def __init__(self, num_labels, initializer_range, **kwargs):
-    super().__init__(**kwargs)
-    self.num_labels = num_labels
-    self.initializer_range = initializer_range
-
-  def build(self, input_shape):
-    self.output_weights = self.add_weight(
-        name="output_weights", shape=(self.num_labels, input_shape[-1]),
-        initializer=keras.initializers.TruncatedNormal(stddev=self.initializer_range))
-    self.output_bias = self.add_weight(name="output_bias", shape=(self.num_labels,), initializer="zeros")
-
-  def get_config(self):
-    return {**super().get_config(), "num_labels": self.num_labels, "initializer_range": self.initializer_range}
-
-  def call(self, x):
-    return tf.matmul(x, tf.cast(self.output_weights, x.dtype), transpose_b=True) + tf.cast(self.output_bias, x.dtype)
-
-  def compute_output_shape(self, input_shape):
-    return tuple(input_shape[:-1]) + (self.num_labels,)
 
 
 @keras.saving.register_keras_serializable(package="bert_tf2")
@@ -60,7 +36,7 @@ class BertClassifier(keras.Model):
     config = encoder.config
     # === Layers ===
     dropout = keras.layers.Dropout(config.hidden_dropout_prob if dropout_rate is None else dropout_rate)
-    head = _OutputLayer(num_labels, config.initializer_range, name="classifier")
+    head = OutputLayer(num_labels, config.initializer_range, name="classifier")
     # === Functional Model ===
     inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name)
               for name in ("input_ids", "input_mask", "segment_ids")}

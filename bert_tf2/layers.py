@@ -1,4 +1,5 @@
-"""The building blocks of BERT (Devlin et al., 2018, arXiv:1810.04805): embeddings, attention, layer.
+"""The building blocks of BERT (Devlin et al., 2018, arXiv:1810.04805): embeddings, attention, layer,
+and the task heads' output layer.
 
 Shape legend used in comments:
   B = batch size, T = sequence length, D = hidden size,
@@ -341,3 +342,38 @@ class TransformerLayer(BertConfigLayer):
     if len(input_shape) > 2:
       return tuple(input_shape[2]) + (input_shape[0][-1],)
     return input_shape[0]
+
+
+@keras.saving.register_keras_serializable(package="bert_tf2")
+class OutputLayer(keras.layers.Layer):
+  """logits [..., L] = x [..., D] @ output_weights^T + output_bias: the task heads' dense layer.
+
+  The original's layout and names (run_classifier.py's `output_weights` [L, D] and `output_bias`
+  [L]; Hugging Face's `classifier.weight`), which `bert_tf2.checkpoints` maps. x has rank 2 or more
+  (pooled [B, D], per token [B, T, D]); the matmul is the original's, bit for bit on [B, D].
+
+  Args:
+    num_labels: int, L.
+    initializer_range: float, stddev of the truncated normal `output_weights` start from.
+  """
+
+  def __init__(self, num_labels, initializer_range=0.02, **kwargs):
+    super().__init__(**kwargs)
+    self.num_labels = num_labels
+    self.initializer_range = initializer_range
+
+  def build(self, input_shape):
+    self.output_weights = self.add_weight(
+        name="output_weights", shape=(self.num_labels, input_shape[-1]),
+        initializer=keras.initializers.TruncatedNormal(stddev=self.initializer_range))
+    self.output_bias = self.add_weight(name="output_bias", shape=(self.num_labels,), initializer="zeros")
+
+  def call(self, x):
+    logits = tf.matmul(x, tf.cast(self.output_weights, x.dtype), transpose_b=True)  # (..., L)
+    return logits + tf.cast(self.output_bias, x.dtype)
+
+  def compute_output_shape(self, input_shape):
+    return tuple(input_shape[:-1]) + (self.num_labels,)
+
+  def get_config(self):
+    return {**super().get_config(), "num_labels": self.num_labels, "initializer_range": self.initializer_range}

@@ -16,36 +16,31 @@ behind scripts/run_squad.py is `bert_tf2.jobs.squad.run_squad`.
 import keras
 import tensorflow as tf
 
+from bert_tf2.layers import OutputLayer
 from bert_tf2.modeling import BertConfig, BertModel
 
 INPUT_NAMES = ("input_ids", "input_mask", "segment_ids")
 
 
 @keras.saving.register_keras_serializable(package="bert_tf2")
-class SpanHead(keras.layers.Layer):
-  """[B, T, H] -> float32 start and end logits [B, T]: x @ output_weights^T + output_bias, with the
-  original's [2, H] kernel (row 0 scores starts, row 1 ends)."""
+class SpanHead(OutputLayer):
+  """[B, T, H] -> float32 start and end logits [B, T]: an `OutputLayer` with the original's [2, H]
+  kernel (row 0 scores starts, row 1 ends)."""
 
   def __init__(self, initializer_range=0.02, **kwargs):
-    super().__init__(**kwargs)
-    self.initializer_range = initializer_range
-
-  def build(self, input_shape):
-    self.output_weights = self.add_weight(
-        name="output_weights", shape=(2, input_shape[-1]),
-        initializer=keras.initializers.TruncatedNormal(stddev=self.initializer_range))
-    self.output_bias = self.add_weight(name="output_bias", shape=(2,), initializer="zeros")
+    super().__init__(2, initializer_range, **kwargs)
 
   def call(self, x):
-    logits = tf.matmul(x, tf.cast(self.output_weights, x.dtype), transpose_b=True)  # (B, T, 2)
-    logits = tf.cast(tf.nn.bias_add(logits, tf.cast(self.output_bias, x.dtype)), tf.float32)
+    logits = tf.cast(super().call(x), tf.float32)  # (B, T, 2)
     return logits[..., 0], logits[..., 1]  # start, end: (B, T) each
 
   def compute_output_shape(self, input_shape):
     return tuple(input_shape[:-1]), tuple(input_shape[:-1])
 
   def get_config(self):
-    return {**super().get_config(), "initializer_range": self.initializer_range}
+    config = super().get_config()
+    del config["num_labels"]  # always 2
+    return config
 
 
 @keras.saving.register_keras_serializable(package="bert_tf2")

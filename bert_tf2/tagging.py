@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from bert_tf2 import tagging_data
 from bert_tf2.crf import CRF
+from bert_tf2.layers import OutputLayer
 from bert_tf2.modeling import BertConfig, BertModel
 
 INPUT_NAMES = tagging_data.INPUT_NAMES
@@ -47,35 +48,6 @@ def uncompact(compacted, order, mask):
 
 
 @keras.saving.register_keras_serializable(package="bert_tf2")
-class TokenOutput(keras.layers.Layer):
-  """logits [B, T, L] = x [B, T, D] @ output_weights^T + output_bias, output_weights [L, D].
-
-  The names and layout of run_classifier.py's head (and of Hugging Face's BertForTokenClassification
-  `classifier.weight`), so `bert_tf2.checkpoints` loads and saves it like the classifier's.
-  """
-
-  def __init__(self, num_labels, initializer_range=0.02, **kwargs):
-    super().__init__(**kwargs)
-    self.num_labels = num_labels
-    self.initializer_range = initializer_range
-
-  def build(self, input_shape):
-    self.output_weights = self.add_weight(
-        name="output_weights", shape=(self.num_labels, input_shape[-1]),
-        initializer=keras.initializers.TruncatedNormal(stddev=self.initializer_range))
-    self.output_bias = self.add_weight(name="output_bias", shape=(self.num_labels,), initializer="zeros")
-
-  def call(self, x):
-    return tf.einsum("btd,ld->btl", x, tf.cast(self.output_weights, x.dtype)) + tf.cast(self.output_bias, x.dtype)
-
-  def compute_output_shape(self, input_shape):
-    return tuple(input_shape[:-1]) + (self.num_labels,)
-
-  def get_config(self):
-    return dict(super().get_config(), num_labels=self.num_labels, initializer_range=self.initializer_range)
-
-
-@keras.saving.register_keras_serializable(package="bert_tf2")
 class BertTagger(keras.Model):
   """sequence_output -> dropout -> dense: float32 emission logits [B, T, num_labels] (+ a CRF).
 
@@ -95,7 +67,7 @@ class BertTagger(keras.Model):
     config = encoder.config
     # === Layers ===
     dropout = keras.layers.Dropout(config.hidden_dropout_prob if dropout_rate is None else dropout_rate)
-    dense = TokenOutput(num_labels, config.initializer_range, name="output")
+    dense = OutputLayer(num_labels, config.initializer_range, name="output")
     crf = CRF(num_labels, lr_multiplier=crf_lr_multiplier, name="crf") if use_crf else None
     # === Functional Model ===
     inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in INPUT_NAMES}

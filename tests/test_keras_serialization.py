@@ -139,7 +139,8 @@ def _layer_cases():
       "Dropout": (layers.Dropout(0.1), x),
       "MaskedLMHead": (pretraining.MaskedLMHead(CONFIG, embedding), (x, positions)),
       "NextSentenceHead": (pretraining.NextSentenceHead(CONFIG), x[:, 0]),
-      "OutputLayer": (classifier._OutputLayer(3, 0.02), x[:, 0]),
+      "OutputLayer": (layers.OutputLayer(3, 0.02), x[:, 0]),
+      "OutputLayer_per_token": (layers.OutputLayer(5, 0.02), x),
       "SpanHead": (question_answering.SpanHead(0.02), x),
   }
 

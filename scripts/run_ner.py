@@ -25,32 +25,23 @@ import common_flags  # noqa: E402  (scripts/common_flags.py)
 from bert_tf2 import cli  # noqa: E402  (after the path set-up above)
 
 FLAGS = flags.FLAGS
+for _name in common_flags.define_fine_tuning_flags(
+    output_dir="Checkpoints, TensorBoard logs, eval_results.txt, test_predictions.txt.",
+    do_train="Fine-tune on train.txt.",
+    do_predict="Tag test.txt; writes test_predictions.txt and test_results.txt.",
+    seed="Seeds initialization, dropout, shuffling and subsampling.",
+    export_dir="Also write a raw-text SavedModel here."):
+  flags.declare_key_flag(_name)
+common_flags.define_distribution_flags()
 flags.DEFINE_string("data_dir", None, "Directory of train.txt, dev.txt and test.txt (CoNLL: token tag).")
-flags.DEFINE_string("bert_config_file", None, "bert_config.json (or a Hugging Face config.json).")
 flags.DEFINE_string("task_name", None, "conll (= ner, pos: BIO tags) or conll_bioes.")
-flags.DEFINE_string("vocab_file", None, "vocab.txt of the pretrained model.")
-flags.DEFINE_string("output_dir", None, "Checkpoints, TensorBoard logs, eval_results.txt, test_predictions.txt.")
-flags.DEFINE_string("init_checkpoint", None, "Google checkpoint prefix, bert_tf2 checkpoint or HF dir.")
-flags.DEFINE_bool("do_lower_case", True, "Lower-case the input (True for uncased and Chinese models).")
-flags.DEFINE_integer("max_seq_length", 128, "Word pieces per window; longer sentences are windowed.")
+flags.DEFINE_integer("max_seq_length", 128, "Word pieces per window (batch sizes count windows); longer sentences "
+                     "are windowed.")
 flags.DEFINE_integer("doc_stride", 64, "Pieces between the starts of consecutive windows of a long sentence.")
 flags.DEFINE_bool("crf", False, "Score tag sequences with a linear-chain CRF (Viterbi decoding).")
-flags.DEFINE_bool("do_train", False, "Fine-tune on train.txt.")
 flags.DEFINE_bool("do_eval", False, "Evaluate on dev.txt; writes eval_results.txt.")
-flags.DEFINE_bool("do_predict", False, "Tag test.txt; writes test_predictions.txt and test_results.txt.")
-flags.DEFINE_integer("train_batch_size", 32, "Global training batch size (windows).")
 flags.DEFINE_integer("eval_batch_size", 8, "Evaluation batch size.")
-flags.DEFINE_integer("predict_batch_size", 8, "Prediction batch size.")
-flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate of AdamW.")
-flags.DEFINE_float("num_train_epochs", 3.0, "Epochs of fine-tuning.")
-flags.DEFINE_float("warmup_proportion", 0.1, "Fraction of the steps with linear warmup.")
-flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint every this many steps.")
-flags.DEFINE_integer("iterations_per_loop", 1, "Steps per tf.function call.")
-flags.DEFINE_integer("log_steps", 100, "Log and write TensorBoard summaries every this many steps.")
 flags.DEFINE_integer("max_train_examples", None, "Train on a seeded random subset of this many sentences.")
-common_flags.define_distribution_flags()
-flags.DEFINE_integer("seed", 12345, "Seeds initialization, dropout, shuffling and subsampling.")
-flags.DEFINE_string("export_dir", None, "Also write a raw-text SavedModel here.")
 
 
 def main(argv):

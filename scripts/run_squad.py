@@ -25,25 +25,19 @@ import common_flags  # noqa: E402  (scripts/common_flags.py)
 from bert_tf2 import cli  # noqa: E402  (after the path set-up above)
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("bert_config_file", None, "bert_config.json (or a Hugging Face config.json).")
-flags.DEFINE_string("vocab_file", None, "vocab.txt of the pretrained model.")
-flags.DEFINE_string("output_dir", None, "Checkpoints, predictions.json, nbest_predictions.json, null_odds.json.")
+for _name in common_flags.define_fine_tuning_flags(
+    output_dir="Checkpoints, predictions.json, nbest_predictions.json, null_odds.json.",
+    do_train="Fine-tune on --train_file.",
+    do_predict="Predict --predict_file.",
+    num_train_epochs="Epochs of fine-tuning (steps counted on examples, as the original).",
+    export_dir="Also write a SavedModel answering raw (question, context) strings."):
+  flags.declare_key_flag(_name)
+common_flags.define_distribution_flags()
 flags.DEFINE_string("train_file", None, "SQuAD JSON for training, e.g. train-v1.1.json.")
 flags.DEFINE_string("predict_file", None, "SQuAD JSON to predict, e.g. dev-v1.1.json (scored if it has answers).")
-flags.DEFINE_string("init_checkpoint", None, "Google checkpoint prefix, bert_tf2 checkpoint or HF dir.")
-flags.DEFINE_bool("do_lower_case", True, "Lower-case the input (True for uncased and Chinese models).")
 flags.DEFINE_integer("max_seq_length", 384, "Word pieces per window: [CLS] question [SEP] context span [SEP].")
 flags.DEFINE_integer("doc_stride", 128, "Pieces between the starts of a context's windows.")
 flags.DEFINE_integer("max_query_length", 64, "Questions are cut to this many pieces.")
-flags.DEFINE_bool("do_train", False, "Fine-tune on --train_file.")
-flags.DEFINE_bool("do_predict", False, "Predict --predict_file.")
-flags.DEFINE_integer("train_batch_size", 32, "Global training batch size.")
-flags.DEFINE_integer("predict_batch_size", 8, "Prediction batch size.")
-flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate of AdamW.")
-flags.DEFINE_float("num_train_epochs", 3.0, "Epochs of fine-tuning (steps counted on examples, as the original).")
-flags.DEFINE_float("warmup_proportion", 0.1, "Fraction of the steps with linear warmup.")
-flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint every this many steps.")
-flags.DEFINE_integer("iterations_per_loop", 1, "Steps per tf.function call.")
 flags.DEFINE_integer("n_best_size", 20, "Candidates kept per question (nbest_predictions.json).")
 flags.DEFINE_integer("max_answer_length", 30, "Longest answer, in word pieces.")
 flags.DEFINE_bool("verbose_logging", False, "Log where predictions cannot be mapped back to the context.")
@@ -51,10 +45,6 @@ flags.DEFINE_bool("version_2_with_negative", False, "SQuAD 2.0: questions may ha
 flags.DEFINE_float("null_score_diff_threshold", 0.0, "2.0: answer \"\" when null - best span score > this.")
 flags.DEFINE_bool("split_cjk_chars", False, "Each CJK character its own doc token (CMRC 2018 baselines).")
 flags.DEFINE_enum("eval_language", "auto", ["auto", "en", "zh"], "Scores: SQuAD's (en) or CMRC 2018's (zh).")
-flags.DEFINE_integer("log_steps", 100, "Log and write TensorBoard summaries every this many steps.")
-common_flags.define_distribution_flags()
-flags.DEFINE_integer("seed", 12345, "Seeds initialization, dropout and shuffling.")
-flags.DEFINE_string("export_dir", None, "Also write a SavedModel answering raw (question, context) strings.")
 
 
 def main(argv):

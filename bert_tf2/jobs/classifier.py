@@ -14,12 +14,11 @@ of the vocab and bert_config.
 import json
 import os
 
-import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bert_tf2 import checks, distribute, export, features, optimization, tokenization, training
+from bert_tf2 import checks, export, features, optimization, tokenization, training
 from bert_tf2.classifier import BertClassifier, f1_scores, loss_fn, metrics_fn
 from bert_tf2.jobs import common
 
@@ -137,9 +136,7 @@ def run_classifier(processor, data_dir, output_dir, vocab_file, bert_config_file
     if path:
       checks.check_output_dir(path, name)
   tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case)
-  keras.utils.set_random_seed(seed)
-  distribute.set_mixed_precision(mixed_precision)
-  strategy = common.default_strategy(strategy)
+  strategy = common.set_up_run(seed, mixed_precision, strategy)
   train_examples = processor.get_train_examples(data_dir) if do_train else None
   saved = None if do_train else _saved_settings(output_dir, init_checkpoint)
   settings = {"labels": _label_list(processor, data_dir, saved), "multi_label": processor.is_multi_label,

@@ -1,18 +1,29 @@
-"""What the jobs share: the default strategy, seeding a fresh run, restoring for inference, settings
-files, atomic outputs."""
+"""What the jobs share: the run's set-up (seed, dtype policy, strategy), seeding a fresh run from a
+checkpoint, restoring for inference, settings files, atomic outputs."""
 
 import json
 import os
 import shutil
 
+import keras
 import tensorflow as tf
 
+from bert_tf2 import distribute
 from bert_tf2.checkpoints import load_checkpoint
 
 
 def default_strategy(strategy):
   """`strategy`, or TensorFlow's default (no-op) strategy when None."""
   return strategy or tf.distribute.get_strategy()
+
+
+def set_up_run(seed, mixed_precision, strategy):
+  """A job's first steps: seeds Python, NumPy and TF (not when `seed` is None), sets Keras' dtype
+  policy ("none", "mixed_float16" or "mixed_bfloat16"), and returns `default_strategy(strategy)`."""
+  if seed is not None:
+    keras.utils.set_random_seed(seed)
+  distribute.set_mixed_precision(mixed_precision)
+  return default_strategy(strategy)
 
 
 def init_from_checkpoint(model, init_checkpoint):

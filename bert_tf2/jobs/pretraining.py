@@ -7,11 +7,10 @@
 
 import os
 
-import keras
 import tensorflow as tf
 from absl import logging
 
-from bert_tf2 import checkpoints, checks, distribute, electra, optimization, pretraining_data, training
+from bert_tf2 import checkpoints, checks, electra, optimization, pretraining_data, training
 from bert_tf2.jobs import common
 from bert_tf2.pretraining import BertPretrainer, finalize_metrics, pretraining_loss_fn, training_metrics
 
@@ -132,10 +131,7 @@ def run_pretraining(bert_config, input_files, output_dir, *, init_checkpoint=Non
   """
   _check_arguments(bert_config, output_dir, init_checkpoint, max_seq_length, max_predictions_per_seq, do_train,
                    do_eval, num_train_steps, num_warmup_steps, objective)
-  if seed is not None:
-    keras.utils.set_random_seed(seed)
-  strategy = common.default_strategy(strategy)
-  distribute.set_mixed_precision(mixed_precision)
+  strategy = common.set_up_run(seed, mixed_precision, strategy)
   model, optimizer = _build(bert_config, strategy, freeze_encoder, learning_rate, num_train_steps,
                             num_warmup_steps, optimizer_type, objective, generator_config)
   loss_fn, metrics_fn, finalize = ((electra.electra_loss_fn(rtd_weight), electra.finalize_metrics,

@@ -16,12 +16,11 @@ import json
 import os
 import random
 
-import keras
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bert_tf2 import checks, distribute, optimization, squad, squad_export, squad_metrics, squad_predictions
+from bert_tf2 import checks, optimization, squad, squad_export, squad_metrics, squad_predictions
 from bert_tf2 import tokenization
 from bert_tf2 import training
 from bert_tf2.jobs import common
@@ -157,9 +156,7 @@ def run_squad(output_dir, vocab_file, bert_config_file, train_file=None, predict
                      % (max_seq_length, max_query_length))
   tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case)
   tokenization.check_special_tokens(tokenizer.vocab, vocab_file)
-  keras.utils.set_random_seed(seed)
-  distribute.set_mixed_precision(mixed_precision)
-  strategy = common.default_strategy(strategy)
+  strategy = common.set_up_run(seed, mixed_precision, strategy)
   os.makedirs(output_dir, exist_ok=True)
   settings = dict(do_lower_case=do_lower_case, max_seq_length=max_seq_length, doc_stride=doc_stride,
                   max_query_length=max_query_length, version_2_with_negative=version_2_with_negative,

@@ -16,11 +16,10 @@ import json
 import os
 import random
 
-import keras
 import tensorflow as tf
 from absl import logging
 
-from bert_tf2 import distribute, features, optimization, tagging, tagging_data, tagging_export, tagging_metrics
+from bert_tf2 import features, optimization, tagging, tagging_data, tagging_export, tagging_metrics
 from bert_tf2 import tokenization, training
 from bert_tf2.jobs import common
 from bert_tf2.modeling import BertConfig
@@ -92,9 +91,7 @@ def run_ner(processor, data_dir, output_dir, vocab_file, bert_config_file, init_
     raise ValueError("doc_stride must be at least 1, got %d" % doc_stride)
   tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case)
   tokenization.check_special_tokens(tokenizer.vocab, vocab_file)
-  keras.utils.set_random_seed(seed)
-  distribute.set_mixed_precision(mixed_precision)
-  strategy = common.default_strategy(strategy)
+  strategy = common.set_up_run(seed, mixed_precision, strategy)
   os.makedirs(output_dir, exist_ok=True)
   saved = None if do_train else read_tagger_config(output_dir)
   if saved:

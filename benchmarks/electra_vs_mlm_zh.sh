@@ -164,7 +164,7 @@ finetune_ner() {  # <name> <init_checkpoint>
   mkdir -p "$OUT/ner"
   $PY scripts/run_ner.py --task_name=conll --data_dir="$OUT/ner_data/ner" --output_dir="$OUT/ner/$name" \
     --vocab_file="$OUT/vocab.txt" --bert_config_file="$OUT/bert_config.json" --init_checkpoint="$init" \
-    --do_train --do_eval --do_predict --max_seq_length=$SEQ --doc_stride=64 --max_train_examples="$NER_TRAIN" \
+    --crf --do_train --do_eval --do_predict --max_seq_length=$SEQ --doc_stride=64 --max_train_examples="$NER_TRAIN" \
     --num_train_epochs="$NER_EPOCHS" --train_batch_size=32 --learning_rate="$NER_LR" --eval_batch_size=64 \
     --predict_batch_size=64 --save_checkpoints_steps=100000 --log_steps=100 --iterations_per_loop=10 \
     --seed=12345 > "$OUT/ner/$name.log" 2>&1
@@ -208,5 +208,5 @@ value() { grep -h "^$2 = " "$1" 2>/dev/null | head -1 | awk '{printf "%.4f", $3}
   printf "%-34s %8s %12s %14s %14s\n" "TF-IDF char 1-3 grams + LR" - - "$(awk '{print $4}' "$OUT/tfidf.txt")" -
   printf "%-34s %8s %12s %14s %14s\n" "CRF, character n-grams" - - - "$(value "$OUT/ner/crf_baseline/test_results.txt" test_f1)"
   echo "ELECTRA sentiment SavedModel ($SENT_OUT/export) on dev: $(cat "$SENT_OUT/export_dev.txt")"
-  echo "NER: $NER_TRAIN training sentences, $NER_EPOCHS epochs, lr $NER_LR; sentiment: $EPOCHS epochs, lr $SENT_LR"
+  echo "NER: CRF head (softmax heads stay at all-O this early: ner_zh.sh), $NER_TRAIN training sentences, $NER_EPOCHS epochs, lr $NER_LR; sentiment: $EPOCHS epochs, lr $SENT_LR"
 } | tee "$OUT/summary.txt"

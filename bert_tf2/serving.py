@@ -45,11 +45,11 @@ EncodeRequest = collections.namedtuple("EncodeRequest", ["texts", "is_tokenized"
 
 
 class RequestError(Exception):
-  """A client error: HTTP status and message."""
+  """A client error: HTTP status, message and extra response headers (e.g. `Connection: close`)."""
 
-  def __init__(self, status, message):
+  def __init__(self, status, message, headers=None):
     super().__init__(message)
-    self.status = status
+    self.status, self.headers = status, headers
 
 
 def parse_encode_request(body, max_texts_per_request, max_text_chars):
@@ -159,6 +159,131 @@ class _EncodeRunner:
                      len(features), 100.0 * self.unk_threshold, self.stats["unk_batches"])
 
 
+def _json_bytes(content):
+  """A JSON value -> compact UTF-8 bytes (non-ASCII kept as is)."""
+  return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _json_response(content, status=200, headers=None, body=None):
+  """A UTF-8 JSON response of `content` (or of the already encoded `body`)."""
+  from fastapi.responses import Response  # pylint: disable=g-import-not-at-top
+  body = _json_bytes(content) if body is None else body
+  return Response(body, status_code=status, media_type="application/json; charset=utf-8", headers=headers)
+
+
+class _Handlers:
+  """The server's answers: /encode (read body, parse, batch, reply), /status, and every error reply.
+
+  Holds the limits, the shared `stats` counter, the runner and the batcher; `create_app` wires
+  these methods to FastAPI routes and exception handlers.
+  """
+
+  def __init__(self, encoder, runner, batcher, stats, limits, max_drain_bytes, show_tokens_to_client, server_info):
+    self.encoder, self.runner, self.batcher, self.stats = encoder, runner, batcher, stats
+    self.limits = limits  # create_app's limits by name, as /status reports them
+    self.max_drain_bytes = max_drain_bytes
+    self.show_tokens_to_client, self.server_info = show_tokens_to_client, server_info
+    self.started = time.time()
+
+  def error(self, status, message, headers=None):
+    """`{"error": message}` with `status`; counts a rejected request."""
+    self.stats["rejected_requests"] += 1
+    return _json_response({"error": message}, status, headers)
+
+  async def encode(self, request):
+    """POST /encode: body -> EncodeRequest -> one batcher job -> the JSON reply (or a 4xx error)."""
+    try:
+      body = await self._read_body(request)
+      parsed = parse_encode_request(body, self.limits["max_texts_per_request"], self.limits["max_text_chars"])
+      if parsed.is_tokenized and not self.runner.has_features:
+        raise RequestError(422, "this server's encoder takes text only (no is_tokenized)")
+    except RequestError as e:
+      return self.error(e.status, str(e), e.headers)
+    vectors, tokens = await self.batcher.submit(parsed)
+    self.stats.update(requests=1, texts=len(parsed.texts))
+    out = {"id": parsed.id, "shape": list(vectors.shape), "dtype": "float32"}
+    if parsed.output == "base64":
+      out["result_base64"] = base64.b64encode(np.ascontiguousarray(vectors, "<f4").tobytes()).decode("ascii")
+    else:
+      out["result"] = vectors.tolist()
+    if parsed.show_tokens and self.show_tokens_to_client and tokens is not None:
+      out["tokens"] = tokens
+    if "result" in out and vectors.size > 20000:  # ~10 ms of float printing: not on the event loop
+      return _json_response(None, body=await asyncio.get_running_loop().run_in_executor(None, _json_bytes, out))
+    return _json_response(out)
+
+  async def _read_body(self, request):
+    """The request body as bytes; RequestError 413 (after `_drain`) if it is over `max_request_bytes`."""
+    max_request_bytes = self.limits["max_request_bytes"]
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_request_bytes:
+      message = "request body of %s bytes; the limit is %d bytes" % (declared, max_request_bytes)
+      if int(declared) > self.max_drain_bytes:
+        raise RequestError(413, message, {"Connection": "close"})
+      await self._drain(request, 0, message)
+    body = bytearray()
+    async for chunk in request.stream():
+      body += chunk
+      if len(body) > max_request_bytes:
+        await self._drain(request, len(body), "request body over the limit of %d bytes" % max_request_bytes)
+    return bytes(body)
+
+  async def _drain(self, request, received, message):
+    """Reads and discards the rest of the body (up to max_drain_bytes), then raises RequestError 413.
+
+    Reading it first lets any client (curl, urllib, requests) read the 413 instead of a connection reset.
+    """
+    from starlette.requests import ClientDisconnect  # pylint: disable=g-import-not-at-top
+    try:
+      async for chunk in request.stream():
+        received += len(chunk)
+        if received > self.max_drain_bytes:  # give up reading: answer and close (the client may see a reset)
+          raise RequestError(413, message, {"Connection": "close"})
+    except ClientDisconnect:
+      pass
+    raise RequestError(413, message)
+
+  def status(self):
+    """GET /status: bert-as-service's server_status keys, the encoder's options, limits and counters."""
+    stats, limits = self.stats, self.limits
+    options = {k: getattr(self.encoder, k, None) for k in ("max_seq_length", "pooling_strategy", "pooling_layer",
+                                                           "normalize", "dimension")}
+    uptime = time.time() - self.started
+    counters = dict(stats)
+    counters["encoder_busy_share"] = round(stats["batch_seconds"] / max(uptime, 1e-9), 4)
+    if stats["padded_tokens"]:
+      counters["padding_share"] = round(1 - stats["real_tokens"] / stats["padded_tokens"], 4)
+    info = {"status": "ok", "server_version": __version__, "uptime_s": round(uptime, 3),
+            "max_seq_len": options["max_seq_length"], "max_batch_size": limits["max_batch_size"],
+            "num_worker": limits["num_worker"], "pooling_strategy": options["pooling_strategy"],
+            "pooling_layer": options["pooling_layer"], "show_tokens_to_client": self.show_tokens_to_client,
+            "num_request": stats["requests"], "num_sentence": stats["texts"], "unk_batches": stats["unk_batches"],
+            "model": options, "limits": dict(limits), "counters": counters}
+    info.update(self.server_info or {})
+    return _json_response(info)
+
+
+def _add_error_handlers(app, handlers):
+  """Every error as `{"error": ...}`: 500 for an exception in a handler, 404 and 405 for wrong routes."""
+  from fastapi.responses import JSONResponse  # pylint: disable=g-import-not-at-top
+
+  @app.exception_handler(Exception)
+  async def _internal_error(request, exc):
+    del request
+    handlers.stats["failed_requests"] += 1
+    return JSONResponse({"error": "internal error: %s: %s" % (type(exc).__name__, exc)}, status_code=500)
+
+  @app.exception_handler(405)
+  async def _method_not_allowed(request, exc):
+    del exc
+    return handlers.error(405, "%s is not allowed on %s" % (request.method, request.url.path))
+
+  @app.exception_handler(404)
+  async def _not_found(request, exc):
+    del exc
+    return handlers.error(404, "no such endpoint %s; use POST /encode or GET /status" % request.url.path)
+
+
 def create_app(encoder, max_batch_size=256, num_worker=1, max_texts_per_request=256, max_text_chars=10000,
                max_request_bytes=4 << 20, max_drain_bytes=64 << 20, unk_threshold=0.1, show_tokens_to_client=False,
                fixed_embed_length=False, overhead_tokens=64, model_batch_size=16, cors=None, server_info=None):
@@ -172,14 +297,15 @@ def create_app(encoder, max_batch_size=256, num_worker=1, max_texts_per_request=
   Access-Control-Allow-Origin value, or None), `server_info` (dict merged into /status, e.g. ports).
   """
   from fastapi import FastAPI, Request  # pylint: disable=g-import-not-at-top
-  from fastapi.responses import JSONResponse, Response  # pylint: disable=g-import-not-at-top
-  from starlette.requests import ClientDisconnect  # pylint: disable=g-import-not-at-top
 
   stats = collections.Counter()
   runner = _EncodeRunner(encoder, stats, max_batch_size, unk_threshold, overhead_tokens, fixed_embed_length,
                          model_batch_size)
   batcher = DynamicBatcher(runner, max_batch_size, num_worker, stats)
-  started = time.time()
+  limits = dict(max_batch_size=max_batch_size, num_worker=num_worker, max_texts_per_request=max_texts_per_request,
+                max_text_chars=max_text_chars, max_request_bytes=max_request_bytes, unk_threshold=unk_threshold,
+                model_batch_size=model_batch_size)
+  handlers = _Handlers(encoder, runner, batcher, stats, limits, max_drain_bytes, show_tokens_to_client, server_info)
 
   @contextlib.asynccontextmanager
   async def lifespan(app):
@@ -193,98 +319,16 @@ def create_app(encoder, max_batch_size=256, num_worker=1, max_texts_per_request=
   if cors:
     from fastapi.middleware.cors import CORSMiddleware  # pylint: disable=g-import-not-at-top
     app.add_middleware(CORSMiddleware, allow_origins=[cors], allow_methods=["GET", "POST"], allow_headers=["*"])
-
-  def json_bytes(content):
-    return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-  def json_response(content, status=200, headers=None, body=None):
-    body = json_bytes(content) if body is None else body
-    return Response(body, status_code=status, media_type="application/json; charset=utf-8", headers=headers)
-
-  def error(status, message, headers=None):
-    stats["rejected_requests"] += 1
-    return json_response({"error": message}, status, headers)
-
-  @app.exception_handler(Exception)
-  async def _internal_error(request, exc):
-    del request
-    stats["failed_requests"] += 1
-    return JSONResponse({"error": "internal error: %s: %s" % (type(exc).__name__, exc)}, status_code=500)
-
-  @app.exception_handler(405)
-  async def _method_not_allowed(request, exc):
-    del exc
-    return error(405, "%s is not allowed on %s" % (request.method, request.url.path))
-
-  @app.exception_handler(404)
-  async def _not_found(request, exc):
-    del exc
-    return error(404, "no such endpoint %s; use POST /encode or GET /status" % request.url.path)
-
-  async def too_large(request, received, message):
-    """Reads and discards the rest of the body (up to max_drain_bytes), then answers 413."""
-    try:
-      async for chunk in request.stream():
-        received += len(chunk)
-        if received > max_drain_bytes:  # give up reading: answer and close (the client may see a reset)
-          return error(413, message, {"Connection": "close"})
-    except ClientDisconnect:
-      pass
-    return error(413, message)
+  _add_error_handlers(app, handlers)
 
   @app.post("/encode")
   async def encode(request: Request):
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_request_bytes:
-      message = "request body of %s bytes; the limit is %d bytes" % (declared, max_request_bytes)
-      if int(declared) > max_drain_bytes:
-        return error(413, message, {"Connection": "close"})
-      return await too_large(request, 0, message)
-    body = bytearray()
-    async for chunk in request.stream():
-      body += chunk
-      if len(body) > max_request_bytes:
-        return await too_large(request, len(body), "request body over the limit of %d bytes" % max_request_bytes)
-    try:
-      parsed = parse_encode_request(bytes(body), max_texts_per_request, max_text_chars)
-      if parsed.is_tokenized and not runner.has_features:
-        raise RequestError(422, "this server's encoder takes text only (no is_tokenized)")
-    except RequestError as e:
-      return error(e.status, str(e))
-    vectors, tokens = await batcher.submit(parsed)
-    stats.update(requests=1, texts=len(parsed.texts))
-    out = {"id": parsed.id, "shape": list(vectors.shape), "dtype": "float32"}
-    if parsed.output == "base64":
-      out["result_base64"] = base64.b64encode(np.ascontiguousarray(vectors, "<f4").tobytes()).decode("ascii")
-    else:
-      out["result"] = vectors.tolist()
-    if parsed.show_tokens and show_tokens_to_client and tokens is not None:
-      out["tokens"] = tokens
-    if "result" in out and vectors.size > 20000:  # ~10 ms of float printing: not on the event loop
-      return json_response(None, body=await asyncio.get_running_loop().run_in_executor(None, json_bytes, out))
-    return json_response(out)
+    return await handlers.encode(request)
 
   @app.get("/status")
   @app.get("/status/server")
   async def status():
-    options = {k: getattr(encoder, k, None) for k in ("max_seq_length", "pooling_strategy", "pooling_layer",
-                                                      "normalize", "dimension")}
-    limits = dict(max_batch_size=max_batch_size, num_worker=num_worker, max_texts_per_request=max_texts_per_request,
-                  max_text_chars=max_text_chars, max_request_bytes=max_request_bytes, unk_threshold=unk_threshold,
-                  model_batch_size=model_batch_size)
-    uptime = time.time() - started
-    counters = dict(stats)
-    counters["encoder_busy_share"] = round(stats["batch_seconds"] / max(uptime, 1e-9), 4)
-    if stats["padded_tokens"]:
-      counters["padding_share"] = round(1 - stats["real_tokens"] / stats["padded_tokens"], 4)
-    info = {"status": "ok", "server_version": __version__, "uptime_s": round(uptime, 3),
-            "max_seq_len": options["max_seq_length"], "max_batch_size": max_batch_size, "num_worker": num_worker,
-            "pooling_strategy": options["pooling_strategy"], "pooling_layer": options["pooling_layer"],
-            "show_tokens_to_client": show_tokens_to_client, "num_request": stats["requests"],
-            "num_sentence": stats["texts"], "unk_batches": stats["unk_batches"],
-            "model": options, "limits": limits, "counters": counters}
-    info.update(server_info or {})
-    return json_response(info)
+    return handlers.status()
 
   return app
 

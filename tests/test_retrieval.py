@@ -53,6 +53,22 @@ PAIRS = [("医疗保险怎么缴纳", "医疗保险缴纳办理"), ("养老保�
          ("公积金怎么缴纳", "住房公积金缴纳"), ("失业金查询", "失业金怎么查询")]
 
 
+@pytest.fixture
+def model_dir(tiny_config, tmp_path):
+  """A directory with an untrained tiny BERT as Google's bert_model.ckpt and its vocab.txt."""
+  checkpoints.save_google_checkpoint(modeling.BertModel(tiny_config), str(tmp_path / "m" / "bert_model.ckpt"))
+  (tmp_path / "m" / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
+  return str(tmp_path / "m")
+
+
+@pytest.fixture
+def pairs_file(tmp_path):
+  """PAIRS as query<TAB>passage lines."""
+  path = tmp_path / "pairs.tsv"
+  path.write_text("".join("%s\t%s\n" % pair for pair in PAIRS))
+  return str(path)
+
+
 # "hardest" is also trained (2 steps) by test_train_saves_a_loadable_google_model.
 @pytest.mark.parametrize("objective", ["in_batch", "simcse", pytest.param("hardest", marks=pytest.mark.slow)])
 def test_training_lowers_the_loss(tiny_config, tokenizer, objective):
@@ -120,14 +136,9 @@ def test_bm25_ranks_lexical_match_first():
   assert retrieval.char_ngrams("医疗 保险") == ["医", "疗", "保", "险", "医疗", "疗保", "保险"]
 
 
-def test_build_index_and_search_scripts_faq(tiny_config, tokenizer, tmp_path):
+def test_build_index_and_search_scripts_faq(model_dir, pairs_file, tmp_path):
   """FAQ mode: known questions in, the nearest known question (with its answer) out."""
-  model = modeling.BertModel(tiny_config)
-  prefix = checkpoints.save_google_checkpoint(model, str(tmp_path / "m" / "bert_model.ckpt"))
-  with open(tmp_path / "m" / "vocab.txt", "w") as f:
-    f.write("\n".join(VOCAB) + "\n")
-  faq = tmp_path / "faq.tsv"
-  faq.write_text("".join("%s\t%s\n" % pair for pair in PAIRS))
+  prefix, faq = os.path.join(model_dir, "bert_model.ckpt"), pairs_file
   run = lambda *args: subprocess.run([sys.executable] + list(args), capture_output=True, text=True, cwd=ROOT,
                                      timeout=120, input="医疗保险怎么缴纳\n\n")
   built = run(os.path.join(ROOT, "scripts", "build_index.py"), "--model=" + prefix, "--input_file=%s" % faq,
@@ -139,13 +150,8 @@ def test_build_index_and_search_scripts_faq(tiny_config, tokenizer, tmp_path):
   assert lines and "医疗保险怎么缴纳" in lines[0] and "医疗保险缴纳办理" in lines[0], found.stdout
 
 
-def test_train_saves_a_loadable_google_model(tiny_config, tmp_path):
-  model = modeling.BertModel(tiny_config)
-  checkpoints.save_google_checkpoint(model, str(tmp_path / "m" / "bert_model.ckpt"))
-  (tmp_path / "m" / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
-  pairs = tmp_path / "pairs.tsv"
-  pairs.write_text("".join("%s\t%s\n" % pair for pair in PAIRS))
-  losses = dual_encoder.run_train_dual_encoder(str(tmp_path / "m"), str(pairs), str(tmp_path / "out"), "hardest",
+def test_train_saves_a_loadable_google_model(model_dir, pairs_file, tmp_path):
+  losses = dual_encoder.run_train_dual_encoder(model_dir, pairs_file, str(tmp_path / "out"), "hardest",
                                                epochs=1, batch_size=4, max_seq_length=16, log_every=0)
   assert len(losses) == 2
   # Beside the Google-format model: the training checkpoints and TensorBoard train/ (training.train's).
@@ -163,13 +169,9 @@ def test_train_saves_a_loadable_google_model(tiny_config, tmp_path):
 
 
 @pytest.mark.slow
-def test_evaluate_recall_script(tiny_config, tmp_path):
-  checkpoints.save_google_checkpoint(modeling.BertModel(tiny_config), str(tmp_path / "out" / "bert_model.ckpt"))
-  (tmp_path / "out" / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
-  pairs = tmp_path / "pairs.tsv"
-  pairs.write_text("".join("%s\t%s\n" % pair for pair in PAIRS))
+def test_evaluate_recall_script(model_dir, pairs_file):
   result = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "evaluate_recall.py"),
-                           "--model=%s" % (tmp_path / "out"), "--pairs_file=%s" % pairs, "--max_seq_length=16"],
+                           "--model=%s" % model_dir, "--pairs_file=%s" % pairs_file, "--max_seq_length=16"],
                           capture_output=True, text=True, cwd=ROOT, timeout=120)
   assert result.returncode == 0, result.stderr[-2000:]
   assert "8 queries, 8 passages" in result.stdout and "Recall@50 1.0000" in result.stdout
@@ -187,3 +189,16 @@ def test_final_logged_loss_is_the_last_log_windows_mean():
   assert dual_encoder.final_logged_loss([4.0, 3.0, 2.0, 1.0, 0.5], 2) == 0.5  # lines at steps 2, 4, 5
   assert dual_encoder.final_logged_loss([4.0, 3.0, 2.0, 1.0], 2) == 1.5
   assert dual_encoder.final_logged_loss([4.0, 3.0, 2.0, 1.0], 0) == 2.5  # one line, at the end
+
+
+def test_job_trains_under_mirrored_strategy_with_mixed_bfloat16(model_dir, pairs_file, tmp_path):
+  from bert_tf2 import distribute  # pylint: disable=g-import-not-at-top
+  try:
+    losses = dual_encoder.run_train_dual_encoder(
+        model_dir, pairs_file, str(tmp_path / "out"), "in_batch", epochs=1, batch_size=4, max_seq_length=16,
+        log_every=0, strategy=tf.distribute.MirroredStrategy(["/cpu:0"]), mixed_precision="mixed_bfloat16", seed=1)
+  finally:
+    distribute.set_mixed_precision("none")
+  assert len(losses) == 2 and all(np.isfinite(losses))
+  assert tf.train.latest_checkpoint(str(tmp_path / "out")).endswith("model.ckpt-2")
+  assert os.path.exists(str(tmp_path / "out" / "bert_model.ckpt.index"))

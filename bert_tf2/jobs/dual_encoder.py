@@ -110,7 +110,8 @@ def train_dual_encoder(model, tokenizer, pairs, objective="in_batch", epochs=1, 
     pairs: list of (query, passage) str pairs; for "simcse" a list of sentences (str) or pairs,
       whose every text is used as a sentence.
     objective: one of `retrieval.OBJECTIVES`.
-    batch_size: int, B: in-batch negatives per query are B - 1; the last partial batch is dropped.
+    batch_size: int, B, the global batch: in-batch negatives per query are B - 1 (B / replicas - 1
+      under a strategy with several replicas, each scores its own share); the last partial batch is dropped.
     learning_rate, warmup_proportion: the original BERT optimizer (AdamW, warmup, linear decay).
     rng: `random.Random`-like with `shuffle`, for the batch order each epoch; default seed 12345.
     log_every: int, steps between progress lines (0: only the last step).
@@ -152,20 +153,26 @@ def final_logged_loss(losses, log_every):
 
 
 def run_train_dual_encoder(model_path, train_file, output_dir, objective="in_batch", vocab_file=None,
-                           bert_config_file=None, errors="strict", strategy=None, **train_kwargs):
+                           bert_config_file=None, errors="strict", strategy=None, mixed_precision="none", seed=None,
+                           **train_kwargs):
   """Loads a BERT (any `SentenceEncoder.from_pretrained` path), trains a DualEncoder, saves it.
 
   Writes `output_dir/bert_model.ckpt` (Google names), `bert_config.json` and `vocab.txt`, so the result
   loads anywhere a Google BERT does, beside the training checkpoints and TensorBoard `train/`.
   Returns the list of per-step losses. An unwritable `output_dir` fails before training; `errors` is
-  for non-UTF-8 lines of `train_file` (see `read_training_file`). Other kwargs: `train_dual_encoder`'s.
+  for non-UTF-8 lines of `train_file` (see `read_training_file`).
+
+  Args (besides those above and `train_dual_encoder`'s, passed on as kwargs):
+    strategy: a `tf.distribute.Strategy`; None = the default strategy. `batch_size` is global.
+    mixed_precision: "none", "mixed_float16" or "mixed_bfloat16" (Keras' dtype policy for the run).
+    seed: int or None, seeds Python, NumPy and TF (weights' dropout); None leaves them as they are.
   """
   checks.check_output_dir(output_dir)
   items = read_training_file(train_file, objective, errors)
+  strategy = common.set_up_run(seed, mixed_precision, strategy)
   encoder = SentenceEncoder.from_pretrained(model_path, vocab_file=vocab_file, bert_config_file=bert_config_file)
   if not hasattr(encoder.model, "config"):
     raise ValueError("%s: a SavedModel cannot be fine-tuned; give a checkpoint" % model_path)
-  strategy = common.default_strategy(strategy)
   with strategy.scope():
     model = DualEncoder(encoder.model.config)
   model.encoder.set_weights(encoder.model.get_weights())  # the same config: the same variables, in order

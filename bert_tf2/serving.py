@@ -215,27 +215,28 @@ class _Handlers:
   async def _read_body(self, request):
     """The request body as bytes; RequestError 413 (after `_drain`) if it is over `max_request_bytes`."""
     max_request_bytes = self.limits["max_request_bytes"]
+    chunks = request.stream()  # one iterator: starlette's stream() may not be started twice
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_request_bytes:
       message = "request body of %s bytes; the limit is %d bytes" % (declared, max_request_bytes)
       if int(declared) > self.max_drain_bytes:
         raise RequestError(413, message, {"Connection": "close"})
-      await self._drain(request, 0, message)
+      await self._drain(chunks, 0, message)
     body = bytearray()
-    async for chunk in request.stream():
+    async for chunk in chunks:
       body += chunk
       if len(body) > max_request_bytes:
-        await self._drain(request, len(body), "request body over the limit of %d bytes" % max_request_bytes)
+        await self._drain(chunks, len(body), "request body over the limit of %d bytes" % max_request_bytes)
     return bytes(body)
 
-  async def _drain(self, request, received, message):
-    """Reads and discards the rest of the body (up to max_drain_bytes), then raises RequestError 413.
+  async def _drain(self, chunks, received, message):
+    """Reads and discards the rest of the body `chunks` (up to max_drain_bytes), then raises RequestError 413.
 
     Reading it first lets any client (curl, urllib, requests) read the 413 instead of a connection reset.
     """
     from starlette.requests import ClientDisconnect  # pylint: disable=g-import-not-at-top
     try:
-      async for chunk in request.stream():
+      async for chunk in chunks:
         received += len(chunk)
         if received > self.max_drain_bytes:  # give up reading: answer and close (the client may see a reset)
           raise RequestError(413, message, {"Connection": "close"})

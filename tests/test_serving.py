@@ -274,6 +274,16 @@ def test_oversized_body_gets_a_readable_413_over_plain_urllib(port, chunked):
   assert error.value.code == 413 and "limit" in json.loads(error.value.read())["error"]
 
 
+def test_small_chunked_body_over_the_limit_gets_413(port):
+  """A chunked body (no Content-Length) over the limit that arrives in one piece: 413, not a 500."""
+  body = json.dumps({"texts": ["x" * 40] * 60}).encode()  # 2.6 kB against 2,000 bytes
+  request = urllib.request.Request("http://127.0.0.1:%d/encode" % port, data=iter([body]),
+                                   headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+  with pytest.raises(urllib.error.HTTPError) as error:
+    urllib.request.urlopen(request, timeout=30)
+  assert error.value.code == 413 and "over the limit" in json.loads(error.value.read())["error"]
+
+
 def test_wrong_method_and_path_get_json_errors(port):
   assert _post(port, None, method="GET")[0] == 405
   status, payload = _post(port, b"{}", path="/nope")

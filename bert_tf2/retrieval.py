@@ -12,6 +12,8 @@ Objectives (q, p: L2-normalized [B, D] query and passage vectors of one batch; r
   hardest   PaddleNLP's hardest-negative variant: hinge max(0, margin - cos(q_i, p_i) + max_j!=i cos(q_i, p_j)).
   simcse    unsupervised SimCSE (Gao et al., 2021, arXiv:2104.08821): each sentence twice through the
             encoder with different dropout; cosine / temperature (0.05), cross-entropy to the diagonal.
+Under a strategy with several replicas the candidates (passages, second views) are gathered from
+all replicas, so each query is scored against the global batch, B - 1 negatives, not its replica's share.
 The training job is `bert_tf2.jobs.dual_encoder`.
 """
 
@@ -55,26 +57,54 @@ class DualEncoder(keras.Model):
     return cls(modeling.BertConfig.from_dict(config.pop("encoder")), **config)
 
 
+def global_candidates(candidates):
+  """This replica's candidates -> those of the whole global batch, and where its own pairs are in them.
+
+  Each replica of a `tf.distribute` strategy holds b = B / R rows of the batch; scored only against
+  its own, a query would get b - 1 negatives instead of the global batch's B - 1 (what DPR, SimCSE and
+  MultipleNegativesRankingLoss on several GPUs mean by in-batch negatives). So under more than one
+  replica the candidates are all-gathered in replica order, as TF Model Garden's dual encoder does.
+  The gradient of `all_gather` sums every replica's gradient for the rows it gathered and hands each
+  replica the slice of its own rows, so each replica's loss trains the other replicas' passages too;
+  `training.train` divides each replica's loss by R and all-reduces (sums) the gradients, which makes
+  them those of the mean loss over the global batch (when R divides B). Without a strategy, or with
+  one replica, the candidates come back as they are.
+
+  Args:
+    candidates: float [b, D], this replica's passages (or second views), row i paired with query i.
+  Returns:
+    (float [B, D] candidates of all replicas, int32 [b] labels: the row of each local pair's candidate).
+  """
+  ctx = tf.distribute.get_replica_context()  # None in a cross-replica context
+  local = tf.shape(candidates)[0]
+  if ctx is None or ctx.num_replicas_in_sync == 1:
+    return candidates, tf.range(local)
+  sizes = ctx.all_gather(tf.reshape(local, [1]), axis=0)  # (R,): not all equal when R does not divide B
+  offset = tf.reduce_sum(sizes[:ctx.replica_id_in_sync_group])
+  return ctx.all_gather(candidates, axis=0), offset + tf.range(local)
+
+
 def in_batch_negative_loss(query, passage, margin=0.2, scale=30.0):
-  """PaddleNLP in_batch_negative: float [B, D] x2 (normalized) -> scalar loss."""
-  cosine = tf.matmul(query, passage, transpose_b=True)  # (B, B)
-  cosine -= margin * tf.eye(tf.shape(cosine)[0])
-  labels = tf.range(tf.shape(cosine)[0])
+  """PaddleNLP in_batch_negative: float [b, D] x2 (normalized) -> scalar loss (passages of all replicas)."""
+  passage, labels = global_candidates(passage)
+  cosine = tf.matmul(query, passage, transpose_b=True)  # (b, B)
+  cosine -= margin * tf.one_hot(labels, tf.shape(cosine)[1])
   return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, scale * cosine))
 
 
 def hardest_negative_loss(query, passage, margin=0.2):
-  """Hinge on the hardest in-batch negative: float [B, D] x2 (normalized) -> scalar loss."""
-  cosine = tf.matmul(query, passage, transpose_b=True)  # (B, B)
-  positive = tf.linalg.diag_part(cosine)
-  hardest = tf.reduce_max(cosine - 10.0 * tf.eye(tf.shape(cosine)[0]), axis=1)  # cosines are in [-1, 1]
+  """Hinge on the hardest in-batch negative: float [b, D] x2 (normalized) -> scalar loss (all replicas')."""
+  passage, labels = global_candidates(passage)
+  cosine = tf.matmul(query, passage, transpose_b=True)  # (b, B)
+  positive = tf.gather(cosine, labels, axis=1, batch_dims=1)
+  hardest = tf.reduce_max(cosine - 10.0 * tf.one_hot(labels, tf.shape(cosine)[1]), axis=1)  # cosines are in [-1, 1]
   return tf.reduce_mean(tf.nn.relu(margin - positive + hardest))
 
 
 def simcse_loss(first, second, temperature=0.05):
-  """Unsupervised SimCSE: two dropout views float [B, D] (normalized) -> scalar loss."""
-  logits = tf.matmul(first, second, transpose_b=True) / temperature  # (B, B)
-  labels = tf.range(tf.shape(logits)[0])
+  """Unsupervised SimCSE: two dropout views float [b, D] (normalized) -> scalar loss (all replicas' second)."""
+  second, labels = global_candidates(second)
+  logits = tf.matmul(first, second, transpose_b=True) / temperature  # (b, B)
   return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
 
 

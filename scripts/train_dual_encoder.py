@@ -33,8 +33,8 @@ flags.DEFINE_string("train_file", None, "query<TAB>passage lines (simcse: one se
 flags.DEFINE_string("output_dir", None, "Where the trained encoder is written.")
 flags.DEFINE_enum("objective", "in_batch", ["in_batch", "hardest", "simcse"], "Training objective.")
 flags.DEFINE_integer("num_train_epochs", 1, "Epochs.")
-flags.DEFINE_integer("train_batch_size", 32, "Global pairs per batch (B - 1 in-batch negatives each, "
-                     "B / replicas - 1 with several replicas).")
+flags.DEFINE_integer("train_batch_size", 32, "Global pairs per batch: B - 1 in-batch negatives each, "
+                     "gathered from all replicas.")
 flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate (AdamW, 10% warmup, linear decay).")
 flags.DEFINE_integer("max_seq_length", 64, "Tokens per text incl. [CLS]/[SEP].")
 flags.DEFINE_float("margin", 0.2, "in_batch / hardest: margin on the positive cosine.")

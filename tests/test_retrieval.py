@@ -41,6 +41,48 @@ def test_simcse_loss_is_cross_entropy_of_cosine_over_temperature():
   assert float(retrieval.simcse_loss(z, z, temperature=0.05)) == pytest.approx(expected, rel=1e-5)
 
 
+# Run in a fresh interpreter: the CPU is split into two logical devices before TF starts.
+_TWO_REPLICAS = r"""
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from bert_tf2 import retrieval
+
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+rng = np.random.default_rng(7)
+q, p = (tf.math.l2_normalize(tf.constant(rng.normal(size=(8, 6)), tf.float32), axis=-1) for _ in range(2))
+for loss_fn in (retrieval.in_batch_negative_loss, retrieval.hardest_negative_loss, retrieval.simcse_loss):
+  def loss_and_grads(q, p, num_replicas):
+    with tf.GradientTape() as tape:
+      tape.watch([q, p])
+      loss = loss_fn(q, p) / num_replicas  # as training.train scales each replica's loss
+    return (loss,) + tuple(tape.gradient(loss, [q, p]))
+
+  def run(split):  # split: rows of each replica
+    starts = np.cumsum([0] + split)
+    rows = lambda ctx: slice(starts[ctx.replica_id_in_sync_group], starts[ctx.replica_id_in_sync_group + 1])
+    inputs = strategy.experimental_distribute_values_from_function(lambda ctx: (q[rows(ctx)], p[rows(ctx)]))
+    out = tf.function(lambda q, p: strategy.run(loss_and_grads, args=(q, p, 2)))(*inputs)
+    return [strategy.experimental_local_results(o) for o in out]
+
+  loss, grad_q, grad_p = loss_and_grads(q, p, 1)  # one device, the whole batch
+  losses, grads_q, grads_p = run([4, 4])
+  np.testing.assert_allclose(sum(losses), loss, rtol=1e-6)
+  np.testing.assert_allclose(tf.concat(grads_q, 0), grad_q, atol=1e-6)
+  np.testing.assert_allclose(tf.concat(grads_p, 0), grad_p, atol=1e-6)  # through the other replica's loss too
+  losses, _, _ = run([5, 3])  # uneven shares: each replica's labels still point at its own pairs
+  np.testing.assert_allclose((5 * losses[0] + 3 * losses[1]) * 2 / 8, loss, rtol=1e-6)
+print("ok")
+"""
+
+
+def test_losses_under_two_replicas_score_the_global_batch():
+  result = subprocess.run([sys.executable, "-c", _TWO_REPLICAS], capture_output=True, text=True, cwd=ROOT,
+                          env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3"), timeout=120)
+  assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
+
+
 @pytest.fixture
 def tokenizer(tmp_path):
   path = tmp_path / "vocab.txt"

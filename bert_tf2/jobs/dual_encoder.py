@@ -110,8 +110,8 @@ def train_dual_encoder(model, tokenizer, pairs, objective="in_batch", epochs=1, 
     pairs: list of (query, passage) str pairs; for "simcse" a list of sentences (str) or pairs,
       whose every text is used as a sentence.
     objective: one of `retrieval.OBJECTIVES`.
-    batch_size: int, B, the global batch: in-batch negatives per query are B - 1 (B / replicas - 1
-      under a strategy with several replicas, each scores its own share); the last partial batch is dropped.
+    batch_size: int, B, the global batch: in-batch negatives per query are B - 1, with several replicas
+      too (`retrieval.global_candidates`); the last partial batch is dropped.
     learning_rate, warmup_proportion: the original BERT optimizer (AdamW, warmup, linear decay).
     rng: `random.Random`-like with `shuffle`, for the batch order each epoch; default seed 12345.
     log_every: int, steps between progress lines (0: only the last step).

@@ -161,7 +161,6 @@ finetune_sentiment() {  # <name> <init_checkpoint> [flags...]
 finetune_ner() {  # <name> <init_checkpoint>
   local name=$1 init=$2
   [ -f "$OUT/ner/$name/test_results.txt" ] && return
-  mkdir -p "$OUT/ner"
   $PY scripts/run_ner.py --task_name=conll --data_dir="$OUT/ner_data/ner" --output_dir="$OUT/ner/$name" \
     --vocab_file="$OUT/vocab.txt" --bert_config_file="$OUT/bert_config.json" --init_checkpoint="$init" \
     --crf --do_train --do_eval --do_predict --max_seq_length=$SEQ --doc_stride=64 --max_train_examples="$NER_TRAIN" \
@@ -169,6 +168,7 @@ finetune_ner() {  # <name> <init_checkpoint>
     --predict_batch_size=64 --save_checkpoints_steps=100000 --log_steps=100 --iterations_per_loop=10 \
     --seed=12345 > "$OUT/ner/$name.log" 2>&1
 }
+mkdir -p "$OUT/ner"   # before the jobs below start: the CRF baseline logs there
 finetune_sentiment mlm "$OUT/mlm/bert_model.ckpt" & pids="$!"
 finetune_sentiment electra "$OUT/electra/bert_model.ckpt" --export_dir="$SENT_OUT/export" & pids="$pids $!"
 finetune_ner mlm "$OUT/mlm/bert_model.ckpt" & pids="$pids $!"

@@ -1,9 +1,9 @@
 """Flags the training scripts share: the fine-tuning ones, the original's TPU flags and the tf.distribute ones.
 
     import common_flags                      # scripts/ is on sys.path when a script runs
-    for name in common_flags.define_fine_tuning_flags(output_dir=..., do_predict=..., export_dir=...):
-      flags.declare_key_flag(name)
+    common_flags.define_fine_tuning_flags(output_dir=..., do_predict=..., export_dir=...)
     common_flags.define_distribution_flags()
+    flags.adopt_module_key_flags(common_flags)   # so the script's --help lists them
     ...
     strategy = common_flags.strategy_from_flags(FLAGS)
 
@@ -22,30 +22,24 @@ def define_fine_tuning_flags(*, output_dir, do_predict, export_dir, do_train="Fi
 
   The model files, --do_train/--do_predict, batch sizes, optimizer, checkpointing, --seed and
   --export_dir. Each argument is the help text of the flag of its name (what a task's files change).
-
-  Returns:
-    the flags' names, for the script to declare as its key flags (so that its --help lists them).
   """
-  holders = [
-      flags.DEFINE_string("bert_config_file", None, "bert_config.json (or a Hugging Face config.json)."),
-      flags.DEFINE_string("vocab_file", None, "vocab.txt of the pretrained model."),
-      flags.DEFINE_string("init_checkpoint", None, "Google checkpoint prefix, bert_tf2 checkpoint or HF dir."),
-      flags.DEFINE_bool("do_lower_case", True, "Lower-case the input (True for uncased and Chinese models)."),
-      flags.DEFINE_string("output_dir", None, output_dir),
-      flags.DEFINE_bool("do_train", False, do_train),
-      flags.DEFINE_bool("do_predict", False, do_predict),
-      flags.DEFINE_integer("train_batch_size", 32, "Global training batch size."),
-      flags.DEFINE_integer("predict_batch_size", 8, "Prediction batch size."),
-      flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate of AdamW."),
-      flags.DEFINE_float("num_train_epochs", 3.0, num_train_epochs),
-      flags.DEFINE_float("warmup_proportion", 0.1, "Fraction of the steps with linear warmup."),
-      flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint every this many steps."),
-      flags.DEFINE_integer("iterations_per_loop", 1, "Steps per tf.function call."),
-      flags.DEFINE_integer("log_steps", 100, "Log and write TensorBoard summaries every this many steps."),
-      flags.DEFINE_integer("seed", 12345, seed),
-      flags.DEFINE_string("export_dir", None, export_dir),
-  ]
-  return [holder.name for holder in holders]
+  flags.DEFINE_string("bert_config_file", None, "bert_config.json (or a Hugging Face config.json).")
+  flags.DEFINE_string("vocab_file", None, "vocab.txt of the pretrained model.")
+  flags.DEFINE_string("init_checkpoint", None, "Google checkpoint prefix, bert_tf2 checkpoint or HF dir.")
+  flags.DEFINE_bool("do_lower_case", True, "Lower-case the input (True for uncased and Chinese models).")
+  flags.DEFINE_string("output_dir", None, output_dir)
+  flags.DEFINE_bool("do_train", False, do_train)
+  flags.DEFINE_bool("do_predict", False, do_predict)
+  flags.DEFINE_integer("train_batch_size", 32, "Global training batch size.")
+  flags.DEFINE_integer("predict_batch_size", 8, "Prediction batch size.")
+  flags.DEFINE_float("learning_rate", 5e-5, "Peak learning rate of AdamW.")
+  flags.DEFINE_float("num_train_epochs", 3.0, num_train_epochs)
+  flags.DEFINE_float("warmup_proportion", 0.1, "Fraction of the steps with linear warmup.")
+  flags.DEFINE_integer("save_checkpoints_steps", 1000, "Checkpoint every this many steps.")
+  flags.DEFINE_integer("iterations_per_loop", 1, "Steps per tf.function call.")
+  flags.DEFINE_integer("log_steps", 100, "Log and write TensorBoard summaries every this many steps.")
+  flags.DEFINE_integer("seed", 12345, seed)
+  flags.DEFINE_string("export_dir", None, export_dir)
 
 
 def define_distribution_flags():

@@ -23,12 +23,12 @@ import common_flags  # noqa: E402  (scripts/common_flags.py)
 from bert_tf2 import cli  # noqa: E402  (after the path set-up above)
 
 FLAGS = flags.FLAGS
-for _name in common_flags.define_fine_tuning_flags(
+common_flags.define_fine_tuning_flags(
     output_dir="Checkpoints, TensorBoard logs, eval_results.txt, test_results.tsv.",
     do_predict="Predict the test split; writes test_results.tsv.",
-    export_dir="Also write a raw-text SavedModel here (see export_saved_model.py)."):
-  flags.declare_key_flag(_name)
+    export_dir="Also write a raw-text SavedModel here (see export_saved_model.py).")
 common_flags.define_distribution_flags()
+flags.adopt_module_key_flags(common_flags)  # --help lists the shared flags too
 flags.DEFINE_string("data_dir", None, "Directory of the task's train/dev/test files.")
 flags.DEFINE_string("task_name", None, "The processor's name, e.g. mrpc, csv, jsonl_multilabel.")
 flags.DEFINE_integer("max_seq_length", 128, "Maximum word pieces per example; longer ones are truncated.")

@@ -25,14 +25,14 @@ import common_flags  # noqa: E402  (scripts/common_flags.py)
 from bert_tf2 import cli  # noqa: E402  (after the path set-up above)
 
 FLAGS = flags.FLAGS
-for _name in common_flags.define_fine_tuning_flags(
+common_flags.define_fine_tuning_flags(
     output_dir="Checkpoints, TensorBoard logs, eval_results.txt, test_predictions.txt.",
     do_train="Fine-tune on train.txt.",
     do_predict="Tag test.txt; writes test_predictions.txt and test_results.txt.",
     seed="Seeds initialization, dropout, shuffling and subsampling.",
-    export_dir="Also write a raw-text SavedModel here."):
-  flags.declare_key_flag(_name)
+    export_dir="Also write a raw-text SavedModel here.")
 common_flags.define_distribution_flags()
+flags.adopt_module_key_flags(common_flags)  # --help lists the shared flags too
 flags.DEFINE_string("data_dir", None, "Directory of train.txt, dev.txt and test.txt (CoNLL: token tag).")
 flags.DEFINE_string("task_name", None, "conll (= ner, pos: BIO tags) or conll_bioes.")
 flags.DEFINE_integer("max_seq_length", 128, "Word pieces per window (batch sizes count windows); longer sentences "

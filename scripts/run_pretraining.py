@@ -47,6 +47,7 @@ flags.DEFINE_integer("iterations_per_loop", 1000, "Steps per tf.function call (s
 flags.DEFINE_integer("max_eval_steps", 100, "Maximum evaluation batches.")
 flags.DEFINE_integer("log_steps", 100, "Log and write summaries every this many steps.")
 common_flags.define_distribution_flags()
+flags.adopt_module_key_flags(common_flags)  # --help lists them too
 flags.DEFINE_bool("jit_compile", False, "XLA-compile each training step (slower on CPU, see benchmarks/).")
 flags.DEFINE_enum("optimizer", "adamw", ["adamw", "lamb"], "AdamWeightDecay (original) or LAMB.")
 flags.DEFINE_bool("eval_at_checkpoints", False, "With --do_eval, also evaluate at step 0 and every checkpoint "

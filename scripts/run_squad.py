@@ -25,14 +25,14 @@ import common_flags  # noqa: E402  (scripts/common_flags.py)
 from bert_tf2 import cli  # noqa: E402  (after the path set-up above)
 
 FLAGS = flags.FLAGS
-for _name in common_flags.define_fine_tuning_flags(
+common_flags.define_fine_tuning_flags(
     output_dir="Checkpoints, predictions.json, nbest_predictions.json, null_odds.json.",
     do_train="Fine-tune on --train_file.",
     do_predict="Predict --predict_file.",
     num_train_epochs="Epochs of fine-tuning (steps counted on examples, as the original).",
-    export_dir="Also write a SavedModel answering raw (question, context) strings."):
-  flags.declare_key_flag(_name)
+    export_dir="Also write a SavedModel answering raw (question, context) strings.")
 common_flags.define_distribution_flags()
+flags.adopt_module_key_flags(common_flags)  # --help lists the shared flags too
 flags.DEFINE_string("train_file", None, "SQuAD JSON for training, e.g. train-v1.1.json.")
 flags.DEFINE_string("predict_file", None, "SQuAD JSON to predict, e.g. dev-v1.1.json (scored if it has answers).")
 flags.DEFINE_integer("max_seq_length", 384, "Word pieces per window: [CLS] question [SEP] context span [SEP].")

@@ -26,6 +26,7 @@ from bert_tf2 import cli  # pylint: disable=g-import-not-at-top,wrong-import-pos
 
 FLAGS = flags.FLAGS
 common_flags.define_distribution_flags()
+flags.adopt_module_key_flags(common_flags)  # --help lists them too
 flags.DEFINE_string("init_checkpoint", None, "Google checkpoint, Hugging Face dir or our TF2 checkpoint.")
 flags.DEFINE_string("bert_config_file", None, "bert_config.json; default: beside the checkpoint.")
 flags.DEFINE_string("vocab_file", None, "vocab.txt; default: beside the checkpoint.")

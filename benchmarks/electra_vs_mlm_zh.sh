@@ -12,6 +12,10 @@
 #        MINUTES=15 NER_TRAIN=3000 bash benchmarks/electra_vs_mlm_zh.sh
 #        STOP_AFTER=data|pretrain bash benchmarks/electra_vs_mlm_zh.sh
 # Knobs: MINUTES (pretraining wall time per objective, default 30), GEN_HIDDEN (generator hidden, 64),
+#   PRECISION (Keras policy for pretraining, mixed_bfloat16: 1.3-1.4x the steps of float32 here for
+#   both objectives), CAL_SECONDS (calibration, 180), SCHEDULE_FRACTION (0.95: each LR schedule is that
+#   fraction of the steps the clock allows, so it ends annealed), SENT_SEQ (sentiment max_seq_length, 128),
+#   SEEDS (fine-tuning seeds, "12345"; e.g. "12345 2 3" for a mean), PARALLEL (fine-tuning jobs at once, 4),
 #   RTD (lambda, 50), BATCH (32), LR (pretraining, 1e-3), EPOCHS / SENT_LR (sentiment: 3 / 1e-4, as
 #   sentiment_zh.sh; at 1e-3 both models collapsed to the majority class here), NER_TRAIN / NER_EPOCHS /
 #   NER_LR (8000 / 3 / 1e-3, as ner_zh.sh). Each LR schedule's length comes from a 60-step calibration.
@@ -34,6 +38,12 @@ SENT_LR=${SENT_LR:-1e-4}
 NER_LR=${NER_LR:-1e-3}
 SENT_OUT=${SENT_OUT:-runs/sentiment_zh_electra}
 SEQ=128
+CAL_SECONDS=${CAL_SECONDS:-180}
+SCHEDULE_FRACTION=${SCHEDULE_FRACTION:-0.95}
+PRECISION=${PRECISION:-mixed_bfloat16}
+SENT_SEQ=${SENT_SEQ:-128}
+SEEDS=${SEEDS:-12345}
+PARALLEL=${PARALLEL:-4}
 PREDS=20
 DATA=${DATA:-/work/shared/data/sentiment_zh}
 CORPUS=${CORPUS:-/work/shared/data/pretrain_zh/peoples_daily_199801.txt}
@@ -96,7 +106,7 @@ pretrain() {  # pretrain <objective> <dir> <num_train_steps> [flags...]
     --eval_input_file="$D/held.tfrecord" --output_dir="$dir" --max_seq_length=$SEQ \
     --max_predictions_per_seq=$PREDS --train_batch_size="$BATCH" --eval_batch_size=64 --learning_rate="$LR" \
     --num_train_steps="$steps" --num_warmup_steps=$((steps / 20 + 1)) --iterations_per_loop=10 \
-    --log_steps=50 --max_eval_steps=100 --seed=12345 "$@"
+    --log_steps=50 --max_eval_steps=100 --seed=12345 --mixed_precision="$PRECISION" "$@"
 }
 speed() {  # median examples/s of a log's training lines after the first (compilation) window
   grep -o "examples_per_second = [0-9.]*" "$1" | tail -n +2 | awk '{print $3}' | sort -g \
@@ -104,21 +114,24 @@ speed() {  # median examples/s of a log's training lines after the first (compil
 }
 
 if [ ! -f "$OUT/steps.txt" ]; then
-  echo "== 3/6 calibration: 60 steps of each objective side by side, to set each LR schedule's length"
+  # Both objectives run for the same CAL_SECONDS side by side (a fixed step count would let the faster
+  # one finish first and the other be timed alone, on both cores: the 40-minute run's ELECTRA schedule
+  # came out 53% too long that way and was stopped at 65% of it, its learning rate not yet annealed).
+  echo "== 3/6 calibration: ${CAL_SECONDS}s of each objective side by side, to set each LR schedule's length"
   mkdir -p "$OUT/calibrate"
   pids=""
   for obj in mlm electra; do
-    if ! grep -q "step 60/60" "$OUT/calibrate/$obj.log" 2>/dev/null; then
-      rm -rf "$OUT/calibrate/$obj"
-      pretrain $obj "$OUT/calibrate/$obj" 60 --do_train --save_checkpoints_steps=1000 --log_steps=10 \
-        > "$OUT/calibrate/$obj.log" 2>&1 &
-      pids="$pids $!"
-    fi
+    rm -rf "$OUT/calibrate/$obj"
+    TIMEOUT=${CAL_SECONDS}s pretrain $obj "$OUT/calibrate/$obj" 1000000 --do_train --save_checkpoints_steps=1000000 \
+      --log_steps=20 > "$OUT/calibrate/$obj.log" 2>&1 &
+    pids="$pids $!"
   done
-  for p in $pids; do wait "$p"; done   # (a bare `wait` would also wait for the tee above)
+  for p in $pids; do wait "$p" || true; done   # (a bare `wait` would also wait for the tee above)
   for obj in mlm electra; do
     s=$(speed "$OUT/calibrate/$obj.log")
-    echo "$obj $s $($PY -c "print(max(100, int($s / $BATCH * $MINUTES * 60)))")" | tee -a "$OUT/steps.txt"
+    # SCHEDULE_FRACTION of the steps the clock allows: each run ends its schedule (learning rate
+    # annealed to 0) a little before the clock, whatever the load does meanwhile; both wall times are printed.
+    echo "$obj $s $($PY -c "print(max(100, int($s / $BATCH * $MINUTES * 60 * $SCHEDULE_FRACTION)))")" | tee -a "$OUT/steps.txt"
   done
 fi
 echo "calibrated (objective, examples/s side by side, schedule steps for $MINUTES min):"; cat "$OUT/steps.txt"
@@ -148,34 +161,43 @@ done
 if [ "${STOP_AFTER:-}" = pretrain ]; then exit 0; fi
 
 echo "== 5/6 fine-tuning both (sentiment: dev accuracy; NER: test entity F1), the CRF baseline, side by side"
-finetune_sentiment() {  # <name> <init_checkpoint> [flags...]
-  local name=$1 init=$2; shift 2
+# Each fine-tuning runs once per seed in SEEDS (the first seed's directories carry no suffix; the table
+# shows the mean and each seed's value): a point of sentiment accuracy is within one seed's spread here.
+run_name() { [ "$2" = "${SEEDS%% *}" ] && echo "$1" || echo "$1-seed$2"; }  # <objective> <seed>
+finetune_sentiment() {  # <objective> <seed> [flags...]
+  local name; name=$(run_name "$1" "$2"); local init="$OUT/$1/bert_model.ckpt" seed=$2; shift 2
   [ -f "$SENT_OUT/$name/eval_results.txt" ] && return
   $PY scripts/run_classifier.py --task_name=tsv --data_dir="$DATA" --label_column=label --text_a_column=text \
     --vocab_file="$OUT/vocab.txt" --bert_config_file="$OUT/bert_config.json" --init_checkpoint="$init" \
-    --do_lower_case --output_dir="$SENT_OUT/$name" --do_train --do_eval --max_seq_length=$SEQ \
+    --do_lower_case --output_dir="$SENT_OUT/$name" --do_train --do_eval --max_seq_length="$SENT_SEQ" \
     --train_batch_size=32 --eval_batch_size=64 --learning_rate="$SENT_LR" --num_train_epochs="$EPOCHS" \
-    --save_checkpoints_steps=100000 --iterations_per_loop=10 --log_steps=100 --seed=12345 "$@" \
+    --save_checkpoints_steps=100000 --iterations_per_loop=10 --log_steps=100 --seed="$seed" "$@" \
     > "$SENT_OUT/$name.log" 2>&1
 }
-finetune_ner() {  # <name> <init_checkpoint>
-  local name=$1 init=$2
+finetune_ner() {  # <objective> <seed>
+  local name; name=$(run_name "$1" "$2"); local init="$OUT/$1/bert_model.ckpt" seed=$2
   [ -f "$OUT/ner/$name/test_results.txt" ] && return
   $PY scripts/run_ner.py --task_name=conll --data_dir="$OUT/ner_data/ner" --output_dir="$OUT/ner/$name" \
     --vocab_file="$OUT/vocab.txt" --bert_config_file="$OUT/bert_config.json" --init_checkpoint="$init" \
     --crf --do_train --do_eval --do_predict --max_seq_length=$SEQ --doc_stride=64 --max_train_examples="$NER_TRAIN" \
     --num_train_epochs="$NER_EPOCHS" --train_batch_size=32 --learning_rate="$NER_LR" --eval_batch_size=64 \
     --predict_batch_size=64 --save_checkpoints_steps=100000 --log_steps=100 --iterations_per_loop=10 \
-    --seed=12345 > "$OUT/ner/$name.log" 2>&1
+    --seed="$seed" > "$OUT/ner/$name.log" 2>&1
 }
+throttle() { while [ "$(jobs -rp | wc -l)" -ge "$PARALLEL" ]; do sleep 5; done; }  # at most PARALLEL jobs
 mkdir -p "$OUT/ner"   # before the jobs below start: the CRF baseline logs there
-finetune_sentiment mlm "$OUT/mlm/bert_model.ckpt" & pids="$!"
-finetune_sentiment electra "$OUT/electra/bert_model.ckpt" --export_dir="$SENT_OUT/export" & pids="$pids $!"
-finetune_ner mlm "$OUT/mlm/bert_model.ckpt" & pids="$pids $!"
-finetune_ner electra "$OUT/electra/bert_model.ckpt" & pids="$pids $!"
+pids=""
 [ -f "$OUT/ner/crf_baseline/test_results.txt" ] || $PY benchmarks/ner_crf_baseline.py \
   --data_dir="$OUT/ner_data/ner" --output_dir="$OUT/ner/crf_baseline" --max_train_examples="$NER_TRAIN" \
   --max_iterations=100 > "$OUT/ner/crf_baseline.log" 2>&1 & pids="$pids $!"
+for seed in $SEEDS; do
+  for obj in mlm electra; do
+    export_flag=""
+    [ $obj = electra ] && [ "$seed" = "${SEEDS%% *}" ] && export_flag="--export_dir=$SENT_OUT/export"
+    throttle; finetune_sentiment $obj "$seed" $export_flag & pids="$pids $!"
+    throttle; finetune_ner $obj "$seed" & pids="$pids $!"
+  done
+done
 for p in $pids; do wait "$p"; done
 
 echo "== 6/6 dev through the exported ELECTRA SavedModel ($SENT_OUT/export), and the table"
@@ -194,19 +216,26 @@ for i in range(0, len(rows), 256):
 print("%.4f" % (correct / len(rows)))
 PYEOF
 value() { grep -h "^$2 = " "$1" 2>/dev/null | head -1 | awk '{printf "%.4f", $3}'; }
+over_seeds() {  # <objective> <dir> <file> <key>: "mean (seed values...)" over SEEDS
+  local values="" seed
+  for seed in $SEEDS; do values="$values $(value "$2/$(run_name "$1" "$seed")/$3" "$4")"; done
+  echo "$values" | awk '{for (i = 1; i <= NF; i++) t += $i; m = NF ? t / NF : 0
+    if (NF > 1) {printf "%.4f (", m; for (i = 1; i <= NF; i++) printf "%s%s", $i, (i < NF ? " " : ")")} else printf "%s", $1}'
+}
 {
   echo "ELECTRA vs MLM, BERT-tiny (L2 H128), $MINUTES min of pretraining each, side by side on this machine"
-  printf "%-34s %8s %12s %14s %14s\n" model steps held-out "sentiment dev" "NER test F1"
+  echo "fine-tuning seeds: $SEEDS (mean, then each seed)"
+  printf "%-34s %8s %8s %12s  %-s\n" model seconds steps held-out "sentiment dev | NER test F1"
   for obj in mlm electra; do
     step=$(grep -o "model.ckpt-[0-9]*" "$OUT/$obj/checkpoint" | head -1 | cut -d- -f2)
     held="mlm $(value "$OUT/$obj/eval_results.txt" masked_lm_accuracy)"
     [ $obj = electra ] && held="auc $(value "$OUT/$obj/eval_results.txt" rtd_auc)"
-    printf "%-34s %8s %12s %14s %14s\n" "BERT-tiny, $obj$([ $obj = electra ] && echo " (G$GEN_HIDDEN, lambda $RTD)")" \
-      "$step" "$held" "$(value "$SENT_OUT/$obj/eval_results.txt" eval_accuracy)" \
-      "$(value "$OUT/ner/$obj/test_results.txt" test_f1)"
+    printf "%-34s %8s %8s %12s  %-s\n" "BERT-tiny, $obj$([ $obj = electra ] && echo " (G$GEN_HIDDEN, lambda $RTD)")" \
+      "$(cut -d' ' -f1 "$OUT/$obj/clock_stopped")" "$step" "$held" \
+      "$(over_seeds $obj "$SENT_OUT" eval_results.txt eval_accuracy) | $(over_seeds $obj "$OUT/ner" test_results.txt test_f1)"
   done
-  printf "%-34s %8s %12s %14s %14s\n" "TF-IDF char 1-3 grams + LR" - - "$(awk '{print $4}' "$OUT/tfidf.txt")" -
-  printf "%-34s %8s %12s %14s %14s\n" "CRF, character n-grams" - - - "$(value "$OUT/ner/crf_baseline/test_results.txt" test_f1)"
+  printf "%-34s %8s %8s %12s  %-s\n" "TF-IDF char 1-3 grams + LR" - - - "$(awk '{print $4}' "$OUT/tfidf.txt") | -"
+  printf "%-34s %8s %8s %12s  %-s\n" "CRF, character n-grams" - - - "- | $(value "$OUT/ner/crf_baseline/test_results.txt" test_f1)"
   echo "ELECTRA sentiment SavedModel ($SENT_OUT/export) on dev: $(cat "$SENT_OUT/export_dev.txt")"
-  echo "NER: CRF head (softmax heads stay at all-O this early: ner_zh.sh), $NER_TRAIN training sentences, $NER_EPOCHS epochs, lr $NER_LR; sentiment: $EPOCHS epochs, lr $SENT_LR"
+  echo "pretraining: $PRECISION, batch $BATCH, lr $LR; NER: CRF head (softmax heads stay at all-O this early: ner_zh.sh), $NER_TRAIN training sentences, $NER_EPOCHS epochs, lr $NER_LR; sentiment: $EPOCHS epochs, lr $SENT_LR, max_seq_length $SENT_SEQ"
 } | tee "$OUT/summary.txt"

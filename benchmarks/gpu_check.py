@@ -5,7 +5,7 @@ r"""What your GPU (or this CPU) does with bert_tf2: one table of throughput per 
     bash benchmarks/gpu_check.sh --smoke          # tiny shapes on CPU, seconds (tests/test_gpu_check.py)
 
 Sections (`--sections`, all by default):
-  pretrain  `BertPretrainer` trained by `bert_tf2.training.make_train_function` (the loop of
+  pretrain  `BertPretrainer` trained by `bert_tf2.core.training.make_train_function` (the loop of
             run_pretraining.py: AdamW with clipping from `optimization.create_optimizer`, loss scaling
             under mixed_float16) on synthetic batches: steps/s and sequences/s per shape, precision
             (`distribute.set_mixed_precision`) and XLA (`jit_compile`). On a GPU each variant starts at
@@ -42,8 +42,12 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import gpu_check_data as data  # noqa: E402
-from bert_tf2 import classifier, distribute, optimization, pretraining, training  # noqa: E402
-from bert_tf2.embeddings import SentenceEncoder  # noqa: E402
+from bert_tf2 import optimization  # noqa: E402
+from bert_tf2.tasks.classification import model as classifier
+from bert_tf2.core import distribute
+from bert_tf2.tasks.pretraining import model as pretraining
+from bert_tf2.core import training
+from bert_tf2.embeddings.encoder import SentenceEncoder  # noqa: E402
 from bert_tf2.modeling import BertConfig, BertModel  # noqa: E402
 
 NVIDIA_A100_80GB = {("large-128", "float32"): 283.0, ("large-128", "mixed_float16"): 485.6}

@@ -38,7 +38,8 @@ def _different_lines(vocab_file, lines, lowercase, strip_accents):
 
 def _gelu_difference(model_dir):
   import keras_hub  # pylint: disable=g-import-not-at-top
-  from bert_tf2 import checkpoints, keras_hub_export  # pylint: disable=g-import-not-at-top
+  from bert_tf2 import checkpoints  # pylint: disable=g-import-not-at-top
+  from bert_tf2.interop import keras_hub_export
   from bert_tf2.modeling import BertConfig, BertModel  # pylint: disable=g-import-not-at-top
   from bert_tf2.tokenization import FullTokenizer  # pylint: disable=g-import-not-at-top
   model = BertModel(BertConfig.from_json_file(os.path.join(model_dir, "config.json")))

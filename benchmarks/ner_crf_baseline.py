@@ -8,7 +8,7 @@ the character class (CJK, digit, Latin, punctuation, other; full-width counted a
 i-1, i, i+1, and sentence start / end. L-BFGS with L1 0.1 and L2 0.01 (crfsuite's usual values),
 at most --max_iterations passes. Trains on train.txt (the same seeded subset run_ner.py takes for
 the same --max_train_examples and --seed), reports entity P/R/F1 on dev and test with
-`bert_tf2.tagging_metrics` (conlleval counting) and writes test_results.txt and test_predictions.txt.
+`bert_tf2.tasks.tagging.metrics` (conlleval counting) and writes test_results.txt and test_predictions.txt.
 """
 
 import os
@@ -21,7 +21,9 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bert_tf2 import cli, tagging_data, tagging_metrics  # noqa: E402
+from bert_tf2.core import cli  # noqa: E402
+from bert_tf2.tasks.tagging import data as tagging_data
+from bert_tf2.tasks.tagging import metrics as tagging_metrics
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("data_dir", None, "train.txt, dev.txt, test.txt (CoNLL: character tag).")

@@ -4,7 +4,7 @@ per whole document (long multi-sentence inputs: windows in the graph).
   PYTHONPATH=. .venv/bin/python benchmarks/ner_export_check.py --export_dir=runs/ner_zh/export
 
 Gold entities come from `data_prep.corpora.peoples_daily_entities("test")`; predicted ones from the
-SavedModel's per-character `tags` through `bert_tf2.tagging_export.entities`. Counting is conlleval's
+SavedModel's per-character `tags` through `bert_tf2.tasks.tagging.export.entities`. Counting is conlleval's
 (exact type and span). Documents are the paragraphs of a test document joined without separators.
 """
 
@@ -24,7 +24,7 @@ flags.DEFINE_integer("batch_size", 32, "Texts per request.")
 
 def score(texts, golds, serve, batch_size):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from bert_tf2 import tagging_export  # pylint: disable=g-import-not-at-top
+  from bert_tf2.tasks.tagging import export as tagging_export  # pylint: disable=g-import-not-at-top
   correct = predicted = gold = 0
   per_type = collections.Counter()
   for i in range(0, len(texts), batch_size):

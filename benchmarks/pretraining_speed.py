@@ -3,7 +3,7 @@
     PYTHONPATH=. .venv/bin/python benchmarks/pretraining_speed.py            # mini, batch 32, seq 128
     PYTHONPATH=. .venv/bin/python benchmarks/pretraining_speed.py --layers=2 --hidden=128 --steps=10
 
-Both models are trained by the same loop (`bert_tf2.training.make_train_function`: GradientTape,
+Both models are trained by the same loop (`bert_tf2.core.training.make_train_function`: GradientTape,
 the original AdamW with clipping, `steps_per_execution` steps per tf.function call) on the same
 random batches, with and without XLA (`jit_compile`). keras-hub's task has no next-sentence head;
 ours trains both heads, as run_pretraining.py does. All variants are compiled first, then run one
@@ -26,7 +26,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from bert_tf2 import electra, optimization, pretraining, training
+from bert_tf2 import optimization
+from bert_tf2.tasks.pretraining import electra
+from bert_tf2.tasks.pretraining import model as pretraining
+from bert_tf2.core import training
 from bert_tf2.modeling import BertConfig
 
 

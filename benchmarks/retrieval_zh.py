@@ -75,8 +75,9 @@ def main(argv):
   del argv
   logging.set_verbosity(logging.INFO)
   import keras  # pylint: disable=g-import-not-at-top
-  from bert_tf2 import embeddings, retrieval  # pylint: disable=g-import-not-at-top
-  from bert_tf2.jobs import dual_encoder  # pylint: disable=g-import-not-at-top
+  from bert_tf2.embeddings import encoder as embeddings  # pylint: disable=g-import-not-at-top
+  from bert_tf2.retrieval import model as retrieval
+  from bert_tf2.retrieval import job as dual_encoder  # pylint: disable=g-import-not-at-top
   documents = read_documents(FLAGS.corpus)[:FLAGS.max_documents]
   train, test, train_sentences = split_pairs(documents, FLAGS.seed)
   passages = sorted(set(p for _, p in test))

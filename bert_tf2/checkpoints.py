@@ -20,7 +20,9 @@ import tensorflow as tf
 from absl import logging
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
-from bert_tf2 import hf_export, hf_weights, tokenization
+from bert_tf2 import tokenization
+from bert_tf2.interop import hf_export
+from bert_tf2.interop import hf_weights
 
 # A checkpoint variable that is a training artefact, not a weight: never reported as unused.
 _OPTIMIZER_MARKERS = ("adam_m", "adam_v", "global_step", "Momentum", "lamb_m", "lamb_v", "_CHECKPOINTABLE_OBJECT_GRAPH")
@@ -93,7 +95,7 @@ def variable_table(model):
     entries.append(_Entry("cls/squad/output_weights", "qa_outputs.weight", squad.output_weights, False))
     entries.append(_Entry("cls/squad/output_bias", "qa_outputs.bias", squad.output_bias, False))
   crf = getattr(model, "crf", None)
-  if crf is not None:  # BertTagger's CRF scores (bert_tf2.tagging)
+  if crf is not None:  # BertTagger's CRF scores (bert_tf2.tasks.tagging.model)
     entries += [_Entry("crf/" + name, "crf." + name, getattr(crf, name), False)
                 for name in ("transitions", "start_transitions", "end_transitions")]
   return entries
@@ -428,7 +430,7 @@ def save_hf_checkpoint(model, directory, vocab_file=None, do_lower_case=None, la
   """Writes `model` as a Hugging Face directory (config.json, model.safetensors, tokenizer files).
 
   `transformers.BertModel` / `BertForPreTraining` / `BertForSequenceClassification.from_pretrained`
-  load it as it is; `load_checkpoint` loads it back. Details in `bert_tf2.hf_export`.
+  load it as it is; `load_checkpoint` loads it back. Details in `bert_tf2.interop.hf_export`.
   """
   return hf_export.write_hf_directory(model, variable_table(model), directory, vocab_file=vocab_file,
                                       do_lower_case=do_lower_case, label_list=label_list)

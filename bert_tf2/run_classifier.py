@@ -8,8 +8,8 @@
         examples, processor.get_labels(), 128, tokenizer, "train.tf_record")
     dataset = run_classifier.file_based_dataset("train.tf_record", 128, batch_size=32, is_training=True)
 
-The classes and functions live where they belong (`bert_tf2.features`: examples -> ids;
-`bert_tf2.processors`: task files -> examples) and are re-exported here under the original's names.
+The classes and functions live where they belong (`bert_tf2.core.features`: examples -> ids;
+`bert_tf2.tasks.classification.processors`: task files -> examples) and are re-exported here under the original's names.
 What is defined here is the original's features file: the same `tf.train.Example` records
 (`input_ids`, `input_mask`, `segment_ids`, `label_ids`, `is_real_example`, int64) and their reader.
 The original's Estimator pieces (`create_model`, `model_fn_builder`, `input_fn_builder`, `main`)
@@ -20,9 +20,9 @@ import os
 
 import tensorflow as tf
 
-from bert_tf2.features import (  # noqa: F401  (the original's names)
+from bert_tf2.core.features import (  # noqa: F401  (the original's names)
     InputExample, InputFeatures, convert_examples_to_features, convert_single_example)
-from bert_tf2.processors import (  # noqa: F401
+from bert_tf2.tasks.classification.processors import (  # noqa: F401
     ColaProcessor, DataProcessor, MnliProcessor, MrpcProcessor, XnliProcessor)
 
 
@@ -82,7 +82,7 @@ def file_based_dataset(input_files, seq_length, batch_size, is_training, drop_re
 
   As the original's `file_based_input_fn_builder`'s input_fn: training repeats and shuffles
   (buffer of 100 records) and drops the last partial batch; `drop_remainder` defaults to
-  `is_training`. The dicts are what `bert_tf2.classifier.loss_fn` reads.
+  `is_training`. The dicts are what `bert_tf2.tasks.classification.model.loss_fn` reads.
   """
   label_spec = (tf.io.FixedLenFeature([num_labels], tf.float32) if num_labels
                 else tf.io.FixedLenFeature([], tf.int64))

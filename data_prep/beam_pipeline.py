@@ -38,7 +38,8 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from bert_tf2 import checks, tokenization
+from bert_tf2 import tokenization
+from bert_tf2.core import checks
 from data_prep import corpus_blocks
 from data_prep import create_pretraining_data_lib as lib
 from data_prep import documents as documents_lib

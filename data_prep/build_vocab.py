@@ -14,7 +14,8 @@ import sys
 
 from absl import flags
 
-from bert_tf2 import cli, tokenization
+from bert_tf2 import tokenization
+from bert_tf2.core import cli
 from data_prep import documents
 from data_prep import wordpiece_vocab
 

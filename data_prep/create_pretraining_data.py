@@ -25,7 +25,7 @@ import sys
 from absl import flags
 from absl import logging
 
-from bert_tf2 import cli
+from bert_tf2.core import cli
 from data_prep import create_pretraining_data_lib as lib
 from data_prep import documents
 

@@ -28,7 +28,8 @@ import time
 from absl import logging
 import numpy as np
 
-from bert_tf2 import checks, tokenization
+from bert_tf2 import tokenization
+from bert_tf2.core import checks
 from data_prep import documents as documents_lib
 from data_prep.documents import make_segmenter
 from data_prep import example_batch

@@ -20,7 +20,8 @@ import sys
 
 from absl import flags
 
-from bert_tf2 import cli, tokenization
+from bert_tf2 import tokenization
+from bert_tf2.core import cli
 
 flags.DEFINE_string("vocab_file", None, "The vocab the records were made with.")
 flags.DEFINE_integer("max_records", 5, "How many records to print (0 = all).")

@@ -15,7 +15,7 @@ from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bert_tf2 import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
+from bert_tf2.core import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Google checkpoint, Hugging Face directory or embedding SavedModel.")
@@ -38,7 +38,9 @@ def main(argv):
     pooling_layer = [int(x) for x in FLAGS.pooling_layer]
   except ValueError:
     cli.fail("--pooling_layer must be integers")
-  from bert_tf2 import checks, embeddings, retrieval  # pylint: disable=g-import-not-at-top
+  from bert_tf2.core import checks  # pylint: disable=g-import-not-at-top
+  from bert_tf2.embeddings import encoder as embeddings
+  from bert_tf2.retrieval import model as retrieval
   checks.check_input_files(input_file=FLAGS.input_file, vocab_file=FLAGS.vocab_file)
   checks.check_model_path(FLAGS.model)
   checks.check_output_dir(FLAGS.output_dir)

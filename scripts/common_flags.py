@@ -12,7 +12,7 @@ The library never reads flags: these turn into a `tf.distribute.Strategy` and pl
 
 from absl import flags
 
-from bert_tf2 import distribute
+from bert_tf2.core import distribute
 
 
 def define_fine_tuning_flags(*, output_dir, do_predict, export_dir, do_train="Fine-tune on the train split.",

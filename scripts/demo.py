@@ -131,7 +131,7 @@ def tfrecords():
 
 def pretrain():
   start = _stage("pretrain: tiny BERT (L2 H128 A2) from scratch, MLM + NSP, %d steps" % FLAGS.pretrain_steps)
-  from bert_tf2.jobs import pretraining
+  from bert_tf2.tasks.pretraining import job as pretraining
   num_tokens = sum(1 for _ in open(_path("vocab.txt"), encoding="utf-8"))
   config = BertConfig.from_json_file("configs/bert_tiny_L-2_H-128_A-2.json").copy(vocab_size=num_tokens)
   results = pretraining.run_pretraining(
@@ -155,8 +155,8 @@ def pretrain():
 
 def finetune():
   start = _stage("finetune: review sentiment from the pretrained checkpoint")
-  from bert_tf2 import processors
-  from bert_tf2.jobs import classifier
+  from bert_tf2.tasks.classification import processors
+  from bert_tf2.tasks.classification import job as classifier
   from data_prep import corpora
   counts = corpora.write_sentiment_split(_path("sentiment"), max_train_rows=FLAGS.num_reviews)
   print("reviews (the split of benchmarks/sentiment_zh.sh): %s" % ", ".join("%s %d" % kv for kv in counts.items()))
@@ -189,8 +189,10 @@ NER_TEXT = ("新华社北京一月五日电国务院总理李鹏今天在中南�
 
 def ner():
   start = _stage("ner: People's Daily NER (nr/ns/nt -> PER/LOC/ORG) from the pretrained checkpoint, CRF head")
-  from bert_tf2 import tagging, tagging_data, tagging_metrics
-  from bert_tf2.jobs import tagging as tagging_job
+  from bert_tf2.tasks.tagging import model as tagging
+  from bert_tf2.tasks.tagging import data as tagging_data
+  from bert_tf2.tasks.tagging import metrics as tagging_metrics
+  from bert_tf2.tasks.tagging import job as tagging_job
   from data_prep import corpora
   counts = corpora.write_peoples_daily_tagging(_path("ner_data"), max_documents=FLAGS.num_documents + 100)
   print("CoNLL files (split by document number, as benchmarks/ner_zh.sh): %s"
@@ -241,8 +243,9 @@ def search():
   start = _stage("search: what you would deploy -- BM25, a dual encoder trained ~%ds (in-batch negatives), "
                  "and both fused; People's Daily headline -> its article's first sentence" % FLAGS.retrieval_seconds)
   import random
-  from bert_tf2 import embeddings, retrieval
-  from bert_tf2.jobs import dual_encoder
+  from bert_tf2.embeddings import encoder as embeddings
+  from bert_tf2.retrieval import model as retrieval
+  from bert_tf2.retrieval import job as dual_encoder
   from data_prep import corpora
   if not os.path.exists(_path("pretrain", "bert_model.ckpt.index")):
     sys.exit("search: no %s; run the corpus, vocab, tfrecords and pretrain stages first"

@@ -17,7 +17,7 @@ from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bert_tf2 import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
+from bert_tf2.core import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Google checkpoint, Hugging Face directory or embedding SavedModel.")
@@ -46,7 +46,8 @@ def main(argv):
     pooling_layer = [int(x) for x in FLAGS.pooling_layer]
   except ValueError:
     cli.fail("--pooling_layer must be integers, got %s" % ",".join(FLAGS.pooling_layer))
-  from bert_tf2 import checks, embeddings  # pylint: disable=g-import-not-at-top
+  from bert_tf2.core import checks  # pylint: disable=g-import-not-at-top
+  from bert_tf2.embeddings import encoder as embeddings
   checks.check_input_files(input_file=FLAGS.input_file, vocab_file=FLAGS.vocab_file)
   checks.check_model_path(FLAGS.model)
   if FLAGS.output_file:

@@ -13,7 +13,7 @@ from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bert_tf2 import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
+from bert_tf2.core import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Google checkpoint (or its directory), Hugging Face dir or SavedModel.")
@@ -38,8 +38,9 @@ def main(argv):
     pooling_layer = [int(x) for x in FLAGS.pooling_layer]
   except ValueError:
     cli.fail("--ks and --pooling_layer must be integers")
-  from bert_tf2 import embeddings, retrieval  # pylint: disable=g-import-not-at-top
-  from bert_tf2.jobs import dual_encoder  # pylint: disable=g-import-not-at-top
+  from bert_tf2.embeddings import encoder as embeddings  # pylint: disable=g-import-not-at-top
+  from bert_tf2.retrieval import model as retrieval
+  from bert_tf2.retrieval import job as dual_encoder  # pylint: disable=g-import-not-at-top
   try:
     pairs = dual_encoder.read_training_file(FLAGS.pairs_file, "in_batch", FLAGS.errors)
     passages = sorted(set(p for _, p in pairs))

@@ -22,7 +22,7 @@ from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bert_tf2 import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
+from bert_tf2.core import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", "encoder", ["encoder", "pretrainer", "classifier"],
@@ -54,7 +54,7 @@ def main(argv):
     cli.require_flags(FLAGS, ["bert_config_file", "vocab_file", "init_checkpoint"])
     if FLAGS.do_lower_case is None:
       cli.fail("--do_lower_case is required (true or false: the casing the model was trained with)")
-  from bert_tf2.jobs import ecosystem_export  # pylint: disable=g-import-not-at-top  (TensorFlow)
+  from bert_tf2.interop import ecosystem_export  # pylint: disable=g-import-not-at-top  (TensorFlow)
   written = ecosystem_export.export_to_ecosystems(
       FLAGS.bert_config_file, FLAGS.vocab_file, FLAGS.init_checkpoint, FLAGS.do_lower_case, model=FLAGS.model,
       model_dir=FLAGS.model_dir, hf_export_dir=FLAGS.hf_export_dir, keras_hub_preset_dir=FLAGS.keras_hub_preset_dir,

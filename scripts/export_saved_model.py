@@ -19,7 +19,7 @@ from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bert_tf2 import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
+from bert_tf2.core import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("export_dir", None, "Where to write the SavedModel (replaced if it exists).")
@@ -40,7 +40,7 @@ def main(argv):
     cli.fail("--export_dir is required")
   if not FLAGS.encoder_only and not FLAGS.model_dir:
     cli.fail("give --model_dir (classifier) or --encoder_only with --init_checkpoint")
-  from bert_tf2.jobs import export  # pylint: disable=g-import-not-at-top
+  from bert_tf2.core import export_job as export  # pylint: disable=g-import-not-at-top
   try:
     path = export.export_from_checkpoint(
         FLAGS.export_dir, FLAGS.bert_config_file, FLAGS.vocab_file, FLAGS.init_checkpoint,

@@ -17,7 +17,7 @@ from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bert_tf2 import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
+from bert_tf2.core import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input_file", None, "Text file, one example a line (`a` or `a ||| b`).")
@@ -46,8 +46,8 @@ def main(argv):
     cli.fail("--layers must be comma-separated integers, got %r" % FLAGS.layers)
   if FLAGS.batch_size < 1:
     cli.fail("--batch_size must be positive")
-  from bert_tf2 import checks  # pylint: disable=g-import-not-at-top
-  from bert_tf2.jobs import extract_features  # pylint: disable=g-import-not-at-top
+  from bert_tf2.core import checks  # pylint: disable=g-import-not-at-top
+  from bert_tf2.embeddings import extract_features  # pylint: disable=g-import-not-at-top
   checks.check_input_files(input_file=FLAGS.input_file)
   config = checks.check_model_files(FLAGS.vocab_file, FLAGS.bert_config_file, FLAGS.init_checkpoint,
                                     FLAGS.max_seq_length)

@@ -20,7 +20,7 @@ from absl import flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import common_flags  # noqa: E402  (scripts/common_flags.py)
-from bert_tf2 import cli  # noqa: E402  (after the path set-up above)
+from bert_tf2.core import cli  # noqa: E402  (after the path set-up above)
 
 FLAGS = flags.FLAGS
 common_flags.define_fine_tuning_flags(
@@ -51,8 +51,8 @@ def main(argv):
   cli.require_flags(FLAGS, ("task_name", "data_dir", "vocab_file", "bert_config_file", "output_dir"))
   if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
     cli.fail("at least one of --do_train, --do_eval or --do_predict must be true")
-  from bert_tf2 import processors  # pylint: disable=g-import-not-at-top
-  from bert_tf2.jobs import classifier  # pylint: disable=g-import-not-at-top
+  from bert_tf2.tasks.classification import processors  # pylint: disable=g-import-not-at-top
+  from bert_tf2.tasks.classification import job as classifier  # pylint: disable=g-import-not-at-top
   try:
     if FLAGS.processor_module:
       processors.load_processor_module(FLAGS.processor_module)

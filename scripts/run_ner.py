@@ -22,7 +22,7 @@ from absl import flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import common_flags  # noqa: E402  (scripts/common_flags.py)
-from bert_tf2 import cli  # noqa: E402  (after the path set-up above)
+from bert_tf2.core import cli  # noqa: E402  (after the path set-up above)
 
 FLAGS = flags.FLAGS
 common_flags.define_fine_tuning_flags(
@@ -49,8 +49,8 @@ def main(argv):
   cli.require_flags(FLAGS, ("task_name", "data_dir", "vocab_file", "bert_config_file", "output_dir"))
   if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
     cli.fail("at least one of --do_train, --do_eval or --do_predict must be true")
-  from bert_tf2 import tagging_data  # pylint: disable=g-import-not-at-top
-  from bert_tf2.jobs import tagging  # pylint: disable=g-import-not-at-top
+  from bert_tf2.tasks.tagging import data as tagging_data  # pylint: disable=g-import-not-at-top
+  from bert_tf2.tasks.tagging import job as tagging  # pylint: disable=g-import-not-at-top
   processor = tagging_data.get_tagging_processor(FLAGS.task_name)
   results = tagging.run_ner(
       processor, FLAGS.data_dir, FLAGS.output_dir, FLAGS.vocab_file, FLAGS.bert_config_file,

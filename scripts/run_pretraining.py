@@ -11,7 +11,7 @@ with the same --output_dir, a run resumes from the newest checkpoint there (weig
 moments, step, input position); --init_checkpoint only seeds a fresh run. After training,
 `output_dir/bert_model.ckpt` + `bert_config.json` hold the weights under Google's names.
 
---objective=electra trains ELECTRA (bert_tf2/electra.py) on the same records: a generator of
+--objective=electra trains ELECTRA (bert_tf2/tasks/pretraining/electra.py) on the same records: a generator of
 --generator_hidden_size (or --generator_config_file) and the --bert_config_file model as the
 discriminator, loss = generator MLM + --rtd_weight * replaced-token detection; `bert_model.ckpt`
 is then the discriminator, a BERT encoder for run_classifier / run_ner / run_squad.
@@ -26,7 +26,7 @@ from absl import flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import common_flags  # noqa: E402  (scripts/common_flags.py)
-from bert_tf2 import cli  # noqa: E402
+from bert_tf2.core import cli  # noqa: E402
 
 flags.DEFINE_string("bert_config_file", None, "bert_config.json of the model to train.")
 flags.DEFINE_string("input_file", None, "TFRecord files from create_pretraining_data (comma-separated globs).")
@@ -73,7 +73,7 @@ def _expand(patterns, flag):
 
 
 def main(_):
-  from bert_tf2.jobs import pretraining
+  from bert_tf2.tasks.pretraining import job as pretraining
   from bert_tf2.modeling import BertConfig
   if not FLAGS.do_train and not FLAGS.do_eval:
     raise ValueError("at least one of --do_train and --do_eval must be set")
@@ -83,7 +83,7 @@ def main(_):
   config = BertConfig.from_json_file(FLAGS.bert_config_file)
   generator = None
   if FLAGS.objective == "electra":
-    from bert_tf2 import electra
+    from bert_tf2.tasks.pretraining import electra
     generator = (BertConfig.from_json_file(FLAGS.generator_config_file) if FLAGS.generator_config_file
                  else electra.generator_config(config, FLAGS.generator_hidden_size))
   input_files = _expand(FLAGS.input_file, "input_file")

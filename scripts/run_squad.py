@@ -11,7 +11,7 @@ Writes predictions.json, nbest_predictions.json and (2.0) null_odds.json to --ou
 original, and, when --predict_file holds answers, eval_results.txt with the official numbers
 (SQuAD 1.1: exact_match, f1; 2.0: exact, f1, HasAns_*, NoAns_*, best_*; Chinese: CMRC 2018's
 character-level EM/F1), also printed. --split_cjk_chars makes each CJK character a doc token.
---export_dir writes a SavedModel answering raw (question, context) strings (bert_tf2/squad_export.py).
+--export_dir writes a SavedModel answering raw (question, context) strings (bert_tf2/tasks/squad/export.py).
 """
 
 import os
@@ -22,7 +22,7 @@ from absl import flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import common_flags  # noqa: E402  (scripts/common_flags.py)
-from bert_tf2 import cli  # noqa: E402  (after the path set-up above)
+from bert_tf2.core import cli  # noqa: E402  (after the path set-up above)
 
 FLAGS = flags.FLAGS
 common_flags.define_fine_tuning_flags(
@@ -56,7 +56,7 @@ def main(argv):
     cli.require_flags(FLAGS, ("train_file",))
   if FLAGS.do_predict:
     cli.require_flags(FLAGS, ("predict_file",))
-  from bert_tf2.jobs import squad  # pylint: disable=g-import-not-at-top
+  from bert_tf2.tasks.squad import job as squad  # pylint: disable=g-import-not-at-top
   results = squad.run_squad(
       FLAGS.output_dir, FLAGS.vocab_file, FLAGS.bert_config_file, train_file=FLAGS.train_file,
       predict_file=FLAGS.predict_file, init_checkpoint=FLAGS.init_checkpoint, do_train=FLAGS.do_train,

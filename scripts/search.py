@@ -14,7 +14,7 @@ from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bert_tf2 import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
+from bert_tf2.core import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("index_dir", None, "Directory written by build_index.py.")
@@ -42,7 +42,8 @@ def main(argv):
     cli.fail("--index_dir: no index (meta.json) in %s" % FLAGS.index_dir)
   if FLAGS.top_k < 1:
     cli.fail("--top_k must be positive")
-  from bert_tf2 import checks, retrieval  # pylint: disable=g-import-not-at-top
+  from bert_tf2.core import checks  # pylint: disable=g-import-not-at-top
+  from bert_tf2.retrieval import model as retrieval
   try:
     searcher = retrieval.Searcher.load(FLAGS.index_dir, FLAGS.model)
     queries = list(FLAGS.query or [])

@@ -17,7 +17,7 @@ from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bert_tf2 import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
+from bert_tf2.core import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("init_checkpoint", None, "Google-format checkpoint prefix of the shallower model.")
@@ -29,7 +29,7 @@ def main(argv):
   del argv
   from bert_tf2 import checkpoints  # pylint: disable=g-import-not-at-top
   from bert_tf2.modeling import BertConfig
-  from bert_tf2.pretraining import BertPretrainer
+  from bert_tf2.tasks.pretraining.model import BertPretrainer
   try:
     model = BertPretrainer(BertConfig.from_json_file(FLAGS.bert_config_file))
     status = checkpoints.load_stacked_checkpoint(model, FLAGS.init_checkpoint)

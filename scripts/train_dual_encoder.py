@@ -22,7 +22,7 @@ from absl import flags
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import common_flags  # pylint: disable=g-import-not-at-top,wrong-import-position  (scripts/common_flags.py)
-from bert_tf2 import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
+from bert_tf2.core import cli  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 FLAGS = flags.FLAGS
 common_flags.define_distribution_flags()
@@ -52,8 +52,8 @@ def main(argv):
   if FLAGS.train_batch_size < 2:
     cli.fail("--train_batch_size must be at least 2 (in-batch negatives)")
   from absl import logging  # pylint: disable=g-import-not-at-top
-  from bert_tf2 import checks  # pylint: disable=g-import-not-at-top
-  from bert_tf2.jobs import dual_encoder  # pylint: disable=g-import-not-at-top
+  from bert_tf2.core import checks  # pylint: disable=g-import-not-at-top
+  from bert_tf2.retrieval import job as dual_encoder  # pylint: disable=g-import-not-at-top
   checks.check_input_files(train_file=FLAGS.train_file, vocab_file=FLAGS.vocab_file,
                            bert_config_file=FLAGS.bert_config_file)
   checks.check_checkpoint(FLAGS.init_checkpoint)

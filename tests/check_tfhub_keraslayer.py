@@ -28,7 +28,9 @@ SEQ_LENGTH = 16
 
 def export(out):
   sys.path.insert(0, ROOT)
-  from bert_tf2 import checkpoints, export as export_lib, hub_preprocessing  # pylint: disable=g-import-not-at-top
+  from bert_tf2 import checkpoints  # pylint: disable=g-import-not-at-top
+  from bert_tf2.core import export as export_lib
+  from bert_tf2.interop import hub_preprocessing
   from bert_tf2.modeling import BertConfig, BertModel  # pylint: disable=g-import-not-at-top
   from bert_tf2.tokenization import FullTokenizer  # pylint: disable=g-import-not-at-top
   vocab = os.path.join(FIXTURE, "vocab.txt")

@@ -30,11 +30,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from bert_tf2 import checkpoints, tokenization  # noqa: E402
-from bert_tf2.classifier import BertClassifier  # noqa: E402
+from bert_tf2.tasks.classification.model import BertClassifier  # noqa: E402
 from bert_tf2.modeling import BertConfig, BertModel  # noqa: E402
-from bert_tf2.pretraining import BertPretrainer  # noqa: E402
-from bert_tf2.question_answering import BertQuestionAnswerer  # noqa: E402
-from bert_tf2.tagging import BertTagger  # noqa: E402
+from bert_tf2.tasks.pretraining.model import BertPretrainer  # noqa: E402
+from bert_tf2.tasks.squad.model import BertQuestionAnswerer  # noqa: E402
+from bert_tf2.tasks.tagging.model import BertTagger  # noqa: E402
 from tests import original_bert  # noqa: E402
 
 OUT = os.path.join(ROOT, "tests", "data", "hf_export")

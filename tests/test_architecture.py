@@ -17,15 +17,15 @@ PACKAGES = ("bert_tf2", "data_prep")
 # the scripts' shared helper: they are the scripts layer, so they may read flags; no library module
 # may import them.
 ENTRY_POINTS = {
-    "bert_tf2.cli", "bert_tf2.serving_start", "data_prep.build_vocab", "data_prep.create_pretraining_data",
+    "bert_tf2.core.cli", "bert_tf2.serving.start", "data_prep.build_vocab", "data_prep.create_pretraining_data",
     "data_prep.create_pretraining_data_beam", "data_prep.inspect_tfrecord",
 }
 # What data prep may not reach: the encoder, task models, training, weights and serving.
 MODEL_CODE_PREFIXES = (
-    "bert_tf2.modeling", "bert_tf2.layers", "bert_tf2.training", "bert_tf2.pretraining", "bert_tf2.classifier",
-    "bert_tf2.retrieval", "bert_tf2.embeddings", "bert_tf2.optimization", "bert_tf2.distribute",
-    "bert_tf2.checkpoints", "bert_tf2.hf_weights", "bert_tf2.export", "bert_tf2.jobs", "bert_tf2.tagging",
-    "bert_tf2.crf", "bert_tf2.question_answering", "bert_tf2.serving", "bert_tf2.feature_extraction",
+    "bert_tf2.modeling", "bert_tf2.layers", "bert_tf2.core.training", "bert_tf2.tasks.pretraining.model", "bert_tf2.tasks.classification.model",
+    "bert_tf2.retrieval.model", "bert_tf2.embeddings.encoder", "bert_tf2.optimization", "bert_tf2.core.distribute",
+    "bert_tf2.checkpoints", "bert_tf2.interop.hf_weights", "bert_tf2.core.export", "bert_tf2.jobs", "bert_tf2.tasks.tagging.model",
+    "bert_tf2.tasks.tagging.crf", "bert_tf2.tasks.squad.model", "bert_tf2.serving.server", "bert_tf2.embeddings.feature_extraction",
 )
 
 
@@ -108,8 +108,8 @@ def test_find_cycle_hand_worked():
 
 
 def test_resolves_relative_and_from_imports():
-  names = {name for name, _, _ in IMPORTS["bert_tf2.jobs.classifier"]}
-  assert {"bert_tf2.features", "bert_tf2.jobs.common", "bert_tf2.classifier"} <= names
+  names = {name for name, _, _ in IMPORTS["bert_tf2.tasks.classification.job"]}
+  assert {"bert_tf2.core.features", "bert_tf2.core.jobs", "bert_tf2.tasks.classification.model"} <= names
 
 
 def test_entry_points_exist():

@@ -71,7 +71,7 @@ def test_non_utf8_training_file_is_one_line_and_leaves_no_output_dir(tmp_path, b
 
 
 def test_errors_replace_reads_the_non_utf8_file(gbk_task):
-  from bert_tf2 import processors
+  from bert_tf2.tasks.classification import processors
   with pytest.raises(ValueError, match="train.tsv:2: invalid UTF-8"):
     processors.get_processor("tsv", label_column="label", text_a_column="text").get_train_examples(gbk_task)
   processor = processors.get_processor("tsv", label_column="label", text_a_column="text", errors="replace")
@@ -194,7 +194,7 @@ def test_ctrl_c_in_data_prep_workers_is_one_line_removes_spill_and_exits_promptl
 
 
 def test_tsv_column_indexes_predict_on_a_glue_test_file_with_an_index_column(tmp_path):
-  from bert_tf2 import processors
+  from bert_tf2.tasks.classification import processors
   sst = tmp_path / "SST-2"
   sst.mkdir()
   (sst / "train.tsv").write_text("sentence\tlabel\nit is good\t1\nit is bad\t0\n", encoding="utf-8")

@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf2 import checkpoints, retrieval, training
-from bert_tf2.classifier import BertClassifier
+from bert_tf2 import checkpoints
+from bert_tf2.retrieval import model as retrieval
+from bert_tf2.core import training
+from bert_tf2.tasks.classification.model import BertClassifier
 from bert_tf2.modeling import BertModel
-from bert_tf2.pretraining import BertPretrainer
+from bert_tf2.tasks.pretraining.model import BertPretrainer
 
 
 def _randomize(model, seed):

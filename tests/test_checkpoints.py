@@ -12,9 +12,10 @@ import tensorflow as tf
 
 from safetensors.numpy import save_file
 
-from bert_tf2 import checkpoints, hf_weights
+from bert_tf2 import checkpoints
+from bert_tf2.interop import hf_weights
 from bert_tf2.modeling import BertConfig, BertModel
-from bert_tf2.pretraining import BertPretrainer
+from bert_tf2.tasks.pretraining.model import BertPretrainer
 from bert_tf2.tokenization import FullTokenizer
 
 REFERENCE = os.path.join(os.path.dirname(__file__), "data", "minilm_reference.npz")

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf2 import checkpoints, classifier
-from bert_tf2.classifier import BertClassifier
-from bert_tf2.features import InputExample, convert_examples_to_features, convert_single_example
+from bert_tf2 import checkpoints
+from bert_tf2.tasks.classification import model as classifier
+from bert_tf2.tasks.classification.model import BertClassifier
+from bert_tf2.core.features import InputExample, convert_examples_to_features, convert_single_example
 from bert_tf2.modeling import BertConfig
 from bert_tf2.tokenization import FullTokenizer
 from tests import original_bert

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf2 import crf
+from bert_tf2.tasks.tagging import crf
 
 
 def _path_score(emissions, path, transitions, start, end):

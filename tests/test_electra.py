@@ -1,4 +1,4 @@
-"""ELECTRA (bert_tf2/electra.py): the generator's head, RTD labels, no gradient through sampling,
+"""ELECTRA (bert_tf2/tasks/pretraining/electra.py): the generator's head, RTD labels, no gradient through sampling,
 the discriminator out as BERT, and run_pretraining --objective=electra (train, resume, eval)."""
 
 import os
@@ -9,7 +9,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from bert_tf2 import checkpoints, electra, pretraining
+from bert_tf2 import checkpoints
+from bert_tf2.tasks.pretraining import electra
+from bert_tf2.tasks.pretraining import model as pretraining
 from bert_tf2.modeling import BertConfig, BertModel
 from tests.test_run_pretraining import PREDS, SEQ, VOCAB, write_records
 
@@ -158,8 +160,8 @@ def test_run_pretraining_electra_trains_resumes_and_exports(tmp_path):
 
 
 def test_job_trains_electra_under_mirrored_strategy_with_mixed_bfloat16(tmp_path):
-  from bert_tf2 import distribute
-  from bert_tf2.jobs import pretraining as pretraining_job
+  from bert_tf2.core import distribute
+  from bert_tf2.tasks.pretraining import job as pretraining_job
   records = write_records(str(tmp_path / "train.tfrecord"))
   try:
     result = pretraining_job.run_pretraining(

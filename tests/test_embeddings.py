@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf2 import checkpoints, embeddings, modeling, tokenization
+from bert_tf2 import checkpoints, modeling, tokenization
+from bert_tf2.embeddings import encoder as embeddings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "dog", "is", "hair", "##y", ".", "cat",
@@ -143,7 +144,7 @@ def test_encode_script_writes_npy(model, vocab_file, tmp_path):
 
 @pytest.mark.slow
 def test_from_pretrained_reads_export_encoder_saved_model(model, vocab_file, tmp_path):
-  from bert_tf2 import export
+  from bert_tf2.core import export
   export_dir = export.export_encoder(model, str(tmp_path / "enc"), vocab_file, True, 16)
   loaded = embeddings.SentenceEncoder.from_pretrained(export_dir, max_seq_length=16)
   assert loaded.pooling_layer == [-1]

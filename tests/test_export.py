@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from bert_tf2 import export
-from bert_tf2.classifier import BertClassifier
-from bert_tf2.features import InputExample, convert_examples_to_features, features_to_arrays
+from bert_tf2.core import export
+from bert_tf2.tasks.classification.model import BertClassifier
+from bert_tf2.core.features import InputExample, convert_examples_to_features, features_to_arrays
 from bert_tf2.modeling import BertModel
 from bert_tf2.tokenization import FullTokenizer
 

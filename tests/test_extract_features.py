@@ -8,8 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from bert_tf2 import features, tokenization
-from bert_tf2.jobs import extract_features
+from bert_tf2 import tokenization
+from bert_tf2.core import features
+from bert_tf2.embeddings import extract_features
 from tests import original_bert
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -89,7 +89,7 @@ def pretraining_output(tmp_path_factory, bert_base_dir):
 def test_original_task_names_read_glue_files_with_the_scripts_options(task, glue_dir):
   """The processor is built as scripts/run_classifier.py builds it (all its generic options passed),
   which raised `TypeError: MrpcProcessor() takes no arguments`; train, dev and test all read."""
-  from bert_tf2 import processors
+  from bert_tf2.tasks.classification import processors
   options = dict(has_header=True, label_column="0", text_a_column="1", text_b_column=None, labels=None,
                  errors="strict")
   processor = processors.get_processor(task, **options)
@@ -152,8 +152,10 @@ def _fine_tune_and_predict(task, bert_base_dir, glue_dir, pretraining_output, tm
 
 def _expected_probabilities(task, bert_base_dir, glue_dir, trained_classifier):
   """What the trained classifier gives the test examples, computed here with the library."""
-  from bert_tf2 import checkpoints, features, processors, tokenization
-  from bert_tf2.classifier import BertClassifier
+  from bert_tf2 import checkpoints, tokenization
+  from bert_tf2.core import features
+  from bert_tf2.tasks.classification import processors
+  from bert_tf2.tasks.classification.model import BertClassifier
   from bert_tf2.modeling import BertConfig
   processor = processors.get_processor(task)
   labels = processor.get_labels()

@@ -13,11 +13,11 @@ import pytest
 from safetensors.numpy import load_file
 
 from bert_tf2 import checkpoints
-from bert_tf2.classifier import BertClassifier
+from bert_tf2.tasks.classification.model import BertClassifier
 from bert_tf2.modeling import BertConfig, BertModel
-from bert_tf2.pretraining import BertPretrainer
-from bert_tf2.question_answering import BertQuestionAnswerer
-from bert_tf2.tagging import BertTagger
+from bert_tf2.tasks.pretraining.model import BertPretrainer
+from bert_tf2.tasks.squad.model import BertQuestionAnswerer
+from bert_tf2.tasks.tagging.model import BertTagger
 from bert_tf2.tokenization import FullTokenizer
 from tests import original_bert
 

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf2 import checkpoints, export, hub_preprocessing
+from bert_tf2 import checkpoints
+from bert_tf2.core import export
+from bert_tf2.interop import hub_preprocessing
 from bert_tf2.modeling import BertConfig, BertModel
 from bert_tf2.tokenization import FullTokenizer
 

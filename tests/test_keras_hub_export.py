@@ -7,10 +7,11 @@ import keras_hub
 import numpy as np
 import pytest
 
-from bert_tf2 import checkpoints, keras_hub_export
-from bert_tf2.classifier import BertClassifier
+from bert_tf2 import checkpoints
+from bert_tf2.interop import keras_hub_export
+from bert_tf2.tasks.classification.model import BertClassifier
 from bert_tf2.modeling import BertConfig, BertModel
-from bert_tf2.tagging import BertTagger
+from bert_tf2.tasks.tagging.model import BertTagger
 from bert_tf2.tokenization import FullTokenizer
 
 DATA = os.path.join(os.path.dirname(__file__), "data", "hf_export")

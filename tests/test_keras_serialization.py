@@ -18,7 +18,12 @@ import pytest
 import tensorflow as tf
 
 import bert_tf2
-from bert_tf2 import classifier, layers, modeling, optimization, pretraining, question_answering, retrieval, tagging
+from bert_tf2 import layers, modeling, optimization
+from bert_tf2.tasks.classification import model as classifier
+from bert_tf2.tasks.pretraining import model as pretraining
+from bert_tf2.tasks.squad import model as question_answering
+from bert_tf2.retrieval import model as retrieval
+from bert_tf2.tasks.tagging import model as tagging
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = modeling.BertConfig(vocab_size=30, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,

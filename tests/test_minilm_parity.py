@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from bert_tf2 import embeddings
+from bert_tf2.embeddings import encoder as embeddings
 
 REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "minilm_reference.npz")
 

@@ -19,8 +19,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf2 import checkpoints, features, modeling, modeling_ops, processors, run_classifier, tokenization
-from bert_tf2.pretraining import BertPretrainer
+from bert_tf2 import checkpoints, modeling, modeling_ops, run_classifier, tokenization
+from bert_tf2.core import features
+from bert_tf2.tasks.classification import processors
+from bert_tf2.tasks.pretraining.model import BertPretrainer
 from tests import original_bert
 
 V1 = tf.compat.v1

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf2 import checkpoints, pretraining
+from bert_tf2 import checkpoints
+from bert_tf2.tasks.pretraining import model as pretraining
 from bert_tf2.modeling import BertConfig, BertModel
 from tests import original_bert
 
@@ -170,7 +171,8 @@ def test_metrics_match_hand_count():
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
 def test_mixed_precision_training_step_keeps_float32_weights_and_logits(tiny_config, policy):
   import keras
-  from bert_tf2 import distribute, optimization
+  from bert_tf2 import optimization
+  from bert_tf2.core import distribute
   distribute.set_mixed_precision(policy)
   try:
     pretrainer = pretraining.BertPretrainer(tiny_config)

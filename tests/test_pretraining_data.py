@@ -1,11 +1,11 @@
-"""bert_tf2.pretraining_data: TFRecords from create_pretraining_data -> batched tf.data dicts."""
+"""bert_tf2.tasks.pretraining.data: TFRecords from create_pretraining_data -> batched tf.data dicts."""
 
 import os
 
 import pytest
 import tensorflow as tf
 
-from bert_tf2 import pretraining_data
+from bert_tf2.tasks.pretraining import data as pretraining_data
 from data_prep import create_pretraining_data_lib as lib
 
 ENGLISH = os.path.join(os.path.dirname(__file__), "data", "dp_english.txt")

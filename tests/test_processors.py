@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from bert_tf2 import processors
-from bert_tf2.features import convert_examples_to_features
+from bert_tf2.tasks.classification import processors
+from bert_tf2.core.features import convert_examples_to_features
 from bert_tf2.tokenization import FullTokenizer
 from data_prep import corpora
 from tests import original_bert
@@ -68,7 +68,7 @@ def test_jsonl_multilabel_reads_label_lists():
 
 def test_processor_module_registers_user_processors_by_name(tmp_path, monkeypatch):
   (tmp_path / "my_tasks.py").write_text(
-      "from bert_tf2.processors import DataProcessor\n"
+      "from bert_tf2.tasks.classification.processors import DataProcessor\n"
       "class SpamProcessor(DataProcessor):\n"
       "  def get_labels(self):\n"
       "    return ['ham', 'spam']\n"

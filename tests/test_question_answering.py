@@ -10,10 +10,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf2 import checkpoints, squad, squad_export, squad_predictions, tokenization
-from bert_tf2.jobs import squad as squad_job
+from bert_tf2 import checkpoints, tokenization
+from bert_tf2 import squad
+from bert_tf2.tasks.squad import export as squad_export
+from bert_tf2.tasks.squad import predictions as squad_predictions
+from bert_tf2.tasks.squad import job as squad_job
 from bert_tf2.modeling import BertConfig
-from bert_tf2.question_answering import BertQuestionAnswerer
+from bert_tf2.tasks.squad.model import BertQuestionAnswerer
 from tests import original_bert, squad_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

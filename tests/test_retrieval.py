@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf2 import checkpoints, embeddings, features, modeling, retrieval, tokenization
-from bert_tf2.jobs import dual_encoder
+from bert_tf2 import checkpoints, modeling, tokenization
+from bert_tf2.embeddings import encoder as embeddings
+from bert_tf2.core import features
+from bert_tf2.retrieval import model as retrieval
+from bert_tf2.retrieval import job as dual_encoder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("医疗保险怎么缴纳养老失业工伤生育住房公积金查询办理")
@@ -47,7 +50,7 @@ import numpy as np
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from bert_tf2 import retrieval
+from bert_tf2.retrieval import model as retrieval
 
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 rng = np.random.default_rng(7)
@@ -234,7 +237,7 @@ def test_final_logged_loss_is_the_last_log_windows_mean():
 
 
 def test_job_trains_under_mirrored_strategy_with_mixed_bfloat16(model_dir, pairs_file, tmp_path):
-  from bert_tf2 import distribute  # pylint: disable=g-import-not-at-top
+  from bert_tf2.core import distribute  # pylint: disable=g-import-not-at-top
   try:
     losses = dual_encoder.run_train_dual_encoder(
         model_dir, pairs_file, str(tmp_path / "out"), "in_batch", epochs=1, batch_size=4, max_seq_length=16,

@@ -14,8 +14,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf2 import checkpoints, optimization, pretraining, pretraining_data, training
-from bert_tf2.jobs import pretraining as pretraining_job
+from bert_tf2 import checkpoints, optimization
+from bert_tf2.tasks.pretraining import model as pretraining
+from bert_tf2.tasks.pretraining import data as pretraining_data
+from bert_tf2.core import training
+from bert_tf2.tasks.pretraining import job as pretraining_job
 from bert_tf2.modeling import BertConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -47,7 +50,7 @@ def write_records(path, num_examples=64, seq=SEQ, preds=PREDS, seed=0):
 
 
 def tiny_dataset(path, batch_size):
-  """A deterministic repeating reader for the loop tests (the real one is bert_tf2.pretraining_data)."""
+  """A deterministic repeating reader for the loop tests (the real one is bert_tf2.tasks.pretraining.data)."""
   options = tf.data.Options()
   options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
   return (tf.data.TFRecordDataset([path]).repeat().map(lambda r: tf.io.parse_single_example(r, FEATURES))
@@ -149,7 +152,7 @@ _WORKER = textwrap.dedent("""
     sys.path.insert(0, {root!r})
     import numpy as np, tensorflow as tf
     from tests import test_run_pretraining as t
-    from bert_tf2 import distribute
+    from bert_tf2.core import distribute
     strategy = distribute.get_strategy("multi_worker_mirrored")
     model, _, result = t._train({output_dir!r}, {records!r}, num_train_steps=4, strategy=strategy,
                                 seed=int(os.environ["SEED"]))
@@ -241,7 +244,7 @@ def test_record_length_mismatch_is_one_clear_line(tmp_path, script_setup):
 @pytest.mark.gpu
 @pytest.mark.skipif(not tf.config.list_physical_devices("GPU"), reason="needs a GPU")
 def test_mirrored_mixed_float16_trains_on_gpus(tmp_path):
-  from bert_tf2 import distribute
+  from bert_tf2.core import distribute
   records = write_records(str(tmp_path / "train.tfrecord"))
   distribute.set_mixed_precision("mixed_float16")
   try:

@@ -8,7 +8,7 @@ import sys
 import pytest
 import tensorflow as tf
 
-from bert_tf2.jobs import squad as squad_job
+from bert_tf2.tasks.squad import job as squad_job
 from tests import squad_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -17,7 +17,9 @@ import urllib.request
 import numpy as np
 import pytest
 
-from bert_tf2 import checkpoints, embeddings, modeling, serving, tokenization
+from bert_tf2 import checkpoints, modeling, tokenization
+from bert_tf2.embeddings import encoder as embeddings
+from bert_tf2.serving import server as serving
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "dog", "is", "hair", "##y", ".", "cat", "runs",
@@ -111,7 +113,7 @@ def test_bert_as_service_session(model_dir, capsys):
 
 
 def test_help_lists_the_bert_as_service_flags():
-  out = subprocess.run([sys.executable, "-m", "bert_tf2.serving_start", "--help"], capture_output=True, text=True,
+  out = subprocess.run([sys.executable, "-m", "bert_tf2.serving.start", "--help"], capture_output=True, text=True,
                        cwd=ROOT, timeout=60, check=True).stdout
   for flag in ("-model_dir", "-port_out", "-max_seq_len", "-max_batch_size", "-pooling_strategy", "-pooling_layer",
                "-cpu", "-device_map", "-http_port", "-show_tokens_to_client", "-max_request_bytes", "-unk_threshold"):
@@ -123,7 +125,7 @@ def test_help_lists_the_bert_as_service_flags():
     (["-model_dir", "/no/such/dir"], "no such directory: /no/such/dir"),
 ])
 def test_bad_server_flags_end_in_one_line(argv, message):
-  result = subprocess.run([sys.executable, "-m", "bert_tf2.serving_start"] + argv, capture_output=True, text=True,
+  result = subprocess.run([sys.executable, "-m", "bert_tf2.serving.start"] + argv, capture_output=True, text=True,
                           cwd=ROOT, timeout=60)
   assert result.returncode == 1 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
@@ -225,7 +227,7 @@ def test_unk_heavy_batches_warn_and_count(port, caplog):
     before = bc.server_status["unk_batches"]
     bc.encode(["the dog runs fast"])
     assert bc.server_status["unk_batches"] == before  # 0 of 4 pieces unknown
-    with caplog.at_level(logging.WARNING, logger="bert_tf2.serving"):
+    with caplog.at_level(logging.WARNING, logger="bert_tf2.serving.server"):
       bc.encode(["日本 is 日本"])  # 4 of 5 pieces are [UNK]
     status = bc.server_status
   assert status["unk_batches"] == before + 1 and status["counters"]["unk_pieces"] >= 4
@@ -308,7 +310,7 @@ def test_client_raises_on_server_error(port):
 
 def test_max_seq_len_none_means_the_models_length(model_dir):
   """bert-as-service's `-max_seq_len NONE`: no limit but the model's max_position_embeddings (64 here)."""
-  from bert_tf2 import serving_start
+  from bert_tf2.serving import start as serving_start
   app, _ = serving_start.build_app(serving_start.get_args_parser().parse_args(
       ["-model_dir", model_dir, "-max_seq_len", "NONE", "-pooling_layer", "-1"]))
   with serving.background_server(app) as port:
@@ -320,7 +322,7 @@ def test_max_seq_len_none_means_the_models_length(model_dir):
 
 def test_tuned_model_dir_serves_the_fine_tuned_checkpoint(model_dir, tmp_path):
   """`-tuned_model_dir T -ckpt_name model.ckpt-5`: weights from T, config and vocab from -model_dir."""
-  from bert_tf2 import serving_start
+  from bert_tf2.serving import start as serving_start
   tuned = modeling.BertModel(modeling.BertConfig(**CONFIG))  # other random weights than model_dir's
   checkpoints.save_google_checkpoint(tuned, str(tmp_path / "model.ckpt-5"))
   app, _ = serving_start.build_app(serving_start.get_args_parser().parse_args(

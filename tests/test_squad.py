@@ -1,4 +1,4 @@
-"""bert_tf2.squad / squad_predictions against Google's run_squad.py (bert-tensorflow 1.0.4).
+"""bert_tf2.squad (data and predictions) against Google's run_squad.py (bert-tensorflow 1.0.4).
 
 The same SQuAD 1.1 / 2.0 files (tests/squad_data.py: English with several doc spans, answers at the
 edges, punctuation inside answers; Chinese without spaces) go through the original and through ours:
@@ -13,8 +13,10 @@ import re
 import numpy as np
 import pytest
 
-from bert_tf2 import squad, squad_predictions, tokenization
-from bert_tf2.squad_predictions import RawResult
+from bert_tf2 import tokenization
+from bert_tf2 import squad
+from bert_tf2.tasks.squad import predictions as squad_predictions
+from bert_tf2.tasks.squad.predictions import RawResult
 from tests import original_bert, squad_data
 
 EXAMPLE_FIELDS = ("qas_id", "question_text", "doc_tokens", "orig_answer_text", "start_position",

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bert_tf2 import squad_metrics
+from bert_tf2.tasks.squad import metrics as squad_metrics
 
 
 def _dataset(qas):

@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bert_tf2 import crf, tagging, tagging_data, tagging_export
+from bert_tf2.tasks.tagging import crf
+from bert_tf2.tasks.tagging import model as tagging
+from bert_tf2.tasks.tagging import data as tagging_data
+from bert_tf2.tasks.tagging import export as tagging_export
 from bert_tf2.modeling import BertConfig
-from bert_tf2.tagging import BertTagger
+from bert_tf2.tasks.tagging.model import BertTagger
 from bert_tf2.tokenization import FullTokenizer
 
 CHARS = list("江泽民在北京上海新华社记者报道中国人民银行") + ["ｉ", "１", "a", "b", "##b", "##c"]

@@ -5,8 +5,9 @@ import random
 import numpy as np
 import pytest
 
-from bert_tf2 import tagging_data, tagging_metrics
-from bert_tf2.tagging_data import TaggingExample
+from bert_tf2.tasks.tagging import data as tagging_data
+from bert_tf2.tasks.tagging import metrics as tagging_metrics
+from bert_tf2.tasks.tagging.data import TaggingExample
 from bert_tf2.tokenization import FullTokenizer
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##want", "##ed", "run", "##ning", ",",

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from bert_tf2 import training
+from bert_tf2.core import training
 
 
 def _linear_problem(tmp_path, num_train_steps, log_steps=2, on_steps=None):

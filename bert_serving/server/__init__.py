@@ -8,7 +8,8 @@
 """
 import threading
 
-from bert_tf2 import serving, serving_start
+from bert_tf2.serving import server as serving
+from bert_tf2.serving import start as serving_start
 
 __all__ = ["BertServer"]
 _RUNNING = {}  # port -> BertServer, for shutdown(args)

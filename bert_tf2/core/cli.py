@@ -1,0 +1,132 @@
+"""What the absl entry points share: bad input ends in one line on stderr, not a traceback.
+
+    if __name__ == "__main__":
+      cli.run(main, outputs=("output_dir",))   # instead of absl's app.run(main)
+
+`run` turns a ValueError/OSError into `<program>: error: <message>` (exit 1) and Ctrl-C into
+`<program>: interrupted` (exit 130), and removes the output paths the failed run created, so a
+failure leaves no empty directory or partial file behind. The checks themselves live in
+`bert_tf2.core.checks`.
+"""
+
+import glob
+import os
+import shutil
+import sys
+
+INTERRUPTED_STATUS = 130  # 128 + SIGINT, what shells report for Ctrl-C
+
+
+def _program():
+  return os.path.splitext(os.path.basename(sys.argv[0]))[0]
+
+
+def as_flags(message):
+  """A library message `name: ...` read as `--name: ...` when `name` is one of this script's flags.
+
+  The library names its arguments (`output_dir: cannot create it in /x: permission denied`); a
+  script's flags carry the same names, so its user reads the flag to fix.
+  """
+  name, sep, _ = message.partition(": ")
+  if sep and name.isidentifier() and "absl.flags" in sys.modules:
+    from absl import flags  # pylint: disable=g-import-not-at-top
+    if name in flags.FLAGS:
+      return "--" + message
+  return message
+
+
+def fail(message):
+  """Prints `<program>: error: <message>` to stderr (arguments named as flags) and exits with status 1."""
+  print("%s: error: %s" % (_program(), as_flags(message)), file=sys.stderr)
+  sys.exit(1)
+
+
+def require_flags(flag_values, names):
+  """`fail`s on the first of `names` that has no value (some scripts need different flags per mode,
+  so not absl's `mark_flags_as_required`)."""
+  for name in names:
+    if not getattr(flag_values, name):
+      fail("--%s is required" % name)
+
+
+def _first_missing(path):
+  """The outermost of `path` and its ancestors that does not exist (what creating `path` creates)."""
+  path = os.path.abspath(path)
+  if os.path.lexists(path):
+    return None
+  while not os.path.lexists(os.path.dirname(path)) and os.path.dirname(path) != path:
+    path = os.path.dirname(path)
+  return path
+
+
+def _holds_checkpoint(directory):
+  """True if a training checkpoint (TF's `checkpoint` state file) is anywhere under `directory`."""
+  return any("checkpoint" in files for _, _, files in os.walk(directory))
+
+
+def clean_up(created, existing):
+  """Removes what a failed run made: the paths in `created` (that did not exist before it), and its
+  `*.tmp-<pid>` files in the `existing` output directories. A created directory that holds a
+  checkpoint is kept, since rerunning the same command resumes from it. Returns the kept paths."""
+  kept = []
+  for path in created:
+    if os.path.isdir(path) and not os.path.islink(path):
+      if _holds_checkpoint(path):
+        kept.append(path)
+      else:
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+      os.remove(path)
+  for directory in existing:
+    if os.path.isdir(directory):
+      for tmp in glob.glob(os.path.join(glob.escape(directory), "**", "*.tmp-%d" % os.getpid()), recursive=True):
+        if os.path.isfile(tmp):
+          os.remove(tmp)
+  return kept
+
+
+def run(main, outputs=("output_dir",)):
+  """`absl.app.run(main)` with one-line errors, a one-line Ctrl-C and no leftovers of a failed run.
+
+  Args:
+    main: the script's `main(argv)`; it may raise ValueError/OSError with a one-line message.
+    outputs: names of the flags holding output paths (a directory or a file; comma-separated
+      lists too). What the run creates there is removed when it fails or is interrupted.
+  """
+  from absl import app, flags  # pylint: disable=g-import-not-at-top
+
+  def guarded(argv):
+    paths = []
+    for name in outputs:
+      value = flags.FLAGS[name].value if name in flags.FLAGS else None
+      paths += [p for p in (value or "").split(",") if p]
+    created = [c for c in map(_first_missing, paths) if c]
+    existing = [p for p in paths if os.path.isdir(p)]
+    try:
+      status = main(argv)
+    except KeyboardInterrupt:
+      kept = clean_up(created, existing)
+      print("%s: interrupted%s" % (_program(), "".join(
+          "; kept %s (run the same command again to resume)" % k for k in kept)), file=sys.stderr)
+      sys.stdout.flush()
+      sys.stderr.flush()
+      os._exit(INTERRUPTED_STATUS)  # pylint: disable=protected-access  (no waiting on TF's threads)
+    except (ValueError, OSError) as e:
+      clean_up(created, existing)
+      fail(str(e))
+    except SystemExit as e:
+      if e.code not in (None, 0):
+        clean_up(created, existing)
+      raise
+    if status:
+      clean_up(created, existing)
+    return status
+
+  app.run(guarded)
+
+
+def define_errors_flag():
+  """Defines --errors, how a script reads non-UTF-8 text (as data prep's flag of that name)."""
+  from absl import flags  # pylint: disable=g-import-not-at-top
+  flags.DEFINE_enum("errors", "strict", ["strict", "replace", "ignore"],
+                    "Non-UTF-8 input: an error naming file and line (strict), U+FFFD (replace) or dropped (ignore).")

@@ -1,0 +1,255 @@
+"""SavedModel export: a classifier that serves raw text, and the one encoder format (features, embeddings).
+
+    export_classifier(model, "export/", vocab_file, do_lower_case=True, max_seq_length=128,
+                      label_list=["0", "1"], is_pair=False)
+
+    # Any process with TensorFlow and tensorflow-text (whose ops the tokenizer uses):
+    import tensorflow as tf, tensorflow_text  # noqa: F401
+    serve = tf.saved_model.load("export/").signatures["serving_default"]
+    out = serve(text_a=tf.constant(["很好", "太差了"]))
+    out["probabilities"]  # float32 [B, num_labels]
+    out["labels"]         # string [B]: the most probable label (multi-label: those >= threshold, ",")
+
+Signatures of a classifier export (`saved_model_cli show --dir export/ --all` lists them):
+  serving_default: text_a (and text_b for pair tasks) string [B] -> probabilities, labels,
+    tokenized in the graph with the fine-tuning vocab and casing (`bert_tf2.fast_tokenizer`),
+    truncated as the original to max_seq_length.
+  serve_ids: input_ids, input_mask, segment_ids int32 [B, T] -> probabilities, labels.
+An encoder export (`export_encoder`, also behind `embeddings.export_saved_model`) is `EncoderModule`:
+TF Hub's BERT encoder signature on ids (input_word_ids, input_mask, input_type_ids -> pooled_output,
+sequence_output, encoder_outputs, default), raw text in (serve_text, serve_embeddings), and the settings
+`encoder_settings` reads back. Building a model from checkpoint files and exporting it is a job:
+`bert_tf2.core.export_job`.
+"""
+
+import os
+import shutil
+
+import tensorflow as tf
+
+from bert_tf2.embeddings import pooling
+from bert_tf2.fast_tokenizer import FastTokenizer, pack_inputs
+
+_INPUT_NAMES = ("input_ids", "input_mask", "segment_ids")
+# TF Hub's names for the same inputs (the BERT encoders on tfhub.dev / Kaggle Models).
+HUB_INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
+_IDS_SIGNATURE = {name: tf.TensorSpec([None, None], tf.int32, name=name) for name in _INPUT_NAMES}
+
+
+class _TextInputs(tf.Module):
+  """Raw strings -> packed int32 inputs, in the graph."""
+
+  def __init__(self, vocab_file, do_lower_case, max_seq_length):
+    super().__init__()
+    self.tokenizer = FastTokenizer(vocab_file, do_lower_case)
+    self.max_seq_length = max_seq_length
+    self.vocab_asset = tf.saved_model.Asset(vocab_file)
+
+  def pack(self, text_a, text_b=None):
+    ids = self.tokenizer.special_ids
+    packed = pack_inputs(self.tokenizer(text_a), None if text_b is None else self.tokenizer(text_b),
+                         self.max_seq_length, ids["[CLS]"], ids["[SEP]"])
+    packed.pop("num_truncated")
+    return packed
+
+
+class ClassifierModule(tf.Module):
+  """The exported object of a `BertClassifier`; see the module docstring for its signatures."""
+
+  def __init__(self, model, vocab_file, do_lower_case, max_seq_length, label_list, is_pair,
+               threshold=0.5):
+    super().__init__()
+    self.model = model
+    self.text = _TextInputs(vocab_file, do_lower_case, max_seq_length)
+    self.label_strings = tf.constant([str(label) for label in label_list])
+    self.multi_label = bool(getattr(model, "multi_label", False))
+    self.threshold = threshold
+    self.is_pair = is_pair
+
+  def _outputs(self, inputs):
+    logits = tf.cast(self.model(inputs, training=False), tf.float32)
+    if self.multi_label:
+      probabilities = tf.sigmoid(logits)
+      chosen = tf.ragged.boolean_mask(
+          tf.broadcast_to(self.label_strings, tf.shape(probabilities)), probabilities >= self.threshold)
+      labels = tf.strings.reduce_join(chosen, axis=-1, separator=",")
+    else:
+      probabilities = tf.nn.softmax(logits, axis=-1)
+      labels = tf.gather(self.label_strings, tf.argmax(probabilities, axis=-1))
+    return {"probabilities": probabilities, "labels": labels}
+
+  def signatures(self):
+    text = tf.TensorSpec([None], tf.string, name="text_a")
+    if self.is_pair:
+      serve_text = tf.function(lambda text_a, text_b: self._outputs(self.text.pack(text_a, text_b)),
+                               input_signature=[text, tf.TensorSpec([None], tf.string, name="text_b")])
+    else:
+      serve_text = tf.function(lambda text_a: self._outputs(self.text.pack(text_a)), input_signature=[text])
+    self.serve_text = serve_text
+    ids = tf.function(lambda input_ids, input_mask, segment_ids: self._outputs(
+        {"input_ids": input_ids, "input_mask": input_mask, "segment_ids": segment_ids}),
+        input_signature=list(_IDS_SIGNATURE.values()))
+    return {"serving_default": serve_text.get_concrete_function(), "serve_ids": ids.get_concrete_function()}
+
+
+class EncoderModule(tf.Module):
+  """The one encoder SavedModel of bert_tf2: a bare `BertModel`, its tokenizer and its pooling settings.
+
+  Signatures (the same in every encoder export; `serving_default` is one of them):
+    serve_ids: TF Hub's BERT encoder interface: input_word_ids, input_mask, input_type_ids int32
+      [B, T] -> pooled_output [B, D], sequence_output [B, T, D], encoder_outputs [B, L, T, D] (every
+      layer, stacked), default (= pooled_output); all float32.
+    serve_text: text_a string [B] -> sequence_output, pooled_output, input_mask [B, T] (tokenized in
+      the graph as `FullTokenizer`, truncated to max_seq_length).
+    serve_embeddings: text string [B] -> embeddings [B, dim]: pooled with `pooling_strategy` over
+      `pooling_layer`, L2-normalized when `normalize`; `a ||| b` is a pair, as extract_features.
+  Attributes `do_lower_case`, `max_seq_length`, `num_layers`, `pooling_strategy`, `pooling_layer`,
+  `normalize` and the `vocab_file` asset let `encoder_settings` (and so
+  `SentenceEncoder.from_pretrained`) load it back without guessing.
+  TF Hub's Reusable SavedModel API (what `hub.KerasLayer(path, trainable=True)` calls and fine-tunes):
+  the loaded object is callable, `encoder(inputs, training=False)` with `inputs` as serve_ids' ->
+  pooled_output, sequence_output, default and encoder_outputs as a list of L [B, T, D]; and it has
+  `variables`, `trainable_variables` and `regularization_losses` (empty).
+  """
+
+  variables = trainable_variables = None  # saved lists per instance (tf.Module's properties are not saved)
+
+  def __init__(self, encoder, vocab_file, do_lower_case, max_seq_length, pooling_strategy="REDUCE_MEAN",
+               pooling_layer=-1, normalize=False):
+    super().__init__()
+    self.variables = list(encoder.variables)
+    self.trainable_variables = list(encoder.trainable_variables)
+    self.regularization_losses = []
+    num_layers = encoder.config.num_hidden_layers
+    self._options = (max_seq_length, pooling.check_options(pooling_strategy, pooling_layer, num_layers),
+                     pooling_strategy, bool(normalize))
+    self.encoder = encoder
+    self.text = _TextInputs(vocab_file, do_lower_case, max_seq_length)
+    self.vocab_file = self.text.vocab_asset
+    self.do_lower_case = tf.Variable(bool(do_lower_case), trainable=False)
+    self.max_seq_length = tf.Variable(max_seq_length, trainable=False)
+    self.num_layers = tf.Variable(num_layers, trainable=False)
+    self.pooling_strategy = tf.Variable(pooling_strategy, trainable=False)
+    self.pooling_layer = tf.Variable(self._options[1], trainable=False)
+    self.normalize = tf.Variable(bool(normalize), trainable=False)
+
+  def _outputs(self, inputs):
+    out = self.encoder(inputs, training=False)
+    return {"sequence_output": tf.cast(out["sequence_output"], tf.float32),
+            "pooled_output": tf.cast(out["pooled_output"], tf.float32)}
+
+  @tf.function(input_signature=[{name: tf.TensorSpec([None, None], tf.int32, name=name) for name in HUB_INPUT_NAMES}])
+  def serve_ids(self, inputs):
+    out = self.encoder({ours: inputs[hub] for ours, hub in zip(_INPUT_NAMES, HUB_INPUT_NAMES)}, training=False)
+    pooled = tf.cast(out["pooled_output"], tf.float32)
+    return {"pooled_output": pooled, "default": pooled, "sequence_output": tf.cast(out["sequence_output"], tf.float32),
+            "encoder_outputs": tf.cast(tf.stack(out["encoder_outputs"], axis=1), tf.float32)}  # (B, L, T, D)
+
+  @tf.function
+  def __call__(self, inputs, training=False):
+    out = self.encoder({ours: inputs[hub] for ours, hub in zip(_INPUT_NAMES, HUB_INPUT_NAMES)}, training=training)
+    pooled = tf.cast(out["pooled_output"], tf.float32)
+    return {"pooled_output": pooled, "default": pooled, "sequence_output": tf.cast(out["sequence_output"], tf.float32),
+            "encoder_outputs": [tf.cast(layer, tf.float32) for layer in out["encoder_outputs"]]}
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text_a")])
+  def serve_text(self, text_a):
+    inputs = self.text.pack(text_a)
+    return dict(self._outputs(inputs), input_mask=inputs["input_mask"])
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+  def serve_embeddings(self, text):
+    _, pooling_layer, strategy, normalize = self._options
+    # `a ||| b` is a pair, as in extract_features (the last " ||| " splits, after stripping).
+    text = tf.strings.strip(text)
+    pattern = r"^(.*) \|\|\| (.*)$"
+    is_pair = tf.strings.regex_full_match(text, pattern)
+    pair = self.text.pack(tf.where(is_pair, tf.strings.regex_replace(text, pattern, r"\1"), text),
+                          tf.where(is_pair, tf.strings.regex_replace(text, pattern, r"\2"), ""))
+    # A row without b (or with a b that tokenizes to nothing) packs as a single text, as the original.
+    length = tf.maximum(tf.reduce_max(tf.reduce_sum(pair["input_mask"], axis=1)), 1)  # trim padding
+    batch = {k: pair[k][:, :length] for k in _INPUT_NAMES}
+    layers = self.encoder(batch, training=False)["encoder_outputs"]
+    pooled = pooling.pool_layers(layers, batch["input_mask"], pooling_layer, strategy, normalize)
+    return {"embeddings": tf.cast(pooled, tf.float32)}
+
+  def signatures(self, default="serve_ids"):
+    hub_inputs = {name: tf.TensorSpec([None, None], tf.int32, name=name) for name in HUB_INPUT_NAMES}
+    for training in (False, True):  # the two calls a restored object answers
+      self.__call__.get_concrete_function(hub_inputs, training=training)
+    functions = {"serve_ids": self.serve_ids, "serve_text": self.serve_text,
+                 "serve_embeddings": self.serve_embeddings}
+    return dict(functions, serving_default=functions[default])
+
+
+def encoder_settings(loaded):
+  """What an encoder SavedModel (`tf.saved_model.load` of `export_encoder`'s directory) records.
+
+  Returns {vocab_file, do_lower_case, max_seq_length, num_layers, pooling_strategy, pooling_layer,
+  normalize}; ValueError when `loaded` is not one.
+  """
+  if "serve_ids" not in loaded.signatures or not hasattr(loaded, "num_layers"):
+    raise ValueError("not an encoder SavedModel of bert_tf2 (export.export_encoder)")
+  return {"vocab_file": loaded.vocab_file.asset_path.numpy().decode(),
+          "do_lower_case": bool(loaded.do_lower_case.numpy()), "max_seq_length": int(loaded.max_seq_length.numpy()),
+          "num_layers": int(loaded.num_layers.numpy()), "pooling_strategy": loaded.pooling_strategy.numpy().decode(),
+          "pooling_layer": [int(i) for i in loaded.pooling_layer.numpy()], "normalize": bool(loaded.normalize.numpy())}
+
+
+def replace_directory(tmp, directory):
+  """Moves the finished directory `tmp` to `directory`, replacing (then removing) what was there, so a
+  reader never sees half an export."""
+  if os.path.exists(directory):
+    old = directory + ".old-%d" % os.getpid()
+    os.replace(directory, old)
+    shutil.rmtree(old)
+  os.replace(tmp, directory)
+
+
+def save_module(module, export_dir, extra_assets=None, signatures=None):
+  """Saves `module` (with `signatures`, default `module.signatures()`) to a temporary directory beside
+  `export_dir`, then swaps it in; `extra_assets` {name: text} are written into assets/. The helper
+  every bert_tf2 export shares."""
+  export_dir = os.path.abspath(export_dir)
+  tmp = export_dir + ".tmp-%d" % os.getpid()
+  shutil.rmtree(tmp, ignore_errors=True)
+  tf.saved_model.save(module, tmp, signatures=signatures or module.signatures())
+  for name, text in (extra_assets or {}).items():
+    with open(os.path.join(tmp, "assets", name), "w", encoding="utf-8") as f:
+      f.write(text)
+  replace_directory(tmp, export_dir)
+  return export_dir
+
+
+def export_classifier(model, export_dir, vocab_file, do_lower_case, max_seq_length, label_list,
+                      is_pair=False, threshold=0.5):
+  """Writes a raw-text SavedModel of a `BertClassifier` to `export_dir`; returns the path.
+
+  Args:
+    model: BertClassifier (softmax, or sigmoid when `model.multi_label`).
+    vocab_file, do_lower_case: the fine-tuning tokenizer's; the vocab is copied into assets/.
+    max_seq_length: int, texts are truncated to it as in fine-tuning.
+    label_list: the label strings, in label-id order (also written to assets/labels.txt).
+    is_pair: bool, serving_default takes text_a and text_b.
+    threshold: float, multi-label `labels` lists those with probability >= threshold.
+  """
+  module = ClassifierModule(model, vocab_file, do_lower_case, max_seq_length, label_list, is_pair, threshold)
+  return save_module(module, export_dir, {"labels.txt": "".join("%s\n" % label for label in label_list)})
+
+
+def export_encoder(encoder, export_dir, vocab_file, do_lower_case, max_seq_length, pooling_strategy="REDUCE_MEAN",
+                   pooling_layer=-1, normalize=False, default_signature="serve_ids"):
+  """Writes the encoder SavedModel (`EncoderModule`) of a bare `BertModel` to `export_dir`; returns the path.
+
+  Args:
+    encoder: a `BertModel`.
+    vocab_file, do_lower_case: its tokenizer's; the vocab is copied into assets/.
+    max_seq_length: int, what the text signatures truncate to.
+    pooling_strategy, pooling_layer, normalize: what `serve_embeddings` computes (and the defaults
+      `SentenceEncoder.from_pretrained` reads back); by default the masked mean of the last layer.
+    default_signature: which signature is `serving_default`: "serve_ids" (TF Hub's encoder
+      interface) or "serve_embeddings" (text in, one vector out: `embeddings.export_saved_model`).
+  """
+  module = EncoderModule(encoder, vocab_file, do_lower_case, max_seq_length, pooling_strategy, pooling_layer,
+                         normalize)
+  return save_module(module, export_dir, signatures=module.signatures(default_signature))

@@ -1,0 +1,1 @@
+"""Sentence embeddings (`encoder.SentenceEncoder`, bert-as-service pooling) and Google's extract_features."""

@@ -1,0 +1,245 @@
+"""Sentence embeddings from a BERT encoder, with bert-as-service's pooling options.
+
+    encoder = SentenceEncoder.from_pretrained("all-MiniLM-L6-v2/", pooling_layer=-1, normalize=True)
+    vectors = encoder.encode(["A man is playing a guitar.", "医疗保险怎么缴纳？"])  # float32 [2, 384]
+
+`from_pretrained` reads a Google checkpoint (prefix or directory with `bert_config.json` and
+`vocab.txt`), a Hugging Face directory (`config.json`, `vocab.txt`, `model.safetensors` or
+`pytorch_model.bin`) or the encoder SavedModel of `bert_tf2.core.export` (written by `export_saved_model`
+or `export.export_encoder`; its recorded casing, length and pooling are the defaults).
+
+Pooling (bert-as-service's `-pooling_strategy`), over the layers in `pooling_layer` (indexes into
+the encoder layers, -1 = last; bert-as-service's default -2; several are concatenated on the
+feature axis before pooling). Padding never enters a pooled value:
+  REDUCE_MEAN      masked mean over tokens                    [B, D]
+  REDUCE_MAX       masked max over tokens                     [B, D]
+  REDUCE_MEAN_MAX  [mean, max] concatenated                   [B, 2D]
+  CLS_TOKEN        the first token ([CLS])                    [B, D]
+  SEP_TOKEN        the last real token ([SEP])                [B, D]
+  NONE             token vectors, zero on padding             [B, T, D]
+Texts are tokenized as Google's `extract_features` (`a ||| b` is a pair), sorted by length and
+batched so that short sentences are not padded to the longest one, then put back in input order.
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from bert_tf2 import checkpoints, modeling, tokenization
+from bert_tf2.core import checks
+from bert_tf2.core import export
+from bert_tf2.core.features import (INPUT_NAMES, bucket_batches, check_max_seq_length, convert_examples_to_features,
+                               lines_to_examples, pad_batch)
+# POOLING_STRATEGIES: the pooling_strategy values, part of this module's interface.
+from bert_tf2.embeddings.pooling import POOLING_STRATEGIES, check_options, pool_layers  # noqa: F401
+
+
+def unk_share(features):
+  """[InputFeatures] -> (number of [UNK] pieces, number of pieces), [CLS]/[SEP] not counted."""
+  unknown = pieces = 0
+  for f in features:
+    pieces += sum(1 for t in f.tokens if t not in ("[CLS]", "[SEP]"))
+    unknown += f.tokens.count("[UNK]")
+  return unknown, pieces
+
+
+class SentenceEncoder:
+  """Texts -> vectors. Thread-safe: `encode` may be called from several threads at once.
+
+  `encode` logs one warning (per encoder) when more than `unk_warning_threshold` (default 0.1)
+  of a call's word pieces are [UNK].
+
+  Args:
+    model: a `BertModel`, or a callable batch dict -> list of L float Tensors [B, T, D].
+    tokenizer: a `FullTokenizer`.
+    num_layers: int, L (taken from `model.config` when it has one).
+    max_seq_length: int, tokens per text including [CLS]/[SEP]; longer texts are truncated.
+    pooling_strategy: str, one of POOLING_STRATEGIES.
+    pooling_layer: int or list of int, encoder layer indexes (-1 = last).
+    normalize: bool, L2-normalize each vector.
+    batch_size: int, texts per model call.
+    vocab_file: str or None, the tokenizer's file (kept for `export_saved_model`).
+  """
+
+  def __init__(self, model, tokenizer, num_layers=None, max_seq_length=128, pooling_strategy="REDUCE_MEAN",
+               pooling_layer=-2, normalize=False, batch_size=64, vocab_file=None):
+    config = getattr(model, "config", None)
+    self.num_layers = num_layers or config.num_hidden_layers
+    self.pooling_layer = check_options(pooling_strategy, pooling_layer, self.num_layers)
+    check_max_seq_length(max_seq_length, config.max_position_embeddings if config is not None else None)
+    self.model, self.tokenizer = model, tokenizer
+    self.max_seq_length, self.pooling_strategy = max_seq_length, pooling_strategy
+    self.normalize, self.batch_size, self.vocab_file = normalize, batch_size, vocab_file
+    self.unk_warning_threshold, self._warned_unk = 0.1, False
+    spec = tf.TensorSpec([None, None], tf.int32)
+    layers_fn = (lambda batch: model(batch, training=False)["encoder_outputs"]) if config is not None else model
+
+    @tf.function(input_signature=[{"input_ids": spec, "input_mask": spec, "segment_ids": spec}])
+    def run(batch):
+      return pool_layers(layers_fn(batch), batch["input_mask"], self.pooling_layer, pooling_strategy, normalize)
+    self._run = run
+
+  @property
+  def dimension(self):
+    """Width of one vector (of one token vector for NONE)."""
+    width = self.model.config.hidden_size if hasattr(self.model, "config") else self._probe_width()
+    width *= len(self.pooling_layer)
+    return 2 * width if self.pooling_strategy == "REDUCE_MEAN_MAX" else width
+
+  def _probe_width(self):
+    out = self._run(pad_batch(self.features([""])))
+    return out.shape[-1] // len(self.pooling_layer) // (2 if self.pooling_strategy == "REDUCE_MEAN_MAX" else 1)
+
+  def features(self, texts):
+    """[str] -> [InputFeatures], `a ||| b` read as a pair, truncated to max_seq_length."""
+    for i, text in enumerate(texts):
+      if not isinstance(text, str):
+        raise TypeError("texts[%d] is %s, not str" % (i, type(text).__name__))
+    return convert_examples_to_features(lines_to_examples(texts), None, self.max_seq_length, self.tokenizer,
+                                        pad=False)
+
+  def encode(self, texts, batch_size=None, show_progress=None):
+    """Embeds `texts` (list of str); a progress bar shows when asked, or by default above 10,000 texts.
+
+    Returns:
+      float32 np.ndarray [N, dimension]; for NONE [N, T, dimension] with T the longest text's
+      token count and zeros on padding.
+    """
+    if isinstance(texts, str):
+      raise TypeError("encode takes a list of strings, not one string")
+    features = self.features(list(texts))
+    unknown, pieces = unk_share(features)
+    if pieces and unknown > self.unk_warning_threshold * pieces and not self._warned_unk:
+      self._warned_unk = True  # once per encoder: the vocabulary does not fit the text
+      logging.warning("%d of %d word pieces (%.0f%%) are [UNK]: this model's vocabulary does not cover the text "
+                      "(e.g. an English vocab on Chinese), so its vectors say little", unknown, pieces,
+                      100.0 * unknown / pieces)
+    return self.encode_features(features, batch_size, show_progress)
+
+  def encode_features(self, features, batch_size=None, show_progress=None):
+    """Like `encode`, for [InputFeatures] already made (`features`, or from pre-tokenized input)."""
+    if not features:
+      return np.zeros([0, self.dimension], np.float32)
+    batches = bucket_batches([len(f.input_ids) for f in features], batch_size or self.batch_size)
+    if show_progress is None:
+      show_progress = len(features) > 10000
+    progress = keras.utils.Progbar(len(features), unit_name="text") if show_progress else None
+    results = [None] * len(features)
+    for indexes in batches:
+      pooled = self._run(pad_batch([features[i] for i in indexes])).numpy()
+      for row, i in enumerate(indexes):
+        results[i] = pooled[row]
+      if progress is not None:
+        progress.add(len(indexes))
+    if self.pooling_strategy == "NONE":
+      length = max(r.shape[0] for r in results)
+      results = [np.pad(r, [(0, length - r.shape[0]), (0, 0)]) for r in results]
+    return np.stack(results).astype(np.float32)
+
+  @classmethod
+  def from_pretrained(cls, path, vocab_file=None, bert_config_file=None, do_lower_case=None, max_seq_length=None,
+                      **kwargs):
+    """Loads a Google checkpoint, a Hugging Face directory or an exported SavedModel (see module doc).
+
+    `vocab_file` and `bert_config_file` default to the files beside the checkpoint. `max_seq_length`
+    defaults to the SavedModel's, a sentence-transformers directory's, or 128. Other kwargs go to
+    the constructor.
+    """
+    path = os.fspath(path)
+    if os.path.exists(os.path.join(path, "saved_model.pb")):
+      return _from_saved_model(path, max_seq_length=max_seq_length, do_lower_case=do_lower_case, **kwargs)
+    if os.path.exists(os.path.join(path, "bert_model.ckpt.index")):  # a Google model directory
+      path = os.path.join(path, "bert_model.ckpt")
+    directory = path if os.path.isdir(path) else os.path.dirname(path)
+    if not bert_config_file and os.path.exists(os.path.join(directory, "config.json")) and os.path.isdir(path):  # HF
+      config = modeling.BertConfig.from_json_file(os.path.join(directory, "config.json"))
+      do_lower_case = _json_value(os.path.join(directory, "tokenizer_config.json"), "do_lower_case", do_lower_case)
+      max_seq_length = max_seq_length or _json_value(
+          os.path.join(directory, "sentence_bert_config.json"), "max_seq_length", None)
+    else:
+      config_file = bert_config_file or os.path.join(directory, "bert_config.json")
+      if not os.path.exists(config_file):
+        raise ValueError("%s: no bert_config.json, config.json or saved_model.pb here" % path)
+      config = modeling.BertConfig.from_json_file(config_file)
+      if do_lower_case is None:  # Google's naming: cased_L-12_H-768_A-12 vs uncased_/chinese_
+        name = os.path.basename(os.path.normpath(directory)).lower()
+        do_lower_case = not ("cased" in name and "uncased" not in name)
+    vocab_file = vocab_file or os.path.join(directory, "vocab.txt")
+    checks.check_input_files(vocab_file=vocab_file)
+    checks.check_vocab_size(vocab_file, config.vocab_size, bert_config_file or directory)
+    tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case=True if do_lower_case is None else do_lower_case)
+    tokenization.check_special_tokens(tokenizer.vocab, vocab_file)
+    model = modeling.BertModel(config)
+    status = checkpoints.load_checkpoint(model, path)
+    if not status.loaded or any(name.startswith(("bert/embeddings", "bert/encoder")) for name in status.missing):
+      raise ValueError("%s: encoder variables missing from the checkpoint: %s" % (path, status.missing[:3]))
+    max_seq_length = max_seq_length or min(128, config.max_position_embeddings)  # checked, never clamped
+    return cls(model, tokenizer, max_seq_length=max_seq_length, vocab_file=vocab_file, **kwargs)
+
+
+def encode_file(encoder, input_file, output_file, show_progress=False, errors="strict"):
+  """Embeds each line of `input_file` (blank lines too, so row i is line i) into `output_file` (.npy).
+
+  Returns (number of lines, array shape). Written under a temporary name, then renamed.
+  `errors`: non-UTF-8 input is an error naming file and line ("strict"), or "replace"/"ignore".
+  """
+  vectors = encoder.encode(checks.read_lines(input_file, errors), show_progress=show_progress)
+  tmp = "%s.tmp-%d" % (output_file, os.getpid())
+  with open(tmp, "wb") as f:
+    np.save(f, vectors)
+  os.replace(tmp, output_file)
+  return len(vectors), vectors.shape
+
+
+def _json_value(path, key, default):
+  if default is not None or not os.path.exists(path):
+    return default
+  with open(path, encoding="utf-8") as f:
+    return json.load(f).get(key, default)
+
+
+def export_saved_model(encoder, export_dir, vocab_file, do_lower_case=True):
+  """Writes `encoder` (over a `BertModel`) as the encoder SavedModel of `bert_tf2.core.export`, with
+  `serving_default(text: string [B]) -> {"embeddings": float32 [B, dimension]}`.
+
+  Tokenization runs in the graph (`bert_tf2.fast_tokenizer`, ids equal to `FullTokenizer`'s),
+  with the encoder's max_seq_length, pooling and normalization, which are recorded so that
+  `SentenceEncoder.from_pretrained(export_dir)` restores them (or re-pools with other options
+  through the `serve_ids` signature). Written to a temporary directory, then renamed.
+  """
+  if not hasattr(encoder.model, "config"):
+    raise ValueError("only an encoder over a BertModel can be exported (this one runs a SavedModel)")
+  return export.export_encoder(encoder.model, export_dir, vocab_file, do_lower_case, encoder.max_seq_length,
+                               encoder.pooling_strategy, encoder.pooling_layer, encoder.normalize,
+                               default_signature="serve_embeddings")
+
+
+def _from_saved_model(export_dir, max_seq_length=None, do_lower_case=None, **kwargs):
+  """A SentenceEncoder over an encoder SavedModel (`export.export_encoder`, `export_saved_model`):
+  its recorded casing, length and pooling are the defaults; every layer is there to re-pool."""
+  import tensorflow_text  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import  (the tokenizer's ops)
+  loaded = tf.saved_model.load(export_dir)
+  try:
+    settings = export.encoder_settings(loaded)
+  except ValueError as e:
+    raise ValueError("%s: %s" % (export_dir, e)) from None
+  do_lower_case = settings["do_lower_case"] if do_lower_case is None else do_lower_case
+  vocab_file = os.path.join(export_dir, "assets", os.path.basename(settings["vocab_file"]))
+  for key in ("pooling_strategy", "pooling_layer", "normalize"):
+    kwargs.setdefault(key, settings[key])
+  serve_ids = loaded.signatures["serve_ids"]
+  hub_names = dict(zip(INPUT_NAMES, export.HUB_INPUT_NAMES))
+
+  def layers_fn(batch):
+    out = serve_ids(**{hub_names[k]: v for k, v in batch.items()})["encoder_outputs"]  # (B, L, T, D)
+    return tf.unstack(out, axis=1)
+  tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case=do_lower_case)
+  encoder = SentenceEncoder(layers_fn, tokenizer, num_layers=settings["num_layers"],
+                            max_seq_length=max_seq_length or settings["max_seq_length"], vocab_file=vocab_file,
+                            **kwargs)
+  encoder.saved_model = loaded  # keeps the restored variables alive
+  return encoder

@@ -1,0 +1,1 @@
+"""Dense retrieval: the shared-tower dual encoder and its training job, an ANN index, Recall@K."""

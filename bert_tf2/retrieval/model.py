@@ -1,0 +1,301 @@
+"""Dense retrieval: a shared-tower dual encoder, its three training objectives, an index, Recall@K.
+
+    model = DualEncoder(bert_model)                                   # .encoder is the BertModel
+    loss = in_batch_negative_loss(model(queries), model(passages))     # or hardest_negative, simcse
+    index = VectorIndex.build(query_vectors_of_passages, kind="hnsw")  # faiss, or exact numpy
+    scores, ids = index.search(query_vectors, k=10)
+    recall_at_k(ids, gold, ks=(1, 5, 10, 50))                         # {1: 0.41, 5: ...}
+
+Objectives (q, p: L2-normalized [B, D] query and passage vectors of one batch; row i is a pair):
+  in_batch  PaddleNLP's `in_batch_negative`: cosine matrix q p^T minus `margin` on the diagonal,
+            times `scale`, softmax cross-entropy towards the diagonal (every other passage is a negative).
+  hardest   PaddleNLP's hardest-negative variant: hinge max(0, margin - cos(q_i, p_i) + max_j!=i cos(q_i, p_j)).
+  simcse    unsupervised SimCSE (Gao et al., 2021, arXiv:2104.08821): each sentence twice through the
+            encoder with different dropout; cosine / temperature (0.05), cross-entropy to the diagonal.
+Under a strategy with several replicas the candidates (passages, second views) are gathered from
+all replicas, so each query is scored against the global batch, B - 1 negatives, not its replica's share.
+The training job is `bert_tf2.retrieval.job`.
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from bert_tf2 import modeling
+from bert_tf2.core import checks
+from bert_tf2.embeddings import encoder as embeddings
+from bert_tf2.embeddings import pooling
+
+OBJECTIVES = ("in_batch", "hardest", "simcse")
+
+
+@keras.saving.register_keras_serializable(package="bert_tf2")
+class DualEncoder(keras.Model):
+  """One BERT tower for queries and passages: masked mean (or [CLS]) of the last layer, L2-normalized.
+
+  Call: batch dict (`input_ids`, `input_mask`, `segment_ids` int32 [B, T]) -> float32 [B, D].
+  """
+
+  def __init__(self, encoder, pooling_strategy="REDUCE_MEAN", **kwargs):
+    super().__init__(**kwargs)
+    self.encoder = modeling.BertModel(encoder) if isinstance(encoder, (modeling.BertConfig, dict)) else encoder
+    self.pooling_strategy = pooling_strategy
+
+  def call(self, batch, training=False):
+    hidden = self.encoder(batch, training=training)["sequence_output"]
+    pooled = pooling.pool(hidden, batch["input_mask"], self.pooling_strategy)
+    return tf.math.l2_normalize(tf.cast(pooled, tf.float32), axis=-1)
+
+  def get_config(self):
+    return {"encoder": self.encoder.config.to_dict(), "pooling_strategy": self.pooling_strategy,
+            "name": self.name}
+
+  @classmethod
+  def from_config(cls, config):
+    config = dict(config)
+    return cls(modeling.BertConfig.from_dict(config.pop("encoder")), **config)
+
+
+def global_candidates(candidates):
+  """This replica's candidates -> those of the whole global batch, and where its own pairs are in them.
+
+  Each replica of a `tf.distribute` strategy holds b = B / R rows of the batch; scored only against
+  its own, a query would get b - 1 negatives instead of the global batch's B - 1 (what DPR, SimCSE and
+  MultipleNegativesRankingLoss on several GPUs mean by in-batch negatives). So under more than one
+  replica the candidates are all-gathered in replica order, as TF Model Garden's dual encoder does.
+  The gradient of `all_gather` sums every replica's gradient for the rows it gathered and hands each
+  replica the slice of its own rows, so each replica's loss trains the other replicas' passages too;
+  `training.train` divides each replica's loss by R and all-reduces (sums) the gradients, which makes
+  them those of the mean loss over the global batch (when R divides B). Without a strategy, or with
+  one replica, the candidates come back as they are.
+
+  Args:
+    candidates: float [b, D], this replica's passages (or second views), row i paired with query i.
+  Returns:
+    (float [B, D] candidates of all replicas, int32 [b] labels: the row of each local pair's candidate).
+  """
+  ctx = tf.distribute.get_replica_context()  # None in a cross-replica context
+  local = tf.shape(candidates)[0]
+  if ctx is None or ctx.num_replicas_in_sync == 1:
+    return candidates, tf.range(local)
+  sizes = ctx.all_gather(tf.reshape(local, [1]), axis=0)  # (R,): not all equal when R does not divide B
+  offset = tf.reduce_sum(sizes[:ctx.replica_id_in_sync_group])
+  return ctx.all_gather(candidates, axis=0), offset + tf.range(local)
+
+
+def in_batch_negative_loss(query, passage, margin=0.2, scale=30.0):
+  """PaddleNLP in_batch_negative: float [b, D] x2 (normalized) -> scalar loss (passages of all replicas)."""
+  passage, labels = global_candidates(passage)
+  cosine = tf.matmul(query, passage, transpose_b=True)  # (b, B)
+  cosine -= margin * tf.one_hot(labels, tf.shape(cosine)[1])
+  return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, scale * cosine))
+
+
+def hardest_negative_loss(query, passage, margin=0.2):
+  """Hinge on the hardest in-batch negative: float [b, D] x2 (normalized) -> scalar loss (all replicas')."""
+  passage, labels = global_candidates(passage)
+  cosine = tf.matmul(query, passage, transpose_b=True)  # (b, B)
+  positive = tf.gather(cosine, labels, axis=1, batch_dims=1)
+  hardest = tf.reduce_max(cosine - 10.0 * tf.one_hot(labels, tf.shape(cosine)[1]), axis=1)  # cosines are in [-1, 1]
+  return tf.reduce_mean(tf.nn.relu(margin - positive + hardest))
+
+
+def simcse_loss(first, second, temperature=0.05):
+  """Unsupervised SimCSE: two dropout views float [b, D] (normalized) -> scalar loss (all replicas' second)."""
+  second, labels = global_candidates(second)
+  logits = tf.matmul(first, second, transpose_b=True) / temperature  # (b, B)
+  return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+
+
+class VectorIndex:
+  """Inner-product search over vectors (cosine when they are normalized).
+
+  kind "flat": exact (faiss IndexFlatIP, or numpy when faiss is not installed); "hnsw": approximate
+  (faiss IndexHNSWFlat, exact numpy fallback without faiss). `payloads` are kept beside (texts).
+  """
+
+  def __init__(self, vectors, payloads=None, kind="flat", hnsw_m=32):
+    self.vectors = np.ascontiguousarray(vectors, np.float32)
+    self.payloads = list(payloads) if payloads is not None else list(range(len(self.vectors)))
+    if len(self.payloads) != len(self.vectors):
+      raise ValueError("%d payloads for %d vectors" % (len(self.payloads), len(self.vectors)))
+    if kind not in ("flat", "hnsw"):
+      raise ValueError("kind must be 'flat' or 'hnsw', got %r" % (kind,))
+    self.kind, self.hnsw_m = kind, hnsw_m
+    self.faiss_index = None
+    try:
+      import faiss  # pylint: disable=g-import-not-at-top
+    except ImportError:
+      logging.warning("faiss is not installed: exact numpy search")
+      return
+    dim = self.vectors.shape[1]
+    if kind == "hnsw":
+      self.faiss_index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+      self.faiss_index.hnsw.efSearch = 128
+    else:
+      self.faiss_index = faiss.IndexFlatIP(dim)
+    self.faiss_index.add(self.vectors)
+
+  def __len__(self):
+    return len(self.vectors)
+
+  def search(self, queries, k=10):
+    """float [Q, D] -> (scores float32 [Q, k'], ids int64 [Q, k']), best first, k' = min(k, len)."""
+    queries = np.ascontiguousarray(np.atleast_2d(queries), np.float32)
+    k = min(k, len(self.vectors))
+    if self.faiss_index is not None:
+      return self.faiss_index.search(queries, k)
+    scores = queries @ self.vectors.T  # (Q, N)
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    top_scores = np.take_along_axis(scores, top, axis=1)
+    order = np.argsort(-top_scores, axis=1, kind="stable")
+    return np.take_along_axis(top_scores, order, axis=1), np.take_along_axis(top, order, axis=1).astype(np.int64)
+
+  def save(self, directory, meta=None):
+    """Writes vectors.npy, payloads.jsonl and meta.json (plus `meta`) into `directory`."""
+    os.makedirs(directory, exist_ok=True)
+    for name, write in (("vectors.npy", lambda f: np.save(f, self.vectors)),
+                        ("payloads.jsonl", lambda f: f.write("".join(json.dumps(p, ensure_ascii=False) + "\n"
+                                                                     for p in self.payloads).encode("utf-8"))),
+                        ("meta.json", lambda f: f.write(json.dumps(dict(meta or {}, kind=self.kind, hnsw_m=self.hnsw_m,
+                                                                        size=len(self)), indent=2).encode()))):
+      tmp = os.path.join(directory, name + ".tmp-%d" % os.getpid())
+      with open(tmp, "wb") as f:
+        write(f)
+      os.replace(tmp, os.path.join(directory, name))
+
+  @classmethod
+  def load(cls, directory):
+    """Returns (VectorIndex, meta dict) from `save`'s directory (the faiss index is rebuilt)."""
+    with open(os.path.join(directory, "meta.json"), encoding="utf-8") as f:
+      meta = json.load(f)
+    with open(os.path.join(directory, "payloads.jsonl"), encoding="utf-8") as f:
+      payloads = [json.loads(line) for line in f]
+    return cls(np.load(os.path.join(directory, "vectors.npy")), payloads, meta["kind"], meta["hnsw_m"]), meta
+
+
+def recall_at_k(retrieved, gold, ks=(1, 5, 10, 50)):
+  """Fraction of queries whose gold id is among their first k retrieved ids.
+
+  Args:
+    retrieved: int [Q, K] ids, best first.
+    gold: int [Q], the relevant id of each query.
+  Example: recall_at_k([[3, 1], [0, 2]], [1, 5], ks=(1, 2)) -> {1: 0.0, 2: 0.5}.
+  """
+  hits = np.asarray(retrieved) == np.asarray(gold)[:, None]  # (Q, K)
+  return {k: float(hits[:, :k].any(axis=1).mean()) for k in ks}
+
+
+class BM25:
+  """Okapi BM25 over token lists (k1 = 1.2, b = 0.75): the lexical baseline.
+
+  For Chinese, `char_ngrams` turns text into character unigrams and bigrams.
+  """
+
+  def __init__(self, documents, k1=1.2, b=0.75):
+    self.k1, self.b = k1, b
+    self.vocab = {}
+    rows, cols, counts = [], [], []
+    for row, tokens in enumerate(documents):
+      tf_counts = {}
+      for token in tokens:
+        term = self.vocab.setdefault(token, len(self.vocab))
+        tf_counts[term] = tf_counts.get(term, 0) + 1
+      rows += [row] * len(tf_counts)
+      cols += list(tf_counts)
+      counts += list(tf_counts.values())
+    self.num_docs = len(documents)
+    self.lengths = np.array([len(d) for d in documents], np.float32)
+    self.term_freq = np.zeros([len(self.vocab), self.num_docs], np.float32)  # (V, N); small corpora only
+    self.term_freq[cols, rows] = counts
+    doc_freq = (self.term_freq > 0).sum(axis=1)
+    self.idf = np.log(1.0 + (self.num_docs - doc_freq + 0.5) / (doc_freq + 0.5)).astype(np.float32)
+
+  def scores(self, query_tokens):
+    """float32 [N], the BM25 score of every document for one tokenized query."""
+    ids = [self.vocab[t] for t in set(query_tokens) if t in self.vocab]
+    tf_q = self.term_freq[ids]  # (q, N)
+    norm = self.k1 * (1.0 - self.b + self.b * self.lengths / max(self.lengths.mean(), 1e-9))
+    return (self.idf[ids, None] * tf_q * (self.k1 + 1.0) / (tf_q + norm)).sum(axis=0)
+
+  def search(self, queries_tokens, k=10):
+    """[[token]] -> int64 [Q, k] ids, best first."""
+    k = min(k, self.num_docs)
+    return np.stack([np.argsort(-self.scores(q), kind="stable")[:k] for q in queries_tokens]).astype(np.int64)
+
+
+def char_ngrams(text, n=2):
+  """"医疗保险" -> ["医", "疗", "保", "险", "医疗", "疗保", "保险"] (whitespace dropped)."""
+  chars = [c for c in text if not c.isspace()]
+  return chars + ["".join(chars[i:i + n]) for i in range(len(chars) - n + 1)]
+
+
+def evaluate_recall(encoder, queries, passages, gold, ks=(1, 5, 10, 50), kind="flat"):
+  """Recall@K of `encoder` (a SentenceEncoder) retrieving `passages[gold[i]]` for `queries[i]`."""
+  index = VectorIndex(encoder.encode(passages), kind=kind)
+  _, ids = index.search(encoder.encode(queries), max(ks))
+  return recall_at_k(ids, gold, ks)
+
+
+_ENCODER_OPTIONS = ("vocab_file", "do_lower_case", "max_seq_length", "pooling_strategy", "pooling_layer")
+
+
+def read_texts_with_payloads(input_file, errors="strict"):
+  """One item a line; a tab-separated line indexes its first field and keeps the rest (FAQ answers).
+
+  Returns (texts, payloads): payloads are {"text": first field, "fields": [other fields]}.
+  Blank lines are skipped. Non-UTF-8 input: see `checks.read_lines`.
+  """
+  texts, payloads = [], []
+  for line in checks.read_lines(input_file, errors):
+    if not line.strip():
+      continue
+    fields = line.split("\t")
+    texts.append(fields[0].strip())
+    payloads.append({"text": fields[0].strip(), "fields": fields[1:]})
+  return texts, payloads
+
+
+def build_index(encoder, texts, payloads, output_dir, kind="flat", model_path=None):
+  """Embeds `texts` (normalized vectors, as the encoder is configured) and saves a VectorIndex.
+
+  The encoder's loading options are written into meta.json so `Searcher.load` rebuilds it. An
+  unwritable `output_dir` fails before anything is embedded.
+  """
+  checks.check_output_dir(output_dir)
+  index = VectorIndex(encoder.encode(texts, show_progress=len(texts) > 1000), payloads, kind=kind)
+  meta = {"model": os.path.abspath(model_path) if model_path else None, "normalize": encoder.normalize}
+  meta.update({k: getattr(encoder, k) for k in _ENCODER_OPTIONS if hasattr(encoder, k)})
+  meta["do_lower_case"] = encoder.tokenizer.do_lower_case
+  index.save(output_dir, meta)
+  return index
+
+
+class Searcher:
+  """An index plus the encoder that built it: queries (str) -> [(score, payload)] best first."""
+
+  def __init__(self, encoder, index):
+    self.encoder, self.index = encoder, index
+
+  @classmethod
+  def load(cls, index_dir, model=None):
+    """Loads `build_index`'s directory; the model is the one recorded there unless `model` is given."""
+    index, meta = VectorIndex.load(index_dir)
+    if not (model or meta.get("model")):
+      raise ValueError("%s/meta.json records no model; pass one" % index_dir)
+    options = {k: meta[k] for k in _ENCODER_OPTIONS if meta.get(k) is not None}
+    if model:
+      options.pop("vocab_file", None)
+    encoder = embeddings.SentenceEncoder.from_pretrained(model or meta["model"], normalize=meta.get("normalize", True),
+                                                         **options)
+    return cls(encoder, index)
+
+  def search(self, queries, k=10):
+    scores, ids = self.index.search(self.encoder.encode(list(queries)), k)
+    return [[(float(s), self.index.payloads[i]) for s, i in zip(row_s, row_i) if i >= 0]
+            for row_s, row_i in zip(scores, ids)]
+

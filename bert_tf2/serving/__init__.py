@@ -1,0 +1,2 @@
+"""The embedding server (`server`, dynamic `batching`), bert-as-service's client (`client`) and its
+`bert-serving-start` command (`start`)."""

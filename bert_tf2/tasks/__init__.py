@@ -1,0 +1,1 @@
+"""Task families behind one protocol (`base.Task`) and one runner (`runner`)."""

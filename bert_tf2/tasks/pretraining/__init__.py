@@ -1,0 +1,1 @@
+"""Pretraining: masked LM + next sentence (`model`), ELECTRA (`electra`), the records reader (`data`)."""

@@ -61,3 +61,28 @@ def strategy_from_flags(flag_values):
   name = "tpu" if flag_values.use_tpu else flag_values.distribution_strategy
   return distribute.get_strategy(name, tpu_address=flag_values.tpu_name, num_gpus=flag_values.num_gpus,
                                  tpu_zone=flag_values.tpu_zone, gcp_project=flag_values.gcp_project)
+
+
+def run_args(flag_values):
+  """`bert_tf2.tasks.runner.run`'s keyword arguments from the flags above (and the script's
+  --max_seq_length, --do_eval and --eval_batch_size, where it has them)."""
+  args = dict(output_dir=flag_values.output_dir, vocab_file=flag_values.vocab_file,
+              bert_config_file=flag_values.bert_config_file, init_checkpoint=flag_values.init_checkpoint,
+              do_lower_case=flag_values.do_lower_case, max_seq_length=flag_values.max_seq_length,
+              do_train=flag_values.do_train, do_predict=flag_values.do_predict,
+              train_batch_size=flag_values.train_batch_size, predict_batch_size=flag_values.predict_batch_size,
+              learning_rate=flag_values.learning_rate, num_train_epochs=flag_values.num_train_epochs,
+              warmup_proportion=flag_values.warmup_proportion,
+              save_checkpoints_steps=flag_values.save_checkpoints_steps, log_steps=flag_values.log_steps,
+              steps_per_execution=flag_values.iterations_per_loop, strategy=strategy_from_flags(flag_values),
+              mixed_precision=flag_values.mixed_precision, export_dir=flag_values.export_dir, seed=flag_values.seed)
+  for name in ("do_eval", "eval_batch_size"):
+    if name in flag_values:
+      args[name] = flag_values[name].value
+  return args
+
+
+def print_results(program, results):
+  """`program: key = value` lines of a run's results, sorted (what the scripts print at the end)."""
+  for key in sorted(results):
+    print("%s: %s = %s" % (program, key, results[key]))

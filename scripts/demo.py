@@ -156,7 +156,7 @@ def pretrain():
 def finetune():
   start = _stage("finetune: review sentiment from the pretrained checkpoint")
   from bert_tf2.tasks.classification import processors
-  from bert_tf2.tasks.classification import job as classifier
+  from bert_tf2.tasks.classification import task as classifier
   from data_prep import corpora
   counts = corpora.write_sentiment_split(_path("sentiment"), max_train_rows=FLAGS.num_reviews)
   print("reviews (the split of benchmarks/sentiment_zh.sh): %s" % ", ".join("%s %d" % kv for kv in counts.items()))
@@ -192,7 +192,7 @@ def ner():
   from bert_tf2.tasks.tagging import model as tagging
   from bert_tf2.tasks.tagging import data as tagging_data
   from bert_tf2.tasks.tagging import metrics as tagging_metrics
-  from bert_tf2.tasks.tagging import job as tagging_job
+  from bert_tf2.tasks.tagging import task as tagging_job
   from data_prep import corpora
   counts = corpora.write_peoples_daily_tagging(_path("ner_data"), max_documents=FLAGS.num_documents + 100)
   print("CoNLL files (split by document number, as benchmarks/ner_zh.sh): %s"

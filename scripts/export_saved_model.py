@@ -1,6 +1,7 @@
-r"""Exports a fine-tuned classifier (raw text in) or a bare encoder as a SavedModel.
+r"""Exports any fine-tuned model (raw text in) or a bare encoder as a SavedModel.
 
-  # A run_classifier.py output_dir -> serving_default(text_a[, text_b]) and serve_ids
+  # Any fine-tuning output_dir -> its family's raw-text SavedModel (a classifier's:
+  # serving_default(text_a[, text_b]) and serve_ids; a tagger's, a SQuAD model's, ...)
   PYTHONPATH=. .venv/bin/python scripts/export_saved_model.py \
     --model_dir=/tmp/mrpc_output --export_dir=/tmp/mrpc_export
   # A pretrained encoder -> serving_default(ids) and serve_text(text_a): sequence + pooled outputs
@@ -23,31 +24,32 @@ from bert_tf2.core import cli  # pylint: disable=g-import-not-at-top,wrong-impor
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("export_dir", None, "Where to write the SavedModel (replaced if it exists).")
-flags.DEFINE_string("model_dir", None, "A run_classifier.py --output_dir (classifier export).")
+flags.DEFINE_string("model_dir", None, "Any fine-tuning job's --output_dir (run_classifier, run_ner, run_squad, "
+                    "run_multiple_choice): its family's raw-text SavedModel.")
 flags.DEFINE_bool("encoder_only", False, "Export the bare encoder of --init_checkpoint.")
 flags.DEFINE_string("init_checkpoint", None, "Weights: Google prefix, bert_tf2 checkpoint or HF dir "
-                    "(default for a classifier: the newest checkpoint in --model_dir).")
-flags.DEFINE_string("bert_config_file", None, "bert_config.json (default: --model_dir's).")
-flags.DEFINE_string("vocab_file", None, "vocab.txt (default: --model_dir's).")
+                    "(default with --model_dir: its newest checkpoint).")
+flags.DEFINE_string("bert_config_file", None, "Encoder export: bert_config.json.")
+flags.DEFINE_string("vocab_file", None, "Encoder export: vocab.txt.")
 flags.DEFINE_bool("do_lower_case", True, "Encoder export: lower-case the input.")
 flags.DEFINE_integer("max_seq_length", 128, "Encoder export: serve_text truncates to this length.")
-flags.DEFINE_float("threshold", 0.5, "Multi-label: labels with probability >= threshold.")
+flags.DEFINE_float("threshold", 0.5, "Multi-label classifier: labels with probability >= threshold "
+                   "(default: the one it was trained with).")
 
 
 def main(argv):
   del argv
-  if not FLAGS.export_dir:
-    cli.fail("--export_dir is required")
-  if not FLAGS.encoder_only and not FLAGS.model_dir:
-    cli.fail("give --model_dir (classifier) or --encoder_only with --init_checkpoint")
-  from bert_tf2.core import export_job as export  # pylint: disable=g-import-not-at-top
-  try:
-    path = export.export_from_checkpoint(
-        FLAGS.export_dir, FLAGS.bert_config_file, FLAGS.vocab_file, FLAGS.init_checkpoint,
-        do_lower_case=FLAGS.do_lower_case, max_seq_length=FLAGS.max_seq_length,
-        model_dir=FLAGS.model_dir, encoder_only=FLAGS.encoder_only, threshold=FLAGS.threshold)
-  except (ValueError, OSError) as e:
-    cli.fail(str(e))
+  cli.require_flags(FLAGS, ("export_dir",))
+  if FLAGS.encoder_only:
+    from bert_tf2.core import export  # pylint: disable=g-import-not-at-top
+    path = export.export_encoder_checkpoint(FLAGS.export_dir, FLAGS.bert_config_file, FLAGS.vocab_file,
+                                            FLAGS.init_checkpoint, FLAGS.do_lower_case, FLAGS.max_seq_length)
+  elif FLAGS.model_dir:
+    from bert_tf2.tasks import registry  # pylint: disable=g-import-not-at-top
+    overrides = {"threshold": FLAGS.threshold} if FLAGS["threshold"].present else None
+    path = registry.export_from_dir(FLAGS.model_dir, FLAGS.export_dir, overrides, FLAGS.init_checkpoint)
+  else:
+    cli.fail("give --model_dir (a fine-tuning output_dir) or --encoder_only with --init_checkpoint")
   print("export_saved_model: wrote %s" % path)
 
 

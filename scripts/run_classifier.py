@@ -49,35 +49,17 @@ cli.define_errors_flag()
 def main(argv):
   del argv
   cli.require_flags(FLAGS, ("task_name", "data_dir", "vocab_file", "bert_config_file", "output_dir"))
-  if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
-    cli.fail("at least one of --do_train, --do_eval or --do_predict must be true")
   from bert_tf2.tasks.classification import processors  # pylint: disable=g-import-not-at-top
-  from bert_tf2.tasks.classification import job as classifier  # pylint: disable=g-import-not-at-top
-  try:
-    if FLAGS.processor_module:
-      processors.load_processor_module(FLAGS.processor_module)
-    options = dict(has_header=FLAGS.has_header, label_column=FLAGS.label_column,
-                   text_a_column=FLAGS.text_a_column, text_b_column=FLAGS.text_b_column, labels=FLAGS.labels,
-                   errors=FLAGS.errors)
-    if FLAGS.delimiter:
-      options["delimiter"] = FLAGS.delimiter.replace("\\t", "\t")
-    processor = processors.get_processor(FLAGS.task_name, **options)
-    strategy = common_flags.strategy_from_flags(FLAGS)
-    results = classifier.run_classifier(
-        processor, FLAGS.data_dir, FLAGS.output_dir, FLAGS.vocab_file, FLAGS.bert_config_file,
-        init_checkpoint=FLAGS.init_checkpoint, do_lower_case=FLAGS.do_lower_case,
-        max_seq_length=FLAGS.max_seq_length, do_train=FLAGS.do_train, do_eval=FLAGS.do_eval,
-        do_predict=FLAGS.do_predict, train_batch_size=FLAGS.train_batch_size,
-        eval_batch_size=FLAGS.eval_batch_size, predict_batch_size=FLAGS.predict_batch_size,
-        learning_rate=FLAGS.learning_rate, num_train_epochs=FLAGS.num_train_epochs,
-        warmup_proportion=FLAGS.warmup_proportion, save_checkpoints_steps=FLAGS.save_checkpoints_steps,
-        log_steps=FLAGS.log_steps, steps_per_execution=FLAGS.iterations_per_loop,
-        strategy=strategy, mixed_precision=FLAGS.mixed_precision, export_dir=FLAGS.export_dir,
-        threshold=FLAGS.threshold, seed=FLAGS.seed)
-  except (ValueError, OSError) as e:
-    cli.fail(str(e))
-  for key in sorted(results):
-    print("run_classifier: %s = %s" % (key, results[key]))
+  from bert_tf2.tasks import registry, runner  # pylint: disable=g-import-not-at-top
+  if FLAGS.processor_module:
+    processors.load_processor_module(FLAGS.processor_module)
+  options = dict(has_header=FLAGS.has_header, label_column=FLAGS.label_column, text_a_column=FLAGS.text_a_column,
+                 text_b_column=FLAGS.text_b_column, labels=FLAGS.labels, errors=FLAGS.errors)
+  if FLAGS.delimiter:
+    options["delimiter"] = FLAGS.delimiter.replace("\\t", "\t")
+  processor = processors.get_processor(FLAGS.task_name, **options)
+  task = registry.FAMILIES[processor.family](processor, FLAGS.data_dir, threshold=FLAGS.threshold)
+  common_flags.print_results("run_classifier", runner.run(task, **common_flags.run_args(FLAGS)))
 
 
 if __name__ == "__main__":

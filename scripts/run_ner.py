@@ -47,25 +47,12 @@ flags.DEFINE_integer("max_train_examples", None, "Train on a seeded random subse
 def main(argv):
   del argv
   cli.require_flags(FLAGS, ("task_name", "data_dir", "vocab_file", "bert_config_file", "output_dir"))
-  if not (FLAGS.do_train or FLAGS.do_eval or FLAGS.do_predict):
-    cli.fail("at least one of --do_train, --do_eval or --do_predict must be true")
-  from bert_tf2.tasks.tagging import data as tagging_data  # pylint: disable=g-import-not-at-top
-  from bert_tf2.tasks.tagging import job as tagging  # pylint: disable=g-import-not-at-top
-  processor = tagging_data.get_tagging_processor(FLAGS.task_name)
-  results = tagging.run_ner(
-      processor, FLAGS.data_dir, FLAGS.output_dir, FLAGS.vocab_file, FLAGS.bert_config_file,
-      init_checkpoint=FLAGS.init_checkpoint, do_lower_case=FLAGS.do_lower_case,
-      max_seq_length=FLAGS.max_seq_length, doc_stride=FLAGS.doc_stride, use_crf=FLAGS.crf,
-      do_train=FLAGS.do_train, do_eval=FLAGS.do_eval, do_predict=FLAGS.do_predict,
-      train_batch_size=FLAGS.train_batch_size, eval_batch_size=FLAGS.eval_batch_size,
-      predict_batch_size=FLAGS.predict_batch_size, learning_rate=FLAGS.learning_rate,
-      num_train_epochs=FLAGS.num_train_epochs, warmup_proportion=FLAGS.warmup_proportion,
-      save_checkpoints_steps=FLAGS.save_checkpoints_steps, log_steps=FLAGS.log_steps,
-      steps_per_execution=FLAGS.iterations_per_loop, strategy=common_flags.strategy_from_flags(FLAGS),
-      mixed_precision=FLAGS.mixed_precision, export_dir=FLAGS.export_dir,
-      max_train_examples=FLAGS.max_train_examples, seed=FLAGS.seed)
-  for key in sorted(results):
-    print("run_ner: %s = %s" % (key, results[key]))
+  from bert_tf2.tasks import runner  # pylint: disable=g-import-not-at-top
+  from bert_tf2.tasks.tagging import data  # pylint: disable=g-import-not-at-top
+  from bert_tf2.tasks.tagging.task import TaggingTask  # pylint: disable=g-import-not-at-top
+  task = TaggingTask(data.get_tagging_processor(FLAGS.task_name), FLAGS.data_dir, use_crf=FLAGS.crf,
+                     doc_stride=FLAGS.doc_stride, max_train_examples=FLAGS.max_train_examples, seed=FLAGS.seed)
+  common_flags.print_results("run_ner", runner.run(task, **common_flags.run_args(FLAGS)))
 
 
 if __name__ == "__main__":

@@ -51,28 +51,13 @@ def main(argv):
   del argv
   cli.require_flags(FLAGS, ("vocab_file", "bert_config_file", "output_dir"))
   if not (FLAGS.do_train or FLAGS.do_predict):
-    raise ValueError("at least one of --do_train or --do_predict must be true")
-  if FLAGS.do_train:
-    cli.require_flags(FLAGS, ("train_file",))
-  if FLAGS.do_predict:
-    cli.require_flags(FLAGS, ("predict_file",))
-  from bert_tf2.tasks.squad import job as squad  # pylint: disable=g-import-not-at-top
-  results = squad.run_squad(
-      FLAGS.output_dir, FLAGS.vocab_file, FLAGS.bert_config_file, train_file=FLAGS.train_file,
-      predict_file=FLAGS.predict_file, init_checkpoint=FLAGS.init_checkpoint, do_train=FLAGS.do_train,
-      do_predict=FLAGS.do_predict, do_lower_case=FLAGS.do_lower_case, max_seq_length=FLAGS.max_seq_length,
-      doc_stride=FLAGS.doc_stride, max_query_length=FLAGS.max_query_length,
-      train_batch_size=FLAGS.train_batch_size, predict_batch_size=FLAGS.predict_batch_size,
-      learning_rate=FLAGS.learning_rate, num_train_epochs=FLAGS.num_train_epochs,
-      warmup_proportion=FLAGS.warmup_proportion, save_checkpoints_steps=FLAGS.save_checkpoints_steps,
-      n_best_size=FLAGS.n_best_size, max_answer_length=FLAGS.max_answer_length,
-      version_2_with_negative=FLAGS.version_2_with_negative,
-      null_score_diff_threshold=FLAGS.null_score_diff_threshold, verbose_logging=FLAGS.verbose_logging,
-      split_cjk_chars=FLAGS.split_cjk_chars, eval_language=FLAGS.eval_language, log_steps=FLAGS.log_steps,
-      strategy=common_flags.strategy_from_flags(FLAGS), mixed_precision=FLAGS.mixed_precision,
-      steps_per_execution=FLAGS.iterations_per_loop, export_dir=FLAGS.export_dir, seed=FLAGS.seed)
-  for key in sorted(results):
-    print("run_squad: %s = %s" % (key, results[key]))
+    cli.fail("at least one of --do_train or --do_predict must be true")
+  from bert_tf2.tasks import runner  # pylint: disable=g-import-not-at-top
+  from bert_tf2.tasks.squad.task import SquadTask  # pylint: disable=g-import-not-at-top
+  task = SquadTask(FLAGS.train_file, FLAGS.predict_file, FLAGS.doc_stride, FLAGS.max_query_length, FLAGS.n_best_size,
+                   FLAGS.max_answer_length, FLAGS.version_2_with_negative, FLAGS.null_score_diff_threshold,
+                   FLAGS.split_cjk_chars, FLAGS.verbose_logging, FLAGS.eval_language)
+  common_flags.print_results("run_squad", runner.run(task, **common_flags.run_args(FLAGS)))
 
 
 if __name__ == "__main__":

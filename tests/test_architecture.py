@@ -24,7 +24,7 @@ ENTRY_POINTS = {
 MODEL_CODE_PREFIXES = (
     "bert_tf2.modeling", "bert_tf2.layers", "bert_tf2.core.training", "bert_tf2.tasks.pretraining.model", "bert_tf2.tasks.classification.model",
     "bert_tf2.retrieval.model", "bert_tf2.embeddings.encoder", "bert_tf2.optimization", "bert_tf2.core.distribute",
-    "bert_tf2.checkpoints", "bert_tf2.interop.hf_weights", "bert_tf2.core.export", "bert_tf2.jobs", "bert_tf2.tasks.tagging.model",
+    "bert_tf2.checkpoints", "bert_tf2.interop.hf_weights", "bert_tf2.core.export", "bert_tf2.tasks", "bert_tf2.tasks.tagging.model",
     "bert_tf2.tasks.tagging.crf", "bert_tf2.tasks.squad.model", "bert_tf2.serving.server", "bert_tf2.embeddings.feature_extraction",
 )
 
@@ -108,8 +108,8 @@ def test_find_cycle_hand_worked():
 
 
 def test_resolves_relative_and_from_imports():
-  names = {name for name, _, _ in IMPORTS["bert_tf2.tasks.classification.job"]}
-  assert {"bert_tf2.core.features", "bert_tf2.core.jobs", "bert_tf2.tasks.classification.model"} <= names
+  names = {name for name, _, _ in IMPORTS["bert_tf2.tasks.classification.task"]}
+  assert {"bert_tf2.core.features", "bert_tf2.tasks.runner", "bert_tf2.tasks.classification.model"} <= names
 
 
 def test_entry_points_exist():
@@ -133,11 +133,18 @@ def test_library_never_imports_an_entry_point():
   assert not offenders, offenders
 
 
+def _is_job(module):
+  """The runner, the registry, each family's task definition and the other jobs: they wire models,
+  data and the loop together."""
+  return (module in ("bert_tf2.tasks.runner", "bert_tf2.tasks.registry", "bert_tf2.embeddings.extract_features",
+                     "bert_tf2.interop.ecosystem_export") or module.endswith((".task", ".job")))
+
+
 def test_models_and_data_never_import_jobs():
-  """Jobs wire models, data and the loop together; nothing below them may import a job."""
+  """Nothing below the task layer (models, data, metrics, exports, layers) may import a job."""
   offenders = ["%s imports %s" % (module, name) for module, imports in IMPORTS.items()
-               if not module.startswith("bert_tf2.jobs") and module not in ENTRY_POINTS
-               for name, _, _ in imports if name.startswith("bert_tf2.jobs")]
+               if not _is_job(module) and module not in ENTRY_POINTS
+               for name, _, _ in imports if _is_job(name)]
   assert not offenders, offenders
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from bert_tf2.core import export
+from bert_tf2.tasks.classification.export import export_classifier
 from bert_tf2.tasks.classification.model import BertClassifier
 from bert_tf2.core.features import InputExample, convert_examples_to_features, features_to_arrays
 from bert_tf2.modeling import BertModel
@@ -59,8 +60,8 @@ def served(tmp_path_factory, vocab_file):
   multi = BertClassifier(config, num_labels=3, multi_label=True)
   multi.output_bias.assign([5.0, -5.0, 5.0])
   encoder = BertModel(config)
-  dirs = {"pair": export.export_classifier(pair, root / "pair", vocab_file, True, 16, LABELS, is_pair=True),
-          "multi": export.export_classifier(multi, root / "multi", vocab_file, True, 8, LABELS, threshold=0.5),
+  dirs = {"pair": export_classifier(pair, root / "pair", vocab_file, True, 16, LABELS, is_pair=True),
+          "multi": export_classifier(multi, root / "multi", vocab_file, True, 8, LABELS, threshold=0.5),
           "encoder": export.export_encoder(encoder, root / "encoder", vocab_file, True, 12)}
   pair_inputs = _keras_inputs(vocab_file, TEXT_A, TEXT_B, 16)
   encoder_inputs = _keras_inputs(vocab_file, TEXT_A, None, 12)

@@ -14,7 +14,7 @@ from bert_tf2 import checkpoints, tokenization
 from bert_tf2 import squad
 from bert_tf2.tasks.squad import export as squad_export
 from bert_tf2.tasks.squad import predictions as squad_predictions
-from bert_tf2.tasks.squad import job as squad_job
+from bert_tf2.tasks.squad import task as squad_job
 from bert_tf2.modeling import BertConfig
 from bert_tf2.tasks.squad.model import BertQuestionAnswerer
 from tests import original_bert, squad_data

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from bert_tf2.tasks.classification import processors
-from bert_tf2.tasks.classification import job as classifier
+from bert_tf2.tasks.classification import task as classifier
 from tests import original_bert
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

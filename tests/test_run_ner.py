@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from bert_tf2.tasks.tagging import data as tagging_data
-from bert_tf2.tasks.tagging import job as tagging_job
+from bert_tf2.tasks.tagging import task as tagging_job
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHARS = list("江泽民在北京上海新华社记者报道")

@@ -8,7 +8,8 @@ import sys
 import pytest
 import tensorflow as tf
 
-from bert_tf2.tasks.squad import job as squad_job
+from bert_tf2.tasks import registry
+from bert_tf2.tasks.squad import task as squad_job
 from tests import squad_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -65,7 +66,7 @@ def test_training_learns_a_small_chinese_set_and_predicting_again_gives_the_same
 @pytest.mark.slow  # a SavedModel export (~1 min); the export itself is tested in test_question_answering.py
 def test_export_from_an_output_dir_answers_as_trained(trained, tmp_path):
   output_dir, _ = trained
-  path = squad_job.export_from_dir(output_dir, str(tmp_path / "export"))
+  path = registry.export_from_dir(output_dir, str(tmp_path / "export"))
   serve = tf.saved_model.load(path).signatures["serving_default"]
   out = serve(question=tf.constant(["文中提到的人名是什么？", "文中提到的组织机构名是什么？"]),
               context=tf.constant([squad_data.ZH_2] * 2))

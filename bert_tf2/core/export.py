@@ -1,25 +1,18 @@
-"""SavedModel export: a classifier that serves raw text, and the one encoder format (features, embeddings).
+"""SavedModel pieces every export shares, and the one encoder format (features, embeddings).
 
-    export_classifier(model, "export/", vocab_file, do_lower_case=True, max_seq_length=128,
-                      label_list=["0", "1"], is_pair=False)
+  export_encoder(encoder, "export/", vocab_file, do_lower_case=True, max_seq_length=128)
 
-    # Any process with TensorFlow and tensorflow-text (whose ops the tokenizer uses):
-    import tensorflow as tf, tensorflow_text  # noqa: F401
-    serve = tf.saved_model.load("export/").signatures["serving_default"]
-    out = serve(text_a=tf.constant(["很好", "太差了"]))
-    out["probabilities"]  # float32 [B, num_labels]
-    out["labels"]         # string [B]: the most probable label (multi-label: those >= threshold, ",")
+  # Any process with TensorFlow and tensorflow-text (whose ops the tokenizer uses):
+  import tensorflow as tf, tensorflow_text  # noqa: F401
+  enc = tf.saved_model.load("export/")
+  enc.signatures["serve_embeddings"](text=tf.constant(["很好"]))["embeddings"]   # float32 [1, D]
 
-Signatures of a classifier export (`saved_model_cli show --dir export/ --all` lists them):
-  serving_default: text_a (and text_b for pair tasks) string [B] -> probabilities, labels,
-    tokenized in the graph with the fine-tuning vocab and casing (`bert_tf2.fast_tokenizer`),
-    truncated as the original to max_seq_length.
-  serve_ids: input_ids, input_mask, segment_ids int32 [B, T] -> probabilities, labels.
-An encoder export (`export_encoder`, also behind `embeddings.export_saved_model`) is `EncoderModule`:
-TF Hub's BERT encoder signature on ids (input_word_ids, input_mask, input_type_ids -> pooled_output,
-sequence_output, encoder_outputs, default), raw text in (serve_text, serve_embeddings), and the settings
-`encoder_settings` reads back. Building a model from checkpoint files and exporting it is a job:
-`bert_tf2.core.export_job`.
+`TextInputs` tokenizes raw strings in the graph (`bert_tf2.fast_tokenizer`), `save_module` writes a
+module through a temporary directory, so a reader never sees half an export; each family's raw-text
+export (`tasks/<family>/export.py`) is built from these. An encoder export (`export_encoder`, also
+behind `embeddings.export_saved_model`) is `EncoderModule`: TF Hub's BERT encoder signature on ids
+(input_word_ids, input_mask, input_type_ids -> pooled_output, sequence_output, encoder_outputs,
+default), raw text in (serve_text, serve_embeddings), and the settings `encoder_settings` reads back.
 """
 
 import os
@@ -27,16 +20,18 @@ import shutil
 
 import tensorflow as tf
 
+from bert_tf2 import checkpoints, modeling
+from bert_tf2.core import checks
 from bert_tf2.embeddings import pooling
 from bert_tf2.fast_tokenizer import FastTokenizer, pack_inputs
 
 _INPUT_NAMES = ("input_ids", "input_mask", "segment_ids")
 # TF Hub's names for the same inputs (the BERT encoders on tfhub.dev / Kaggle Models).
 HUB_INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
-_IDS_SIGNATURE = {name: tf.TensorSpec([None, None], tf.int32, name=name) for name in _INPUT_NAMES}
+IDS_SIGNATURE = {name: tf.TensorSpec([None, None], tf.int32, name=name) for name in _INPUT_NAMES}
 
 
-class _TextInputs(tf.Module):
+class TextInputs(tf.Module):
   """Raw strings -> packed int32 inputs, in the graph."""
 
   def __init__(self, vocab_file, do_lower_case, max_seq_length):
@@ -51,45 +46,6 @@ class _TextInputs(tf.Module):
                          self.max_seq_length, ids["[CLS]"], ids["[SEP]"])
     packed.pop("num_truncated")
     return packed
-
-
-class ClassifierModule(tf.Module):
-  """The exported object of a `BertClassifier`; see the module docstring for its signatures."""
-
-  def __init__(self, model, vocab_file, do_lower_case, max_seq_length, label_list, is_pair,
-               threshold=0.5):
-    super().__init__()
-    self.model = model
-    self.text = _TextInputs(vocab_file, do_lower_case, max_seq_length)
-    self.label_strings = tf.constant([str(label) for label in label_list])
-    self.multi_label = bool(getattr(model, "multi_label", False))
-    self.threshold = threshold
-    self.is_pair = is_pair
-
-  def _outputs(self, inputs):
-    logits = tf.cast(self.model(inputs, training=False), tf.float32)
-    if self.multi_label:
-      probabilities = tf.sigmoid(logits)
-      chosen = tf.ragged.boolean_mask(
-          tf.broadcast_to(self.label_strings, tf.shape(probabilities)), probabilities >= self.threshold)
-      labels = tf.strings.reduce_join(chosen, axis=-1, separator=",")
-    else:
-      probabilities = tf.nn.softmax(logits, axis=-1)
-      labels = tf.gather(self.label_strings, tf.argmax(probabilities, axis=-1))
-    return {"probabilities": probabilities, "labels": labels}
-
-  def signatures(self):
-    text = tf.TensorSpec([None], tf.string, name="text_a")
-    if self.is_pair:
-      serve_text = tf.function(lambda text_a, text_b: self._outputs(self.text.pack(text_a, text_b)),
-                               input_signature=[text, tf.TensorSpec([None], tf.string, name="text_b")])
-    else:
-      serve_text = tf.function(lambda text_a: self._outputs(self.text.pack(text_a)), input_signature=[text])
-    self.serve_text = serve_text
-    ids = tf.function(lambda input_ids, input_mask, segment_ids: self._outputs(
-        {"input_ids": input_ids, "input_mask": input_mask, "segment_ids": segment_ids}),
-        input_signature=list(_IDS_SIGNATURE.values()))
-    return {"serving_default": serve_text.get_concrete_function(), "serve_ids": ids.get_concrete_function()}
 
 
 class EncoderModule(tf.Module):
@@ -124,7 +80,7 @@ class EncoderModule(tf.Module):
     self._options = (max_seq_length, pooling.check_options(pooling_strategy, pooling_layer, num_layers),
                      pooling_strategy, bool(normalize))
     self.encoder = encoder
-    self.text = _TextInputs(vocab_file, do_lower_case, max_seq_length)
+    self.text = TextInputs(vocab_file, do_lower_case, max_seq_length)
     self.vocab_file = self.text.vocab_asset
     self.do_lower_case = tf.Variable(bool(do_lower_case), trainable=False)
     self.max_seq_length = tf.Variable(max_seq_length, trainable=False)
@@ -221,22 +177,6 @@ def save_module(module, export_dir, extra_assets=None, signatures=None):
   return export_dir
 
 
-def export_classifier(model, export_dir, vocab_file, do_lower_case, max_seq_length, label_list,
-                      is_pair=False, threshold=0.5):
-  """Writes a raw-text SavedModel of a `BertClassifier` to `export_dir`; returns the path.
-
-  Args:
-    model: BertClassifier (softmax, or sigmoid when `model.multi_label`).
-    vocab_file, do_lower_case: the fine-tuning tokenizer's; the vocab is copied into assets/.
-    max_seq_length: int, texts are truncated to it as in fine-tuning.
-    label_list: the label strings, in label-id order (also written to assets/labels.txt).
-    is_pair: bool, serving_default takes text_a and text_b.
-    threshold: float, multi-label `labels` lists those with probability >= threshold.
-  """
-  module = ClassifierModule(model, vocab_file, do_lower_case, max_seq_length, label_list, is_pair, threshold)
-  return save_module(module, export_dir, {"labels.txt": "".join("%s\n" % label for label in label_list)})
-
-
 def export_encoder(encoder, export_dir, vocab_file, do_lower_case, max_seq_length, pooling_strategy="REDUCE_MEAN",
                    pooling_layer=-1, normalize=False, default_signature="serve_ids"):
   """Writes the encoder SavedModel (`EncoderModule`) of a bare `BertModel` to `export_dir`; returns the path.
@@ -253,3 +193,14 @@ def export_encoder(encoder, export_dir, vocab_file, do_lower_case, max_seq_lengt
   module = EncoderModule(encoder, vocab_file, do_lower_case, max_seq_length, pooling_strategy, pooling_layer,
                          normalize)
   return save_module(module, export_dir, signatures=module.signatures(default_signature))
+
+
+def export_encoder_checkpoint(export_dir, bert_config_file, vocab_file, init_checkpoint, do_lower_case=True,
+                              max_seq_length=128):
+  """A pretrained encoder's files (Google prefix, bert_tf2 checkpoint or HF directory) -> `export_encoder`."""
+  if not init_checkpoint:
+    raise ValueError("exporting an encoder needs init_checkpoint (its weights)")
+  config = checks.check_model_files(vocab_file, bert_config_file, init_checkpoint, max_seq_length)
+  encoder = modeling.BertModel(config)
+  checkpoints.load_checkpoint(encoder, init_checkpoint)
+  return export_encoder(encoder, export_dir, vocab_file, do_lower_case, max_seq_length)

@@ -17,7 +17,7 @@ from bert_tf2.interop import hub_preprocessing
 from bert_tf2.interop import keras_hub_export
 from bert_tf2.checkpoints import load_checkpoint, save_hf_checkpoint
 from bert_tf2.tasks.classification.model import BertClassifier
-from bert_tf2.tasks.classification.job import read_classifier_config
+from bert_tf2.tasks.classification.task import read_classifier_config
 from bert_tf2.modeling import BertModel
 from bert_tf2.tasks.pretraining.model import BertPretrainer
 

@@ -22,7 +22,7 @@ from bert_tf2.core import checks
 from bert_tf2.core import features
 from bert_tf2.core import training
 from bert_tf2.embeddings.encoder import SentenceEncoder
-from bert_tf2.core import jobs as common
+from bert_tf2.tasks import runner
 from bert_tf2.retrieval.model import (OBJECTIVES, DualEncoder, hardest_negative_loss, in_batch_negative_loss,
                                 simcse_loss)
 
@@ -129,7 +129,7 @@ def train_dual_encoder(model, tokenizer, pairs, objective="in_batch", epochs=1, 
   rng = rng or random.Random(12345)
   items = [t for p in pairs for t in ((p,) if isinstance(p, str) else p)] if objective == "simcse" else list(pairs)
   dataset, num_steps = make_dataset(tokenizer, items, objective, batch_size, epochs, max_seq_length, rng)
-  strategy = common.default_strategy(strategy)
+  strategy = strategy or tf.distribute.get_strategy()
   with strategy.scope():
     optimizer = optimization.create_optimizer(learning_rate, num_steps, int(num_steps * warmup_proportion))
   losses = []
@@ -172,7 +172,7 @@ def run_train_dual_encoder(model_path, train_file, output_dir, objective="in_bat
   """
   checks.check_output_dir(output_dir)
   items = read_training_file(train_file, objective, errors)
-  strategy = common.set_up_run(seed, mixed_precision, strategy)
+  strategy = runner.set_up_run(seed, mixed_precision, strategy)
   encoder = SentenceEncoder.from_pretrained(model_path, vocab_file=vocab_file, bert_config_file=bert_config_file)
   if not hasattr(encoder.model, "config"):
     raise ValueError("%s: a SavedModel cannot be fine-tuned; give a checkpoint" % model_path)
@@ -183,5 +183,5 @@ def run_train_dual_encoder(model_path, train_file, output_dir, objective="in_bat
   losses = train_dual_encoder(model, encoder.tokenizer, items, objective=objective, output_dir=output_dir,
                               strategy=strategy, **train_kwargs)
   checkpoints.save_google_checkpoint(model.encoder, os.path.join(output_dir, "bert_model.ckpt"))
-  common.copy_atomic(encoder.vocab_file, os.path.join(output_dir, "vocab.txt"))
+  runner.copy_atomic(encoder.vocab_file, os.path.join(output_dir, "vocab.txt"))
   return losses

@@ -4,7 +4,7 @@
     logits = model({"input_ids": ..., "input_mask": ..., "segment_ids": ...})  # [B, num_labels]
 
 Examples become inputs in `bert_tf2.core.features`; the train/eval/predict job behind
-scripts/run_classifier.py is `bert_tf2.tasks.classification.job.run_classifier`.
+scripts/run_classifier.py is `bert_tf2.tasks.classification.task.run_classifier`.
 """
 
 import keras

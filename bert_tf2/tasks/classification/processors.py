@@ -32,6 +32,7 @@ class DataProcessor:
   """Base class: reads a task's train/dev/test files into InputExamples."""
 
   name = None
+  family = "classifier"  # the task family that fine-tunes on these examples (`tasks.registry.FAMILIES`)
   is_multi_label = False
   errors = "strict"  # non-UTF-8 input: an error naming file and line, or "replace"/"ignore"
 

@@ -12,10 +12,10 @@ from absl import logging
 
 from bert_tf2 import checkpoints, optimization
 from bert_tf2.core import checks
+from bert_tf2.tasks import runner
 from bert_tf2.tasks.pretraining import electra
 from bert_tf2.tasks.pretraining import data as pretraining_data
 from bert_tf2.core import training
-from bert_tf2.core import jobs as common
 from bert_tf2.tasks.pretraining.model import BertPretrainer, finalize_metrics, pretraining_loss_fn, training_metrics
 
 # Pretraining records always hold two non-empty segments: [CLS] A [SEP] B [SEP].
@@ -135,7 +135,7 @@ def run_pretraining(bert_config, input_files, output_dir, *, init_checkpoint=Non
   """
   _check_arguments(bert_config, output_dir, init_checkpoint, max_seq_length, max_predictions_per_seq, do_train,
                    do_eval, num_train_steps, num_warmup_steps, objective)
-  strategy = common.set_up_run(seed, mixed_precision, strategy)
+  strategy = runner.set_up_run(seed, mixed_precision, strategy)
   model, optimizer = _build(bert_config, strategy, freeze_encoder, learning_rate, num_train_steps,
                             num_warmup_steps, optimizer_type, objective, generator_config)
   loss_fn, metrics_fn, finalize = ((electra.electra_loss_fn(rtd_weight), electra.finalize_metrics,
@@ -151,7 +151,7 @@ def run_pretraining(bert_config, input_files, output_dir, *, init_checkpoint=Non
     result["train"] = training.train(
         model, optimizer, loss_fn, dataset, strategy, output_dir, num_train_steps,
         save_checkpoints_steps, train_batch_size, metrics_fn=metrics_fn,
-        init_fn=common.init_from_checkpoint(model, init_checkpoint),
+        init_fn=(lambda: checkpoints.load_checkpoint(model, init_checkpoint)) if init_checkpoint else None,
         steps_per_execution=steps_per_execution, log_steps=log_steps, jit_compile=jit_compile,
         on_checkpoint=evaluation.to_history if do_eval and eval_at_checkpoints else None)
     if chief:
@@ -161,8 +161,8 @@ def run_pretraining(bert_config, input_files, output_dir, *, init_checkpoint=Non
   elif init_checkpoint:
     checkpoints.load_checkpoint(model, init_checkpoint)
   if do_eval:
-    result["eval"] = evaluation.evaluate(result.get("train", {}).get("global_step") or common.latest_step(output_dir))
+    result["eval"] = evaluation.evaluate(result.get("train", {}).get("global_step") or runner.latest_step(output_dir))
     if chief:
-      common.write_key_values(os.path.join(output_dir, "eval_results.txt"), result["eval"])
+      runner.write_key_values(os.path.join(output_dir, "eval_results.txt"), result["eval"])
   evaluation.writer.close()
   return result

@@ -10,7 +10,7 @@ the original's `create_model`; no masking of padding, as there. The head's varia
 `squad.output_weights` [2, H] and `squad.output_bias` [2], which `bert_tf2.checkpoints` maps to the
 original's `cls/squad/output_weights` / `output_bias` (and Hugging Face's `qa_outputs.*`), so
 fine-tuned checkpoints of either load. Examples become features in `bert_tf2.tasks.squad.data`; the job
-behind scripts/run_squad.py is `bert_tf2.tasks.squad.job.run_squad`.
+behind scripts/run_squad.py is `bert_tf2.tasks.squad.task.run_squad`.
 """
 
 import keras

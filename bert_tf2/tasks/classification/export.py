@@ -1,0 +1,76 @@
+"""Raw-text SavedModel of a `BertClassifier`: strings in, probabilities and labels out.
+
+    export_classifier(model, "export/", vocab_file, do_lower_case=True, max_seq_length=128,
+                      label_list=["0", "1"], is_pair=False)
+
+    # Any process with TensorFlow and tensorflow-text (whose ops the tokenizer uses):
+    import tensorflow as tf, tensorflow_text  # noqa: F401
+    serve = tf.saved_model.load("export/").signatures["serving_default"]
+    out = serve(text_a=tf.constant(["很好", "太差了"]))
+    out["probabilities"]  # float32 [B, num_labels]
+    out["labels"]         # string [B]: the most probable label (multi-label: those >= threshold, ",")
+
+Signatures (`saved_model_cli show --dir export/ --all` lists them):
+  serving_default: text_a (and text_b for pair tasks) string [B] -> probabilities, labels,
+    tokenized in the graph with the fine-tuning vocab and casing, truncated as the original.
+  serve_ids: input_ids, input_mask, segment_ids int32 [B, T] -> probabilities, labels.
+"""
+
+import tensorflow as tf
+
+from bert_tf2.core.export import IDS_SIGNATURE, TextInputs, save_module
+
+
+class ClassifierModule(tf.Module):
+  """The exported object of a `BertClassifier`; see the module docstring for its signatures."""
+
+  def __init__(self, model, vocab_file, do_lower_case, max_seq_length, label_list, is_pair,
+               threshold=0.5):
+    super().__init__()
+    self.model = model
+    self.text = TextInputs(vocab_file, do_lower_case, max_seq_length)
+    self.label_strings = tf.constant([str(label) for label in label_list])
+    self.multi_label = bool(getattr(model, "multi_label", False))
+    self.threshold = threshold
+    self.is_pair = is_pair
+
+  def _outputs(self, inputs):
+    logits = tf.cast(self.model(inputs, training=False), tf.float32)
+    if self.multi_label:
+      probabilities = tf.sigmoid(logits)
+      chosen = tf.ragged.boolean_mask(
+          tf.broadcast_to(self.label_strings, tf.shape(probabilities)), probabilities >= self.threshold)
+      labels = tf.strings.reduce_join(chosen, axis=-1, separator=",")
+    else:
+      probabilities = tf.nn.softmax(logits, axis=-1)
+      labels = tf.gather(self.label_strings, tf.argmax(probabilities, axis=-1))
+    return {"probabilities": probabilities, "labels": labels}
+
+  def signatures(self):
+    text = tf.TensorSpec([None], tf.string, name="text_a")
+    if self.is_pair:
+      serve_text = tf.function(lambda text_a, text_b: self._outputs(self.text.pack(text_a, text_b)),
+                               input_signature=[text, tf.TensorSpec([None], tf.string, name="text_b")])
+    else:
+      serve_text = tf.function(lambda text_a: self._outputs(self.text.pack(text_a)), input_signature=[text])
+    self.serve_text = serve_text
+    ids = tf.function(lambda input_ids, input_mask, segment_ids: self._outputs(
+        {"input_ids": input_ids, "input_mask": input_mask, "segment_ids": segment_ids}),
+        input_signature=list(IDS_SIGNATURE.values()))
+    return {"serving_default": serve_text.get_concrete_function(), "serve_ids": ids.get_concrete_function()}
+
+
+def export_classifier(model, export_dir, vocab_file, do_lower_case, max_seq_length, label_list,
+                      is_pair=False, threshold=0.5):
+  """Writes a raw-text SavedModel of a `BertClassifier` to `export_dir`; returns the path.
+
+  Args:
+    model: BertClassifier (softmax, or sigmoid when `model.multi_label`).
+    vocab_file, do_lower_case: the fine-tuning tokenizer's; the vocab is copied into assets/.
+    max_seq_length: int, texts are truncated to it as in fine-tuning.
+    label_list: the label strings, in label-id order (also written to assets/labels.txt).
+    is_pair: bool, serving_default takes text_a and text_b.
+    threshold: float, multi-label `labels` lists those with probability >= threshold.
+  """
+  module = ClassifierModule(model, vocab_file, do_lower_case, max_seq_length, label_list, is_pair, threshold)
+  return save_module(module, export_dir, {"labels.txt": "".join("%s\n" % label for label in label_list)})

@@ -1,0 +1,119 @@
+"""Token tagging through the task protocol: run_ner.py's family (NER, POS; softmax or CRF).
+
+    results = run_ner(data.get_tagging_processor("conll"), "data/ner", "out/", "vocab.txt", "bert_config.json",
+                      init_checkpoint="bert_model.ckpt", use_crf=True, do_train=True, do_eval=True, do_predict=True)
+
+Outputs in `output_dir` besides the runner's: `eval_results.txt` (dev: entity precision / recall /
+F1 overall and per type, token accuracy), `test_predictions.txt` ("token gold predicted" lines) and
+`test_results.txt` (the same scores on test), `tagger_config.json` (labels, scheme, CRF, windows).
+Sentences longer than max_seq_length - 2 pieces are windowed (`doc_stride`).
+"""
+
+import os
+import random
+
+from bert_tf2.tasks import base, runner
+from bert_tf2.tasks.tagging import data, metrics
+from bert_tf2.tasks.tagging import model as tagging
+from bert_tf2.tasks.tagging.export import export_tagger
+from bert_tf2.tasks.tagging.model import BertTagger
+
+TAGGER_CONFIG = "tagger_config.json"
+
+
+class TaggingTask(base.Task):
+  """CoNLL-style files -> `BertTagger`; one tag per word, windows for long sentences.
+
+  Args:
+    processor: a `data.ConllProcessor` (None: export only).
+    data_dir: the directory of its train / dev / test files.
+    use_crf: bool, a CRF over the tags (a trained output_dir's setting wins).
+    doc_stride: int, pieces between the starts of consecutive windows of a long sentence.
+    max_train_examples: int or None, train on a random subset of this many sentences (`seed`).
+  """
+
+  name = "tagger"
+  settings_file = TAGGER_CONFIG
+
+  def __init__(self, processor=None, data_dir=None, use_crf=False, doc_stride=64, max_train_examples=None,
+               seed=12345):
+    self.processor, self.data_dir, self.use_crf, self.doc_stride = processor, data_dir, use_crf, doc_stride
+    self.max_train_examples, self.seed = max_train_examples, seed
+    self._train_examples = None
+
+  def check(self, config, max_seq_length, phases):
+    if self.doc_stride < 1:
+      raise ValueError("doc_stride must be at least 1, got %d" % self.doc_stride)
+
+  def settings(self, saved):
+    if saved is not None:
+      if self.processor is not None:
+        self.processor.set_labels(saved["labels"], TAGGER_CONFIG)
+      return dict(saved, doc_stride=self.doc_stride)
+    self._train_examples = self.processor.get_train_examples(self.data_dir)  # the tag set comes from train
+    return {"labels": self.processor.get_labels(), "use_crf": self.use_crf, "doc_stride": self.doc_stride,
+            "scheme": self.processor.scheme}
+
+  def build_model(self, config, settings):
+    return BertTagger(config, len(settings["labels"]), use_crf=settings["use_crf"])
+
+  def loss_fn(self, model, batch, training):
+    return tagging.loss_fn(model, batch, training)
+
+  def metrics_fn(self, totals):
+    return tagging.metrics_fn(totals)
+
+  def train_inputs(self, settings, tokenizer):
+    examples = self._train_examples
+    if self.max_train_examples and len(examples) > self.max_train_examples:
+      examples = random.Random(self.seed).sample(examples, self.max_train_examples)
+    windows = data.convert_examples_to_features(examples, settings["labels"], settings["max_seq_length"],
+                                                tokenizer, settings["doc_stride"])
+    return base.TrainInputs(data.features_to_arrays(windows), len(windows),
+                            {"train_windows": len(windows), "train_sentences": len(examples)})
+
+  def make_dataset(self, arrays, batch_size, seed):
+    return tagging.make_dataset(arrays, batch_size, True, seed)
+
+  def _scores(self, model, examples, settings, tokenizer, batch_size):
+    predicted = tagging.predict_examples(model, examples, settings["labels"], settings["max_seq_length"], tokenizer,
+                                         settings["doc_stride"], batch_size)
+    return metrics.entity_scores([e.tags for e in examples], predicted), predicted
+
+  def evaluate(self, model, settings, tokenizer, batch_size):
+    scores, _ = self._scores(model, self.processor.get_dev_examples(self.data_dir), settings, tokenizer, batch_size)
+    return base.Scores(_flat(scores, "eval_"), metrics.format_scores(scores, "eval_"))
+
+  def predict(self, model, settings, tokenizer, batch_size, output_dir):
+    examples = self.processor.get_test_examples(self.data_dir)
+    scores, predicted = self._scores(model, examples, settings, tokenizer, batch_size)
+    data.write_conll_predictions(os.path.join(output_dir, "test_predictions.txt"), examples, predicted)
+    runner.write_atomic(os.path.join(output_dir, "test_results.txt"), metrics.format_scores(scores, "test_"))
+    return dict(_flat(scores, "test_"), num_predictions=len(examples))
+
+  def export(self, model, export_dir, vocab_file, settings):
+    return export_tagger(model, export_dir, vocab_file, settings["do_lower_case"], settings["max_seq_length"],
+                         settings["doc_stride"], settings["labels"])
+
+
+def _flat(scores, prefix):
+  out = {prefix + k: scores[k] for k in ("precision", "recall", "f1", "token_accuracy")}
+  for kind, values in scores["per_type"].items():
+    out["%s%s_f1" % (prefix, kind)] = values["f1"]
+  return out
+
+
+def read_tagger_config(model_dir):
+  """The settings a training run wrote to `model_dir/tagger_config.json`, or None."""
+  return runner.read_settings(model_dir, TAGGER_CONFIG)
+
+
+def run_ner(processor, data_dir, output_dir, vocab_file, bert_config_file, use_crf=False, doc_stride=64,
+            max_train_examples=None, seed=12345, **kwargs):
+  """Fine-tunes, evaluates (dev), predicts (test) and exports a tagger; returns {name: value}.
+
+  `processor`, `data_dir`, `use_crf`, `doc_stride` and `max_train_examples` make the `TaggingTask`;
+  `kwargs` are `runner.run`'s (run_classifier's flags).
+  """
+  task = TaggingTask(processor, data_dir, use_crf, doc_stride, max_train_examples, seed)
+  return runner.run(task, output_dir, vocab_file, bert_config_file, seed=seed, **kwargs)

@@ -12,7 +12,7 @@
 #        MINUTES=15 NER_TRAIN=3000 bash benchmarks/electra_vs_mlm_zh.sh
 #        STOP_AFTER=data|pretrain bash benchmarks/electra_vs_mlm_zh.sh
 # Knobs: MINUTES (pretraining wall time per objective, default 30), GEN_HIDDEN (generator hidden, 32 = D/4:
-#   better than 64 here, README),
+#   better than 64 here, benchmarks/README.md),
 #   PRECISION (Keras policy for pretraining, mixed_bfloat16: 1.3-1.4x the steps of float32 here for
 #   both objectives), CAL_SECONDS (calibration, 180), SCHEDULE_FRACTION (0.95: each LR schedule is that
 #   fraction of the steps the clock allows, so it ends annealed), SENT_SEQ (sentiment max_seq_length, 128),

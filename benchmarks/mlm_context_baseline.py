@@ -8,7 +8,7 @@ Masks 15% of the held-out characters and prints how often each count model (fit 
 text) guesses them: the most frequent character (unigram), the most frequent successor of the left
 neighbour, and the most frequent middle of the (left, right) pair (falling back to the left one).
 A BERT whose masked-LM accuracy stays near "0.1 + 0.8 x unigram" (the 10% kept tokens copied, the
-[MASK]ed 80% guessed by frequency) uses no context yet; see README_pretraining.md.
+[MASK]ed 80% guessed by frequency) uses no context yet; see benchmarks/README.md, "The People's Daily run".
 """
 
 import collections

@@ -8,7 +8,7 @@
 #        TRAIN=2000 EPOCHS=1 OUT=runs/ner_zh_smoke bash benchmarks/ner_zh.sh       (a quick smoke run)
 #        INITS=random STOP_AFTER=bert bash benchmarks/ner_zh.sh    (only the random-init runs, then stop)
 #        EPOCHS=10 HEADS=crf SUFFIX=_e10 bash benchmarks/ner_zh.sh (the CRF pair trained longer; same table)
-#        TRAIN=8000 OUT=runs/ner_zh_8000 bash benchmarks/ner_zh.sh (a seeded 8,000-sentence subset: the README's earlier table)
+#        TRAIN=8000 OUT=runs/ner_zh_8000 bash benchmarks/ner_zh.sh (a seeded 8,000-sentence subset: benchmarks/README.md's earlier table)
 # Needs runs/pretrain_zh/{bert_model.ckpt*,bert_config.json,vocab.txt} (bash benchmarks/pretrain_zh.sh,
 # BERT-tiny: LAYERS=2 HIDDEN=128 HEADS=2); without them the pretrained rows are skipped.
 set -euo pipefail
@@ -21,8 +21,8 @@ OUT=${OUT:-runs/ner_zh}
 PRETRAINED=${PRETRAINED:-runs/pretrain_zh}
 TRAIN=${TRAIN:-0}             # training sentences: 0 = all 40,702; N = a seeded subset (TRAIN=8000: ~4x less CPU)
 EPOCHS=${EPOCHS:-3}
-SUFFIX=${SUFFIX:-}            # appended to the run names, e.g. EPOCHS=10 HEADS=crf SUFFIX=_e10 (README)
-LR=${LR:-1e-3}                # BERT-tiny fine-tunes best well above BERT-base's 5e-5 (see README)
+SUFFIX=${SUFFIX:-}            # appended to the run names, e.g. EPOCHS=10 HEADS=crf SUFFIX=_e10 (benchmarks/README.md)
+LR=${LR:-1e-3}                # BERT-tiny fine-tunes best well above BERT-base's 5e-5 (see benchmarks/README.md)
 BATCH=${BATCH:-16}
 SEQ=128
 STRIDE=64

@@ -14,7 +14,7 @@ PY=".venv/bin/python"
 export PYTHONPATH=.
 
 OUT=${OUT:-runs/pretrain_zh}
-STEPS=${STEPS:-2000}            # mini config, batch 32: ~35 min on 2 shared cores (see README_pretraining.md)
+STEPS=${STEPS:-2000}            # mini config, batch 32: ~35 min on 2 shared cores (see benchmarks/README.md)
 WARMUP=${WARMUP:-$((STEPS / 10))}
 BATCH=${BATCH:-32}
 LR=${LR:-5e-4}

@@ -8,7 +8,7 @@
 #                                                     runs/pretrain_zh/ when present, as pretrain_zh.sh leaves it)
 #   TRANSFER=1 bash benchmarks/sentiment_zh.sh        also the cross-lingual transfer comparison (~55 min more):
 #                                                     all-MiniLM-L6-v2's English encoder with this vocabulary
-# Why this recipe (benchmarks/README_finetuning.md): with BERT-mini (4 layers, H 256) masked-LM accuracy
+# Why this recipe (benchmarks/README.md, "Fine-tuning"): with BERT-mini (4 layers, H 256) masked-LM accuracy
 # stays at ~0.138 for thousands of steps = "copy the 10% kept tokens + predict the most frequent
 # character", i.e. no use of context; BERT-tiny (2 layers, H 128) leaves that plateau after ~2,000 steps
 # and costs 1/6 as much a step, so on 2 CPU cores it is the one that learns something in an hour.

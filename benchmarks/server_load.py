@@ -41,7 +41,7 @@ flags.DEFINE_integer("max_seq_len", 64, "Server -max_seq_len (and the bare encod
 flags.DEFINE_integer("max_batch_size", 128, "Server -max_batch_size (and the bare encoder's batch size).")
 flags.DEFINE_integer("num_worker", 1, "Server -num_worker.")
 flags.DEFINE_integer("model_batch_size", 16, "Server -model_batch_size (texts per model call).")
-flags.DEFINE_integer("bare_batch_size", 16, "The bare encoder's batch_size (16 was its fastest here; see README).")
+flags.DEFINE_integer("bare_batch_size", 16, "The bare encoder's batch_size (16 was its fastest here; see benchmarks/README.md).")
 flags.DEFINE_string("output_json", None, "Also write the results here.")
 flags.DEFINE_list("batch_sweep", [], "Only time bare encode of 192 sentences at these batch sizes (3 rounds).")
 

@@ -1,6 +1,6 @@
 """Text files -> pretraining TFRecords: the original's records (default), or sharded for scale.
 
-Two modes, one algorithm (`instances.py`; compiled, same draws, in `instances_jit.py`):
+Two modes, one algorithm (Google's, compiled with the same random draws: `instances_jit.py`):
 
 * identical (default): one `random.Random(random_seed)` drives everything in the original's
   order, so the records equal those of Google's `create_pretraining_data.py` one for one. Only
@@ -166,14 +166,13 @@ def create_pretraining_data(input_files, output_files, vocab_file, do_lower_case
 
 def _warm_up(config, vocab, with_joins):
   """Loads the compiled code here, before the workers fork (they inherit it instead of each loading it)."""
-  if not instances_jit.AVAILABLE:
-    return
   docs = documents_lib.Documents(with_joins=with_joins, vocab_size=vocab.size)
   for length in (3, 2):
     docs.add_sentence([vocab.mask_id] * length)
   docs.end_document()
   serializer = example_batch.BatchSerializer(config.max_seq_length, config.max_predictions_per_seq, vocab)
-  for columns in instance_columns(docs, dataclasses.replace(config, dupe_factor=1), vocab, random.Random(0)):
+  for columns in instances_jit.create_training_instances(docs, dataclasses.replace(config, dupe_factor=1), vocab,
+                                                         random.Random(0)):
     example_jit.serialize_framed(serializer, np.frombuffer(docs.ids, docs.ids.typecode), columns)
   final_order(2, random.Random(0))
 
@@ -196,29 +195,13 @@ def _blocks(lines, block_lines):
     yield block
 
 
-def instance_columns(docs, config, vocab, rng, chunk_instances=_CHUNK_INSTANCES):
-  """`instances_jit.Columns` of all instances of `docs` drawn from `rng`, in the original's order
-  before its final shuffle: compiled when numba is there, else `instances.py` (the same rows)."""
-  if instances_jit.AVAILABLE:
-    yield from instances_jit.create_training_instances(docs, config, vocab, rng, chunk_instances)
-    return
-  batch = []
-  for specs in instances_lib.create_training_instances(
-      docs, config.max_seq_length, config.dupe_factor, config.short_seq_prob, config.masked_lm_prob,
-      config.max_predictions_per_seq, vocab, rng, config.do_whole_word_mask):
-    batch += specs
-    if len(batch) >= chunk_instances:
-      yield instances_jit.Columns.from_specs(batch, config.max_predictions_per_seq)
-      batch = []
-  if batch:
-    yield instances_jit.Columns.from_specs(batch, config.max_predictions_per_seq)
-
-
 def final_order(num_instances, rng):
-  """The original's final shuffle of all instances as a permutation (see `example_writer.shuffled_order`)."""
-  if instances_jit.AVAILABLE:
-    return array.array("q", instances_jit.shuffled_order(num_instances, rng).tobytes())
-  return example_writer.shuffled_order(num_instances, rng)
+  """The original's final `rng.shuffle(instances)` as a permutation: record order[k] is written k-th.
+
+  A shuffle's draws depend only on the list's length, so shuffling indices gives the same order
+  as shuffling the instances themselves, in 8 bytes per instance.
+  """
+  return array.array("q", instances_jit.shuffled_order(num_instances, rng).tobytes())
 
 
 def _run_identical(docs, pool, config, vocab, num_workers, spill_dir, summary, progress):
@@ -226,7 +209,8 @@ def _run_identical(docs, pool, config, vocab, num_workers, spill_dir, summary, p
   Returns (spill parts in instance order, final order)."""
   rng = random.Random(config.random_seed)
   ids_path, typecode = prep_pool.write_ids(docs, spill_dir)
-  tasks = ((ids_path, typecode, columns) for columns in instance_columns(docs, config, vocab, rng))
+  tasks = ((ids_path, typecode, columns) for columns in instances_jit.create_training_instances(
+      docs, config, vocab, rng, _CHUNK_INSTANCES))
   parts = []
   for part, counts in prep_pool.imap_bounded(pool, prep_pool.serialize_chunk, tasks, 2 * num_workers):
     parts.append(part)
@@ -240,7 +224,7 @@ def _write_instances(docs, config, vocab, rng, sink, summary):
   (`sink.extend_framed(data, offsets)`, see `example_writer.SpillFile`)."""
   serializer = example_batch.BatchSerializer(config.max_seq_length, config.max_predictions_per_seq, vocab)
   ids = np.frombuffer(docs.ids, docs.ids.typecode)
-  for columns in instance_columns(docs, config, vocab, rng):
+  for columns in instances_jit.create_training_instances(docs, config, vocab, rng, _CHUNK_INSTANCES):
     for start in range(0, len(columns), prep_pool.SERIALIZE_BATCH):
       data, offsets, total_tokens, masked_tokens = example_jit.serialize_framed(
           serializer, ids, columns.rows(start, start + prep_pool.SERIALIZE_BATCH))

@@ -7,8 +7,6 @@ P = max_predictions_per_seq; features in sorted key order, each a map entry
 {1: key, 2: Feature{int64_list (3) | float_list (2): {1: packed values}}}):
 
   uint64 length | masked crc32c(length) | 0x0a varint(len) features | masked crc32c(record)
-
-`serialize_framed` falls back to `BatchSerializer` + `frame_records` without numba.
 """
 
 import numpy as np
@@ -177,14 +175,12 @@ def serialize_framed(serializer, ids, columns):
   """`instances_jit.Columns` -> (framed records as one bytes, offsets int64 [n + 1], total tokens, masked tokens).
 
   Args:
-    serializer: `example_batch.BatchSerializer` (its L, P and vocab; its own code without numba).
+    serializer: `example_batch.BatchSerializer` (its L, P and vocab).
     ids: uint16/int32 array, the corpus ids the columns' ranges index.
   """
   num = len(columns)
-  if not instances_jit.AVAILABLE or not num:
-    records, total_tokens, masked_tokens = serializer.serialize(ids, columns)
-    lengths = np.array([len(r) + tfrecord.FRAME_BYTES for r in records], np.int64)
-    return tfrecord.frame_records(records), np.concatenate([[0], np.cumsum(lengths)]), total_tokens, masked_tokens
+  if not num:
+    return b"", np.zeros(1, np.int64), 0, 0
   length, predictions, vocab = serializer.length, serializer.predictions, serializer.vocab
   if int((columns.a_end - columns.a_start + columns.b_end - columns.b_start).max()) + 3 > length or \
       int(columns.num_masked.max()) > predictions:

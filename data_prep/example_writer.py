@@ -209,17 +209,6 @@ def remove_quietly(path):
     pass
 
 
-def shuffled_order(num_instances, rng):
-  """The original's final `rng.shuffle(instances)` as a permutation: record order[k] is written k-th.
-
-  A shuffle's draws depend only on the list's length, so shuffling indices gives the same order
-  as shuffling the instances themselves, in 8 bytes per instance.
-  """
-  order = array.array("q", range(num_instances))
-  rng.shuffle(order)
-  return order
-
-
 def temporary_path(path):
   return "%s.tmp-%d" % (path, os.getpid())
 

@@ -11,24 +11,13 @@ exact copy of CPython's Mersenne Twister, taken from and given back to a `random
   getrandbits(k <= 32) = genrand >> (32 - k);  randbelow(n): getrandbits(n.bit_length()) until < n
   shuffle(x): for i = len-1 .. 1: swap x[i], x[randbelow(i + 1)]
 
-Output is array columns instead of `InstanceSpec` tuples (see `Columns`). `AVAILABLE` is False
-without numba; `create_pretraining_data_lib` then runs `instances.py` (same records, slower).
+Output is array columns instead of `InstanceSpec` tuples (see `Columns`). numba is required (setup.py).
 """
 
-import random
-
+import numba
 import numpy as np
 
-try:
-  import numba
-  AVAILABLE = True
-except ImportError:  # pragma: no cover
-  numba = None
-  AVAILABLE = False
-
-
-def _jit(function):
-  return numba.njit(cache=True, nogil=True)(function) if AVAILABLE else function
+_jit = numba.njit(cache=True, nogil=True)  # compiled once, cached next to the module
 
 
 def state_from_random(rng):
@@ -334,12 +323,3 @@ def shuffled_order(num_instances, rng):
   state_to_random(st, rng)
   return order
 
-
-if not AVAILABLE:  # the pure-Python draws, for `shuffled_range` users without numba
-  def shuffled_range(st, n):  # noqa: F811  pylint: disable=function-redefined
-    rng = random.Random()
-    state_to_random(st, rng)
-    x = list(range(n))
-    rng.shuffle(x)
-    st[:] = state_from_random(rng)
-    return np.array(x, np.int64)

@@ -171,7 +171,7 @@ def test_tfrecord_framing_equals_tf_writer(tmp_path):
 def test_shuffled_order_is_the_original_instance_shuffle():
   items = list(range(1000))
   random.Random(5).shuffle(items)
-  assert list(example_writer.shuffled_order(1000, random.Random(5))) == items
+  assert list(lib.final_order(1000, random.Random(5))) == items
 
 
 def test_num_to_predict_rounds_half_to_even():

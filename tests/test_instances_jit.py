@@ -13,9 +13,6 @@ from data_prep import instances
 from data_prep import instances_jit
 from data_prep import wordpiece_vocab
 
-pytestmark = pytest.mark.skipif(not instances_jit.AVAILABLE, reason="numba is not installed")
-
-
 @pytest.mark.parametrize("seed", [0, 12345, "12345:7", "12345:7:order"])
 def test_compiled_draws_equal_random_random(seed):
   rng = random.Random(seed)

@@ -31,7 +31,6 @@ import numpy as np
 from bert_tf2 import checks, tokenization
 from data_prep import documents as documents_lib
 from data_prep.documents import make_segmenter
-from data_prep import example_batch
 from data_prep import example_jit
 from data_prep import example_writer
 from data_prep import instances as instances_lib
@@ -170,10 +169,10 @@ def _warm_up(config, vocab, with_joins):
   for length in (3, 2):
     docs.add_sentence([vocab.mask_id] * length)
   docs.end_document()
-  serializer = example_batch.BatchSerializer(config.max_seq_length, config.max_predictions_per_seq, vocab)
   for columns in instances_jit.create_training_instances(docs, dataclasses.replace(config, dupe_factor=1), vocab,
                                                          random.Random(0)):
-    example_jit.serialize_framed(serializer, np.frombuffer(docs.ids, docs.ids.typecode), columns)
+    example_jit.serialize_framed(np.frombuffer(docs.ids, docs.ids.typecode), columns, config.max_seq_length,
+                                 config.max_predictions_per_seq, vocab)
   final_order(2, random.Random(0))
 
 
@@ -222,12 +221,12 @@ def _run_identical(docs, pool, config, vocab, num_workers, spill_dir, summary, p
 def _write_instances(docs, config, vocab, rng, sink, summary):
   """Makes the instances of `docs` with `rng` and serializes them in batches into `sink`
   (`sink.extend_framed(data, offsets)`, see `example_writer.SpillFile`)."""
-  serializer = example_batch.BatchSerializer(config.max_seq_length, config.max_predictions_per_seq, vocab)
   ids = np.frombuffer(docs.ids, docs.ids.typecode)
   for columns in instances_jit.create_training_instances(docs, config, vocab, rng, _CHUNK_INSTANCES):
     for start in range(0, len(columns), prep_pool.SERIALIZE_BATCH):
       data, offsets, total_tokens, masked_tokens = example_jit.serialize_framed(
-          serializer, ids, columns.rows(start, start + prep_pool.SERIALIZE_BATCH))
+          ids, columns.rows(start, start + prep_pool.SERIALIZE_BATCH), config.max_seq_length,
+          config.max_predictions_per_seq, vocab)
       sink.extend_framed(data, offsets)
       summary.add(len(offsets) - 1, total_tokens, masked_tokens)
 

@@ -1,9 +1,9 @@
 """Instance columns -> TFRecord-framed `tf.train.Example` bytes in one compiled loop.
 
-The bytes equal `example_batch.BatchSerializer`'s records (= `tf.train.Example(...)
-.SerializeToString(deterministic=True)`) framed by `tfrecord.frame_records`; ~10x faster, so that
-serializing stops being the largest cost of data prep. Per record (L = max_seq_length,
-P = max_predictions_per_seq; features in sorted key order, each a map entry
+The bytes equal `tf.train.Example(...).SerializeToString(deterministic=True)` framed by
+`tfrecord.frame_records` (the tests hold them to `tests/reference_serializers.py`); ~10x faster
+than numpy, so that serializing stops being the largest cost of data prep. Per record
+(L = max_seq_length, P = max_predictions_per_seq; features in sorted key order, each a map entry
 {1: key, 2: Feature{int64_list (3) | float_list (2): {1: packed values}}}):
 
   uint64 length | masked crc32c(length) | 0x0a varint(len) features | masked crc32c(record)
@@ -171,17 +171,21 @@ def _serialize(ids, a_start, a_end, b_start, b_end, labels, num_masked, position
   return total_tokens, total_masked
 
 
-def serialize_framed(serializer, ids, columns):
+def serialize_framed(ids, columns, max_seq_length, max_predictions_per_seq, vocab):
   """`instances_jit.Columns` -> (framed records as one bytes, offsets int64 [n + 1], total tokens, masked tokens).
 
   Args:
-    serializer: `example_batch.BatchSerializer` (its L, P and vocab).
     ids: uint16/int32 array, the corpus ids the columns' ranges index.
+    columns: `instances_jit.Columns`.
+    max_seq_length, max_predictions_per_seq: int, L and P of the records.
+    vocab: `MaskingVocab` (its [CLS] and [SEP] ids).
+
+  Raises:
+    ValueError: if an instance does not fit (L, P).
   """
-  num = len(columns)
+  num, length, predictions = len(columns), max_seq_length, max_predictions_per_seq
   if not num:
     return b"", np.zeros(1, np.int64), 0, 0
-  length, predictions, vocab = serializer.length, serializer.predictions, serializer.vocab
   if int((columns.a_end - columns.a_start + columns.b_end - columns.b_start).max()) + 3 > length or \
       int(columns.num_masked.max()) > predictions:
     raise ValueError("an instance does not fit max_seq_length=%d, max_predictions_per_seq=%d" % (length, predictions))

@@ -14,8 +14,8 @@ The algorithm of Google's `create_pretraining_data.py`, making the same calls on
   (the final shuffle of all instances is a permutation, see `example_writer.shuffled_order`)
 
 Instances come out as `InstanceSpec`s (token ranges of the corpus plus the masking decisions),
-not token lists: Python makes only the random draws; `example_batch.py` builds the records with
-numpy. Tokens are ids, not strings: `vocab_words[randint(0, |V|-1)]` is id `randint(0, |V|-1)` because
+not token lists: Python makes only the random draws; `example_jit.py` builds the records. Tokens
+are ids, not strings: `vocab_words[randint(0, |V|-1)]` is id `randint(0, |V|-1)` because
 vocab ids are consecutive. Whole-word masking follows google-research/bert master: a `##` piece
 joins the previous candidate word (even across [SEP]); a word that would overflow
 `num_to_predict` is skipped without a draw; each piece of a masked word has its own 80/10/10 draw.
@@ -26,28 +26,11 @@ import typing
 import numpy as np
 
 
-class TrainingInstance(typing.NamedTuple):
-  """One sentence pair, masked, unpadded.
-
-  Attributes:
-    input_ids: list of int, [CLS] A [SEP] B [SEP] after masking. [num_tokens <= max_seq_length]
-    segment_a_length: int, tokens with segment id 0 ([CLS] A [SEP]); the rest have segment id 1.
-    masked_lm_positions: list of int, sorted positions that are predicted. [num_masked]
-    masked_lm_ids: list of int, the original ids at those positions. [num_masked]
-    is_random_next: bool, B is a random span from another document (NSP label 1).
-  """
-  input_ids: list
-  segment_a_length: int
-  masked_lm_positions: list
-  masked_lm_ids: list
-  is_random_next: bool
-
-
 class InstanceSpec(typing.NamedTuple):
   """One instance as token ranges of the corpus plus its masking: all the writer needs.
 
   A and B are each one contiguous range of the corpus `ids` (consecutive sentences, truncated),
-  so no token list is built per instance; `example_batch.py` gathers the tokens with numpy.
+  so no token list is built per instance.
 
   Attributes:
     a_start, a_end, b_start, b_end: int, token offsets of A and B in the corpus `ids`.

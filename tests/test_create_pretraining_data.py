@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from tests import original_bert
+from tests import reference_serializers
 from tests import reference_wwm
 from bert_tf2 import tokenization
 from data_prep import corpora
@@ -145,8 +146,8 @@ def test_documents_read_like_the_original(tmp_path):
 
 
 def test_serializer_equals_deterministic_tf_example():
-  serialize = example_writer.ExampleSerializer(max_seq_length=8, max_predictions_per_seq=3, vocab_size=40000)
-  instance = instances.TrainingInstance([101, 5, 30000, 102, 200, 102], 4, [1, 2], [7, 300], True)
+  serialize = reference_serializers.ExampleSerializer(max_seq_length=8, max_predictions_per_seq=3, vocab_size=40000)
+  instance = reference_serializers.TrainingInstance([101, 5, 30000, 102, 200, 102], 4, [1, 2], [7, 300], True)
   features = {
       "input_ids": [101, 5, 30000, 102, 200, 102, 0, 0], "input_mask": [1] * 6 + [0] * 2,
       "segment_ids": [0] * 4 + [1] * 2 + [0] * 2, "masked_lm_positions": [1, 2, 0],
@@ -408,7 +409,6 @@ def test_mask_pair_equals_create_masked_lm_predictions():
 
 @pytest.mark.parametrize("vocab_size", [300, 40000])
 def test_batch_serializer_equals_example_serializer(vocab_size):
-  from data_prep import example_batch  # pylint: disable=g-import-not-at-top
   vocab = instances.MaskingVocab(size=vocab_size, cls_id=1, sep_id=2, mask_id=3, is_subword=bytes(vocab_size))
   data = random.Random(1)
   ids = np.array([data.randrange(5, vocab_size) for _ in range(500)], np.int32)
@@ -419,15 +419,15 @@ def test_batch_serializer_equals_example_serializer(vocab_size):
     positions = sorted(data.sample(range(1, len_a + len_b + 2), data.randint(0, 5)))
     replacements = [data.choice([-1, 3, data.randrange(vocab_size)]) for _ in positions]
     specs.append(instances.InstanceSpec(a, a + len_a, b, b + len_b, data.random() < 0.5, positions, replacements))
-  records, total_tokens, masked_tokens = example_batch.BatchSerializer(48, 5, vocab)(ids, specs)
-  serialize = example_writer.ExampleSerializer(48, 5, vocab_size)
+  records, total_tokens, masked_tokens = reference_serializers.BatchSerializer(48, 5, vocab)(ids, specs)
+  serialize = reference_serializers.ExampleSerializer(48, 5, vocab_size)
   for spec, record in zip(specs, records):
     tokens = [1] + ids[spec.a_start:spec.a_end].tolist() + [2] + ids[spec.b_start:spec.b_end].tolist() + [2]
     labels = [tokens[p] for p in spec.masked_lm_positions]
     for p, r in zip(spec.masked_lm_positions, spec.masked_lm_replacements):
       tokens[p] = tokens[p] if r < 0 else r
-    instance = instances.TrainingInstance(tokens, spec.a_end - spec.a_start + 2, spec.masked_lm_positions, labels,
-                                          spec.is_random_next)
+    instance = reference_serializers.TrainingInstance(tokens, spec.a_end - spec.a_start + 2, spec.masked_lm_positions,
+                                                      labels, spec.is_random_next)
     assert record == serialize(instance)
   assert total_tokens == sum(s.a_end - s.a_start + s.b_end - s.b_start + 3 for s in specs)
   assert masked_tokens == sum(len(s.masked_lm_positions) for s in specs)

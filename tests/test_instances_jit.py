@@ -12,6 +12,7 @@ from data_prep import documents
 from data_prep import instances
 from data_prep import instances_jit
 from data_prep import wordpiece_vocab
+from tests import reference_serializers
 
 @pytest.mark.parametrize("seed", [0, 12345, "12345:7", "12345:7:order"])
 def test_compiled_draws_equal_random_random(seed):
@@ -88,7 +89,7 @@ def test_compiled_instances_equal_python_instances(zh_docs, segmented, config):
 
 @pytest.mark.parametrize("vocab_size, length, predictions", [(300, 48, 5), (40000, 128, 20)])
 def test_compiled_serializer_equals_batch_serializer_and_framing(vocab_size, length, predictions):
-  from data_prep import example_batch, example_jit, tfrecord  # pylint: disable=g-import-not-at-top
+  from data_prep import example_jit, tfrecord  # pylint: disable=g-import-not-at-top
   vocab = instances.MaskingVocab(size=vocab_size, cls_id=1, sep_id=2, mask_id=3, is_subword=bytes(vocab_size))
   data = random.Random(1)
   ids = np.array([data.randrange(5, vocab_size) for _ in range(2000)], np.uint16 if vocab_size < 65536 else np.int32)
@@ -100,10 +101,10 @@ def test_compiled_serializer_equals_batch_serializer_and_framing(vocab_size, len
     positions = sorted(data.sample(range(1, len_a + len_b + 2), data.randint(0, predictions)))
     replacements = [data.choice([-1, 3, data.randrange(vocab_size)]) for _ in positions]
     specs.append(instances.InstanceSpec(a, a + len_a, b, b + len_b, data.random() < 0.5, positions, replacements))
-  serializer = example_batch.BatchSerializer(length, predictions, vocab)
+  serializer = reference_serializers.BatchSerializer(length, predictions, vocab)
   records, total_tokens, masked_tokens = serializer(ids, specs)
   columns = instances_jit.Columns.from_specs(specs, predictions)
-  data_bytes, offsets, tokens, masked = example_jit.serialize_framed(serializer, ids, columns)
+  data_bytes, offsets, tokens, masked = example_jit.serialize_framed(ids, columns, length, predictions, vocab)
   assert data_bytes == tfrecord.frame_records(records)
   assert offsets.tolist() == np.cumsum([0] + [len(r) + tfrecord.FRAME_BYTES for r in records]).tolist()
   assert (tokens, masked) == (total_tokens, masked_tokens)

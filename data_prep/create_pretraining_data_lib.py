@@ -33,7 +33,6 @@ from data_prep import documents as documents_lib
 from data_prep.documents import make_segmenter
 from data_prep import example_jit
 from data_prep import example_writer
-from data_prep import instances as instances_lib
 from data_prep import instances_jit
 from data_prep import prep_pool
 
@@ -132,7 +131,7 @@ def create_pretraining_data(input_files, output_files, vocab_file, do_lower_case
   make_segmenter(chinese_whole_word_mask)
   checks.check_max_seq_length(config.max_seq_length, minimum=5)  # [CLS] A [SEP] B [SEP]
   example_writer.check_writable(output_files)
-  vocab = instances_lib.MaskingVocab.from_vocab(tokenizer.vocab)
+  vocab = instances_jit.MaskingVocab.from_vocab(tokenizer.vocab)
   _warm_up(config, vocab, chinese_whole_word_mask != "none")
   logging.info("compiled code loaded at %.2f s", time.time() - start)
   # Spill files go to a hidden directory beside the first output (same disk), removed at the end

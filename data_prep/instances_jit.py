@@ -1,9 +1,25 @@
-"""`instances.py`'s algorithm compiled with numba, drawing `random.Random`'s own numbers.
+"""BERT's masked-LM + next-sentence training instances (Devlin et al., 2018), compiled with numba.
 
-The same instances from the same seed, ~50x faster: the whole draw sequence of
-`create_training_instances` (document shuffle, target lengths, A/B splits, random next
-documents, truncation, masking) and the final instance shuffle run in one compiled loop over an
-exact copy of CPython's Mersenne Twister, taken from and given back to a `random.Random`:
+The algorithm of Google's `create_pretraining_data.py` on token ids, making the same draws from
+the same `random.Random` in the same order, so that a seed gives the original's instances exactly:
+
+  shuffle documents                                                  (create_training_instances)
+  per dupe pass, per document: random() < short_seq_prob -> randint(2, max_num_tokens)
+    per chunk of sentences:  randint(1, n-1) for the A/B split    (only with >= 2 sentences)
+                             random() < 0.5 for a random next     (only with >= 2 sentences)
+                             <=10 randint for another document, randint for its start sentence
+      truncate_seq_pair:     random() per removed token, from the longer side (ties trim B)
+      masking:               shuffle the candidate words, then per masked token random() < 0.8
+                             -> [MASK], else random() < 0.5 -> keep, else randint(0, |vocab|-1)
+  (the final shuffle of all instances is a permutation: `shuffled_order`)
+
+Tokens are ids: `vocab_words[randint(0, |V|-1)]` is id `randint(0, |V|-1)` (vocab ids are
+consecutive). Whole-word masking follows google-research/bert master: a `##` piece (or a
+segmented Chinese word's next character) joins the previous candidate word; a word that would
+overflow `num_to_predict` is skipped without a draw; each piece has its own 80/10/10 draw.
+
+All of it, ~50x faster than in Python, runs in one compiled loop over an exact copy of CPython's
+Mersenne Twister, taken from and given back to the `random.Random`:
 
   state   int64 [625]: the 624 MT19937 words and the index, as `Random.getstate()[1]`
   genrand the tempered 32-bit output (MT19937, Matsumoto & Nishimura 1998)
@@ -11,13 +27,34 @@ exact copy of CPython's Mersenne Twister, taken from and given back to a `random
   getrandbits(k <= 32) = genrand >> (32 - k);  randbelow(n): getrandbits(n.bit_length()) until < n
   shuffle(x): for i = len-1 .. 1: swap x[i], x[randbelow(i + 1)]
 
-Output is array columns instead of `InstanceSpec` tuples (see `Columns`). numba is required (setup.py).
+Instances come out as `Columns` (token ranges of the corpus plus the masking decisions), which
+`example_jit.py` turns into records. The same draws in plain Python, `tests/reference_instances.py`,
+are the oracle the tests hold this module to.
 """
+
+import typing
 
 import numba
 import numpy as np
 
 _jit = numba.njit(cache=True, nogil=True)  # compiled once, cached next to the module
+
+
+class MaskingVocab(typing.NamedTuple):
+  """What masking needs from the vocab: its size, three special ids, and which ids are `##` pieces."""
+  size: int
+  cls_id: int
+  sep_id: int
+  mask_id: int
+  is_subword: bytes  # [size], 1 for tokens starting with "##"
+
+  @classmethod
+  def from_vocab(cls, vocab):
+    """From a {token: id} dict with consecutive ids (`bert_tf2.tokenization.load_vocab`)."""
+    is_subword = bytearray(len(vocab))
+    for token, i in vocab.items():
+      is_subword[i] = token.startswith("##")
+    return cls(len(vocab), vocab["[CLS]"], vocab["[SEP]"], vocab["[MASK]"], bytes(is_subword))
 
 
 def state_from_random(rng):
@@ -88,8 +125,9 @@ def shuffled_range(st, n):
 
 
 class Columns:
-  """Instances as columns: row r is `InstanceSpec(a_start[r], a_end[r], b_start[r], b_end[r],
-  is_random_next[r], positions[r, :num_masked[r]], replacements[r, :num_masked[r]])`.
+  """Instances as columns: row r is [CLS] A [SEP] B [SEP] with A = ids[a_start[r]:a_end[r]],
+  B = ids[b_start[r]:b_end[r]] of the corpus, B a random next if is_random_next[r], and the tokens
+  at positions[r, :num_masked[r]] (sorted) replaced by replacements[r, :num_masked[r]].
 
   Attributes: a_start, a_end, b_start, b_end int64 [N]; is_random_next uint8 [N]; num_masked
   int64 [N]; positions, replacements int32 [N, P] (replacement -1 keeps the original token).
@@ -118,19 +156,6 @@ class Columns:
     out = Columns.__new__(Columns)
     for name in self.NAMES:
       setattr(out, name, getattr(self, name)[:count].copy())
-    return out
-
-  @classmethod
-  def from_specs(cls, specs, max_predictions_per_seq):
-    """From `instances.InstanceSpec`s (the pure-Python path)."""
-    width = max([max_predictions_per_seq] + [len(spec.masked_lm_positions) for spec in specs])
-    out = cls(len(specs), width)
-    for r, spec in enumerate(specs):
-      out.a_start[r], out.a_end[r], out.b_start[r], out.b_end[r] = spec[:4]
-      out.is_random_next[r] = spec.is_random_next
-      k = out.num_masked[r] = len(spec.masked_lm_positions)
-      out.positions[r, :k] = spec.masked_lm_positions
-      out.replacements[r, :k] = spec.masked_lm_replacements
     return out
 
 
@@ -187,7 +212,8 @@ def _mask(st, tokens, joins, n, is_subword, do_whole_word_mask, num_to_predict, 
 
 @_jit
 def _truncate(st, len_a, len_b, max_num_tokens):
-  """`instances.truncate_seq_pair`: (front_a, back_a, front_b, back_b) tokens to drop."""
+  """The original's `truncate_seq_pair`, counted: it deletes one token at a time from the longer of
+  A and B (B on ties), from the front if random() < 0.5. Returns (front_a, back_a, front_b, back_b)."""
   excess = len_a + len_b - max_num_tokens
   cuts = np.zeros(4, np.int64)  # front_a, back_a, front_b, back_b
   if excess > 0:
@@ -284,12 +310,13 @@ def _documents(st, order, dupe, doc, dupe_factor, starts, doc_starts, ids, joins
 
 
 def create_training_instances(documents, config, vocab, rng, chunk_instances=16384):
-  """Yields `Columns` of at most `chunk_instances` rows: `instances.create_training_instances`'s
-  instances (the same draws on `rng`, which is left where the Python version leaves it).
+  """Yields `Columns` of at most `chunk_instances` rows: every instance of the corpus, in the
+  original's order before its final shuffle. Shuffles the document order with `rng` first, as the
+  original does; `rng` is left where the original's draws leave it.
 
   Args:
-    documents: `documents.Documents`; config: `InstanceConfig`; vocab: `instances.MaskingVocab`;
-    rng: `random.Random`.
+    documents: `documents.Documents`; config: `create_pretraining_data_lib.InstanceConfig`;
+    vocab: `MaskingVocab`; rng: `random.Random`.
   """
   st = state_from_random(rng)
   order = shuffled_range(st, len(documents))
@@ -317,7 +344,7 @@ def create_training_instances(documents, config, vocab, rng, chunk_instances=163
 
 
 def shuffled_order(num_instances, rng):
-  """`example_writer.shuffled_order`: the final instance shuffle as int64 [N], `rng` advanced."""
+  """`x = list(range(num_instances)); rng.shuffle(x)` as int64 [N], `rng` advanced: the final instance shuffle."""
   st = state_from_random(rng)
   order = shuffled_range(st, num_instances)
   state_to_random(st, rng)

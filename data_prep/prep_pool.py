@@ -18,7 +18,7 @@ import numpy as np
 from data_prep import documents as documents_lib
 from data_prep import example_jit
 from data_prep import example_writer
-from data_prep import instances as instances_lib
+from data_prep import instances_jit
 
 SERIALIZE_BATCH = 4096  # instances serialized together (one compiled call, see example_jit.py)
 
@@ -49,7 +49,7 @@ def _init_worker(tokenizer, segmenter_name, config, spill_dir):
 
 
 def _set_state(tokenizer, segmenter_name, config, spill_dir):
-  vocab = instances_lib.MaskingVocab.from_vocab(tokenizer.vocab)
+  vocab = instances_jit.MaskingVocab.from_vocab(tokenizer.vocab)
   _worker.clear()
   _worker.update(tokenizer=tokenizer, segmenter=documents_lib.make_segmenter(segmenter_name), config=config,
                  spill_dir=spill_dir, vocab=vocab)

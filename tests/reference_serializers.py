@@ -14,7 +14,7 @@ import typing
 
 import numpy as np
 
-from data_prep import instances_jit
+from tests import reference_instances
 
 
 class TrainingInstance(typing.NamedTuple):
@@ -134,7 +134,7 @@ class BatchSerializer:
 
   Args:
     max_seq_length, max_predictions_per_seq: int, L and P of the records.
-    vocab: `instances.MaskingVocab`.
+    vocab: `data_prep.instances_jit.MaskingVocab`.
   """
 
   def __init__(self, max_seq_length, max_predictions_per_seq, vocab):
@@ -163,7 +163,7 @@ class BatchSerializer:
     """Serializes `InstanceSpec`s whose ranges index `ids` (uint16/int32 array); see class docstring."""
     if not specs:
       return [], 0, 0
-    return self.serialize(ids, instances_jit.Columns.from_specs(specs, self.predictions))
+    return self.serialize(ids, reference_instances.columns_from_specs(specs, self.predictions))
 
   def serialize(self, ids, columns):
     """Serializes `instances_jit.Columns` whose ranges index `ids`: (records, total tokens, masked tokens)."""

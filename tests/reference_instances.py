@@ -1,7 +1,10 @@
-"""BERT's masked-LM + next-sentence training instances, on token ids (Devlin et al., 2018).
+"""The oracle of `data_prep/instances.py`: BERT's training instances in pure Python, on token ids.
 
 The algorithm of Google's `create_pretraining_data.py`, making the same calls on the same
-`random.Random` in the same order, so that a seed gives the original's instances exactly:
+`random.Random` in the same order, so that a seed gives the original's instances exactly. The
+library draws the same numbers in compiled code (`data_prep/instances_jit.py`); this readable
+version is what the tests hold it to (`test_instances_jit.py`), and each of its steps is held to
+the original's code (`test_create_pretraining_data.py`). The draws:
 
   shuffle documents                                                  (create_training_instances)
   per dupe pass, per document: random() < short_seq_prob -> randint(2, max_num_tokens)
@@ -11,11 +14,11 @@ The algorithm of Google's `create_pretraining_data.py`, making the same calls on
       truncate_seq_pair:     random() per removed token, from the longer side (ties trim B)
       masking:               shuffle the candidate words, then per masked token random() < 0.8
                              -> [MASK], else random() < 0.5 -> keep, else randint(0, |vocab|-1)
-  (the final shuffle of all instances is a permutation, see `example_writer.shuffled_order`)
+  (the final shuffle of all instances is a permutation, see `create_pretraining_data_lib.final_order`)
 
 Instances come out as `InstanceSpec`s (token ranges of the corpus plus the masking decisions),
-not token lists: Python makes only the random draws; `example_jit.py` builds the records. Tokens
-are ids, not strings: `vocab_words[randint(0, |V|-1)]` is id `randint(0, |V|-1)` because
+not token lists (`columns_from_specs` gives the compiled generator's `Columns`). Tokens are ids,
+not strings: `vocab_words[randint(0, |V|-1)]` is id `randint(0, |V|-1)` because
 vocab ids are consecutive. Whole-word masking follows google-research/bert master: a `##` piece
 joins the previous candidate word (even across [SEP]); a word that would overflow
 `num_to_predict` is skipped without a draw; each piece of a masked word has its own 80/10/10 draw.
@@ -24,6 +27,8 @@ joins the previous candidate word (even across [SEP]); a word that would overflo
 import typing
 
 import numpy as np
+
+from data_prep.instances_jit import Columns
 
 
 class InstanceSpec(typing.NamedTuple):
@@ -47,21 +52,17 @@ class InstanceSpec(typing.NamedTuple):
   masked_lm_replacements: list
 
 
-class MaskingVocab(typing.NamedTuple):
-  """What masking needs from the vocab: its size, three special ids, and which ids are `##` pieces."""
-  size: int
-  cls_id: int
-  sep_id: int
-  mask_id: int
-  is_subword: bytes  # [size], 1 for tokens starting with "##"
-
-  @classmethod
-  def from_vocab(cls, vocab):
-    """From a {token: id} dict with consecutive ids (`bert_tf2.tokenization.load_vocab`)."""
-    is_subword = bytearray(len(vocab))
-    for token, i in vocab.items():
-      is_subword[i] = token.startswith("##")
-    return cls(len(vocab), vocab["[CLS]"], vocab["[SEP]"], vocab["[MASK]"], bytes(is_subword))
+def columns_from_specs(specs, max_predictions_per_seq):
+  """`InstanceSpec`s as the compiled generator's `Columns` (to compare them, or to serialize them)."""
+  width = max([max_predictions_per_seq] + [len(spec.masked_lm_positions) for spec in specs])
+  out = Columns(len(specs), width)
+  for r, spec in enumerate(specs):
+    out.a_start[r], out.a_end[r], out.b_start[r], out.b_end[r] = spec[:4]
+    out.is_random_next[r] = spec.is_random_next
+    k = out.num_masked[r] = len(spec.masked_lm_positions)
+    out.positions[r, :k] = spec.masked_lm_positions
+    out.replacements[r, :k] = spec.masked_lm_replacements
+  return out
 
 
 def _randbelow(getrandbits, n):
@@ -125,7 +126,7 @@ def create_training_instances(documents, max_seq_length, dupe_factor, short_seq_
     documents: `Documents` (see `documents.py`).
     max_seq_length, dupe_factor, short_seq_prob, masked_lm_prob, max_predictions_per_seq: the
       original's flags.
-    vocab: `MaskingVocab`.
+    vocab: `data_prep.instances_jit.MaskingVocab`.
     rng: `random.Random`.
     do_whole_word_mask: bool, mask all pieces of a word together.
 
@@ -178,7 +179,7 @@ def create_instances_from_document(all_documents, document_index, max_seq_length
     max_seq_length: int, [CLS] A [SEP] B [SEP] fits in it.
     short_seq_prob: float, probability of a random shorter target length.
     masked_lm_prob, max_predictions_per_seq: masking rate and cap.
-    vocab: `MaskingVocab`.
+    vocab: `data_prep.instances_jit.MaskingVocab`.
     rng: `random.Random`.
     do_whole_word_mask: bool.
     needs_tokens: bool, False if masking may skip looking at the tokens (see `mask_pair`).
@@ -314,7 +315,7 @@ def create_masked_lm_predictions(tokens, masked_lm_prob, max_predictions_per_seq
     tokens: list of int ids, [CLS] A [SEP] B [SEP]. [num_tokens]
     masked_lm_prob: float, fraction of tokens to predict (rounded half to even, at least 1).
     max_predictions_per_seq: int, cap on predictions.
-    vocab: `MaskingVocab`.
+    vocab: `data_prep.instances_jit.MaskingVocab`.
     rng: `random.Random`.
     do_whole_word_mask: bool, `##` pieces join the previous word.
     word_continues: list of 0/1 or None, 1 where a token continues the previous token's word

@@ -42,7 +42,7 @@ from bert_tf2 import checks, tokenization
 from data_prep import corpus_blocks
 from data_prep import create_pretraining_data_lib as lib
 from data_prep import documents as documents_lib
-from data_prep import instances_jit
+from data_prep import instances as instances_lib
 
 NAMESPACE = "create_pretraining_data"
 STEPS = ("read_blocks", "make_shards", "rank_ranges", "write_pieces", "concatenate")  # msec_<step> counters
@@ -194,7 +194,7 @@ class _MakeShard(beam.DoFn):
     self.plan = plan
 
   def setup(self):
-    self.vocab = instances_jit.MaskingVocab.from_vocab(_tokenizer(self.plan.vocab_bytes, self.plan.do_lower_case).vocab)
+    self.vocab = instances_lib.MaskingVocab.from_vocab(_tokenizer(self.plan.vocab_bytes, self.plan.do_lower_case).vocab)
     self.counters = {name: Metrics.counter(NAMESPACE, name) for name in ("instances", "total_tokens", "masked_tokens")}
 
   def process(self, element):

@@ -1,6 +1,6 @@
 """Text files -> pretraining TFRecords: the original's records (default), or sharded for scale.
 
-Two modes, one algorithm (Google's, compiled with the same random draws: `instances_jit.py`):
+Two modes, one algorithm (Google's, compiled with the same random draws: `instances.py`):
 
 * identical (default): one `random.Random(random_seed)` drives everything in the original's
   order, so the records equal those of Google's `create_pretraining_data.py` one for one. Only
@@ -33,7 +33,7 @@ from data_prep import documents as documents_lib
 from data_prep.documents import make_segmenter
 from data_prep import example_jit
 from data_prep import example_writer
-from data_prep import instances_jit
+from data_prep import instances as instances_lib
 from data_prep import prep_pool
 
 _TOKENIZE_BLOCK_LINES = 2000  # small enough that every worker gets a fair share of the tokenizing
@@ -131,7 +131,7 @@ def create_pretraining_data(input_files, output_files, vocab_file, do_lower_case
   make_segmenter(chinese_whole_word_mask)
   checks.check_max_seq_length(config.max_seq_length, minimum=5)  # [CLS] A [SEP] B [SEP]
   example_writer.check_writable(output_files)
-  vocab = instances_jit.MaskingVocab.from_vocab(tokenizer.vocab)
+  vocab = instances_lib.MaskingVocab.from_vocab(tokenizer.vocab)
   _warm_up(config, vocab, chinese_whole_word_mask != "none")
   logging.info("compiled code loaded at %.2f s", time.time() - start)
   # Spill files go to a hidden directory beside the first output (same disk), removed at the end
@@ -168,7 +168,7 @@ def _warm_up(config, vocab, with_joins):
   for length in (3, 2):
     docs.add_sentence([vocab.mask_id] * length)
   docs.end_document()
-  for columns in instances_jit.create_training_instances(docs, dataclasses.replace(config, dupe_factor=1), vocab,
+  for columns in instances_lib.create_training_instances(docs, dataclasses.replace(config, dupe_factor=1), vocab,
                                                          random.Random(0)):
     example_jit.serialize_framed(np.frombuffer(docs.ids, docs.ids.typecode), columns, config.max_seq_length,
                                  config.max_predictions_per_seq, vocab)
@@ -199,7 +199,7 @@ def final_order(num_instances, rng):
   A shuffle's draws depend only on the list's length, so shuffling indices gives the same order
   as shuffling the instances themselves, in 8 bytes per instance.
   """
-  return array.array("q", instances_jit.shuffled_order(num_instances, rng).tobytes())
+  return array.array("q", instances_lib.shuffled_order(num_instances, rng).tobytes())
 
 
 def _run_identical(docs, pool, config, vocab, num_workers, spill_dir, summary, progress):
@@ -207,7 +207,7 @@ def _run_identical(docs, pool, config, vocab, num_workers, spill_dir, summary, p
   Returns (spill parts in instance order, final order)."""
   rng = random.Random(config.random_seed)
   ids_path, typecode = prep_pool.write_ids(docs, spill_dir)
-  tasks = ((ids_path, typecode, columns) for columns in instances_jit.create_training_instances(
+  tasks = ((ids_path, typecode, columns) for columns in instances_lib.create_training_instances(
       docs, config, vocab, rng, _CHUNK_INSTANCES))
   parts = []
   for part, counts in prep_pool.imap_bounded(pool, prep_pool.serialize_chunk, tasks, 2 * num_workers):
@@ -221,7 +221,7 @@ def _write_instances(docs, config, vocab, rng, sink, summary):
   """Makes the instances of `docs` with `rng` and serializes them in batches into `sink`
   (`sink.extend_framed(data, offsets)`, see `example_writer.SpillFile`)."""
   ids = np.frombuffer(docs.ids, docs.ids.typecode)
-  for columns in instances_jit.create_training_instances(docs, config, vocab, rng, _CHUNK_INSTANCES):
+  for columns in instances_lib.create_training_instances(docs, config, vocab, rng, _CHUNK_INSTANCES):
     for start in range(0, len(columns), prep_pool.SERIALIZE_BATCH):
       data, offsets, total_tokens, masked_tokens = example_jit.serialize_framed(
           ids, columns.rows(start, start + prep_pool.SERIALIZE_BATCH), config.max_seq_length,

@@ -9,18 +9,19 @@ than numpy, so that serializing stops being the largest cost of data prep. Per r
   uint64 length | masked crc32c(length) | 0x0a varint(len) features | masked crc32c(record)
 """
 
+import numba
 import numpy as np
 
 from data_prep import example_writer
-from data_prep import instances_jit
 from data_prep import tfrecord
 
 _KEYS = np.frombuffer(b"".join(k.encode() for k in example_writer.FEATURE_KEYS), np.uint8)
 _KEY_ENDS = np.cumsum([0] + [len(k) for k in example_writer.FEATURE_KEYS]).astype(np.int64)
 _FLOAT_KEY = example_writer.FEATURE_KEYS.index("masked_lm_weights")
+_jit = numba.njit(cache=True, nogil=True)
 
 
-@instances_jit._jit
+@_jit
 def _vlen(x):
   n = 1
   while x >= 128:
@@ -29,7 +30,7 @@ def _vlen(x):
   return n
 
 
-@instances_jit._jit
+@_jit
 def _put_varint(buf, pos, x):
   while x >= 128:
     buf[pos] = (x & 0x7F) | 0x80
@@ -39,7 +40,7 @@ def _put_varint(buf, pos, x):
   return pos + 1
 
 
-@instances_jit._jit
+@_jit
 def _entry_lengths(key_length, payload_length):
   """(values, feature, entry) lengths of a map entry holding `payload_length` packed bytes."""
   values = 1 + _vlen(payload_length) + payload_length
@@ -48,7 +49,7 @@ def _entry_lengths(key_length, payload_length):
   return values, feature, entry
 
 
-@instances_jit._jit
+@_jit
 def _put_header(buf, pos, keys, key_ends, key, is_float, payload_length):
   """Writes the map entry of feature number `key` up to its packed payload; returns the position."""
   key_length = key_ends[key + 1] - key_ends[key]
@@ -67,7 +68,7 @@ def _put_header(buf, pos, keys, key_ends, key, is_float, payload_length):
   return _put_varint(buf, pos + 1, payload_length)
 
 
-@instances_jit._jit
+@_jit
 def _masked_crc(buf, start, end, table):
   crc = 0xFFFFFFFF
   for i in range(start, end):
@@ -76,13 +77,13 @@ def _masked_crc(buf, start, end, table):
   return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
 
 
-@instances_jit._jit
+@_jit
 def _put_u32(buf, pos, value):
   for k in range(4):
     buf[pos + k] = (value >> (8 * k)) & 0xFF
 
 
-@instances_jit._jit
+@_jit
 def _serialize(ids, a_start, a_end, b_start, b_end, labels, num_masked, positions, replacements, length,
                predictions, cls_id, sep_id, keys, key_ends, float_key, table, buf, offsets):
   """Writes every row's framed record into `buf`; offsets[r]..offsets[r + 1] is row r's.
@@ -172,13 +173,13 @@ def _serialize(ids, a_start, a_end, b_start, b_end, labels, num_masked, position
 
 
 def serialize_framed(ids, columns, max_seq_length, max_predictions_per_seq, vocab):
-  """`instances_jit.Columns` -> (framed records as one bytes, offsets int64 [n + 1], total tokens, masked tokens).
+  """`instances.Columns` -> (framed records as one bytes, offsets int64 [n + 1], total tokens, masked tokens).
 
   Args:
     ids: uint16/int32 array, the corpus ids the columns' ranges index.
-    columns: `instances_jit.Columns`.
+    columns: `instances.Columns`.
     max_seq_length, max_predictions_per_seq: int, L and P of the records.
-    vocab: `MaskingVocab` (its [CLS] and [SEP] ids).
+    vocab: `instances.MaskingVocab` (its [CLS] and [SEP] ids).
 
   Raises:
     ValueError: if an instance does not fit (L, P).

@@ -18,7 +18,7 @@ import numpy as np
 from data_prep import documents as documents_lib
 from data_prep import example_jit
 from data_prep import example_writer
-from data_prep import instances_jit
+from data_prep import instances as instances_lib
 
 SERIALIZE_BATCH = 4096  # instances serialized together (one compiled call, see example_jit.py)
 
@@ -49,7 +49,7 @@ def _init_worker(tokenizer, segmenter_name, config, spill_dir):
 
 
 def _set_state(tokenizer, segmenter_name, config, spill_dir):
-  vocab = instances_jit.MaskingVocab.from_vocab(tokenizer.vocab)
+  vocab = instances_lib.MaskingVocab.from_vocab(tokenizer.vocab)
   _worker.clear()
   _worker.update(tokenizer=tokenizer, segmenter=documents_lib.make_segmenter(segmenter_name), config=config,
                  spill_dir=spill_dir, vocab=vocab)
@@ -122,7 +122,7 @@ def _close_spill():
 
 
 def serialize_chunk(task):
-  """(ids file, typecode, `instances_jit.Columns`) -> ((spill path, offsets), (records, tokens, masked)).
+  """(ids file, typecode, `instances.Columns`) -> ((spill path, offsets), (records, tokens, masked)).
 
   The records are appended to this worker's own spill file; (path, offsets) locates them."""
   ids_path, typecode, columns = task

@@ -2,7 +2,7 @@
 
 The algorithm of Google's `create_pretraining_data.py`, making the same calls on the same
 `random.Random` in the same order, so that a seed gives the original's instances exactly. The
-library draws the same numbers in compiled code (`data_prep/instances_jit.py`); this readable
+library draws the same numbers in compiled code (`data_prep/instances.py`); this readable
 version is what the tests hold it to (`test_instances_jit.py`), and each of its steps is held to
 the original's code (`test_create_pretraining_data.py`). The draws:
 
@@ -28,7 +28,7 @@ import typing
 
 import numpy as np
 
-from data_prep.instances_jit import Columns
+from data_prep.instances import Columns
 
 
 class InstanceSpec(typing.NamedTuple):
@@ -126,7 +126,7 @@ def create_training_instances(documents, max_seq_length, dupe_factor, short_seq_
     documents: `Documents` (see `documents.py`).
     max_seq_length, dupe_factor, short_seq_prob, masked_lm_prob, max_predictions_per_seq: the
       original's flags.
-    vocab: `data_prep.instances_jit.MaskingVocab`.
+    vocab: `data_prep.instances.MaskingVocab`.
     rng: `random.Random`.
     do_whole_word_mask: bool, mask all pieces of a word together.
 
@@ -179,7 +179,7 @@ def create_instances_from_document(all_documents, document_index, max_seq_length
     max_seq_length: int, [CLS] A [SEP] B [SEP] fits in it.
     short_seq_prob: float, probability of a random shorter target length.
     masked_lm_prob, max_predictions_per_seq: masking rate and cap.
-    vocab: `data_prep.instances_jit.MaskingVocab`.
+    vocab: `data_prep.instances.MaskingVocab`.
     rng: `random.Random`.
     do_whole_word_mask: bool.
     needs_tokens: bool, False if masking may skip looking at the tokens (see `mask_pair`).
@@ -315,7 +315,7 @@ def create_masked_lm_predictions(tokens, masked_lm_prob, max_predictions_per_seq
     tokens: list of int ids, [CLS] A [SEP] B [SEP]. [num_tokens]
     masked_lm_prob: float, fraction of tokens to predict (rounded half to even, at least 1).
     max_predictions_per_seq: int, cap on predictions.
-    vocab: `data_prep.instances_jit.MaskingVocab`.
+    vocab: `data_prep.instances.MaskingVocab`.
     rng: `random.Random`.
     do_whole_word_mask: bool, `##` pieces join the previous word.
     word_continues: list of 0/1 or None, 1 where a token continues the previous token's word

@@ -134,7 +134,7 @@ class BatchSerializer:
 
   Args:
     max_seq_length, max_predictions_per_seq: int, L and P of the records.
-    vocab: `data_prep.instances_jit.MaskingVocab`.
+    vocab: `data_prep.instances.MaskingVocab`.
   """
 
   def __init__(self, max_seq_length, max_predictions_per_seq, vocab):
@@ -166,7 +166,7 @@ class BatchSerializer:
     return self.serialize(ids, reference_instances.columns_from_specs(specs, self.predictions))
 
   def serialize(self, ids, columns):
-    """Serializes `instances_jit.Columns` whose ranges index `ids`: (records, total tokens, masked tokens)."""
+    """Serializes `data_prep.instances.Columns` whose ranges index `ids`: (records, total tokens, masked tokens)."""
     num, length, predictions = len(columns), self.length, self.predictions
     if not num:
       return [], 0, 0

@@ -18,7 +18,7 @@ from data_prep import corpora
 from data_prep import create_pretraining_data_lib as lib
 from data_prep import documents
 from data_prep import example_writer
-from data_prep import instances_jit
+from data_prep import instances
 from data_prep import tfrecord
 from data_prep import wordpiece_vocab
 
@@ -177,7 +177,7 @@ def test_shuffled_order_is_the_original_instance_shuffle():
 
 
 def test_num_to_predict_rounds_half_to_even():
-  vocab = instances_jit.MaskingVocab(size=10, cls_id=1, sep_id=2, mask_id=3, is_subword=bytes(10))
+  vocab = instances.MaskingVocab(size=10, cls_id=1, sep_id=2, mask_id=3, is_subword=bytes(10))
   tokens = [1] + [5] * 8 + [2] + [6] * 9 + [2]  # 20 tokens * 0.125 = 2.5 -> 2
   _, positions, _ = reference_instances.create_masked_lm_predictions(tokens, 0.125, 20, vocab, random.Random(0))
   assert len(positions) == 2
@@ -189,7 +189,7 @@ def test_num_to_predict_rounds_half_to_even():
 def test_whole_word_mask_masks_all_pieces():
   # Hand-worked: words [un ##want ##ed] [run ##ning]; 10 tokens * 0.3 = 3 predictions.
   vocab_list = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "un", "##want", "##ed", "run", "##ning", "a"]
-  vocab = instances_jit.MaskingVocab.from_vocab({t: i for i, t in enumerate(vocab_list)})
+  vocab = instances.MaskingVocab.from_vocab({t: i for i, t in enumerate(vocab_list)})
   tokens = [2, 5, 6, 7, 3, 8, 9, 10, 10, 3]
   words = [{1, 2, 3}, {5, 6}, {7}, {8}]
   for seed in range(50):
@@ -204,7 +204,7 @@ def test_whole_word_mask_masks_all_pieces():
 def test_chinese_whole_word_mask_masks_whole_words(zh):
   """On segmented People's Daily sentences: every word is masked entirely or not at all."""
   tokenizer = tokenization.FullTokenizer(zh["vocab"], do_lower_case=True)
-  vocab = instances_jit.MaskingVocab.from_vocab(tokenizer.vocab)
+  vocab = instances.MaskingVocab.from_vocab(tokenizer.vocab)
   lines = [l for l in open(zh["segmented"], encoding="utf-8").read().split("\n") if len(l) > 40][:100]
   docs = documents.tokenize_documents(lines, tokenizer, segmenter=str.split)
   multi_char_words_masked = 0
@@ -396,7 +396,7 @@ def test_truncate_seq_pair_equals_the_original_loop(len_a, len_b, max_num_tokens
 
 
 def test_mask_pair_equals_create_masked_lm_predictions():
-  vocab = instances_jit.MaskingVocab(size=300, cls_id=1, sep_id=2, mask_id=3, is_subword=bytes(300))
+  vocab = instances.MaskingVocab(size=300, cls_id=1, sep_id=2, mask_id=3, is_subword=bytes(300))
   data = random.Random(0)
   for seed in range(200):
     len_a, len_b = data.randint(1, 70), data.randint(1, 70)
@@ -412,7 +412,7 @@ def test_mask_pair_equals_create_masked_lm_predictions():
 
 @pytest.mark.parametrize("vocab_size", [300, 40000])
 def test_batch_serializer_equals_example_serializer(vocab_size):
-  vocab = instances_jit.MaskingVocab(size=vocab_size, cls_id=1, sep_id=2, mask_id=3, is_subword=bytes(vocab_size))
+  vocab = instances.MaskingVocab(size=vocab_size, cls_id=1, sep_id=2, mask_id=3, is_subword=bytes(vocab_size))
   data = random.Random(1)
   ids = np.array([data.randrange(5, vocab_size) for _ in range(500)], np.int32)
   specs = []

@@ -16,7 +16,7 @@ setup(
         "keras-hub==0.32.0",
         "absl-py>=2.1",
         "numpy>=1.26",
-        "numba>=0.60",  # data_prep/instances_jit.py: the original's random draws, compiled (same numbers)
+        "numba>=0.60",  # data_prep/instances.py: the original's random draws, compiled (same numbers)
         "safetensors>=0.4",  # reads Hugging Face model.safetensors
         "fastapi>=0.115",  # the embedding server (bert-tf2-serving-start)
         "uvicorn>=0.30",

@@ -29,28 +29,15 @@ from bert_tf2.core import cli
 from data_prep import create_pretraining_data_lib as lib
 from data_prep import documents
 
-flags.DEFINE_string("input_file", None, "Input raw text file (or comma-separated list of files / globs).")
-flags.DEFINE_string("output_file", None, "Output TF example file (or comma-separated list of files).")
-flags.DEFINE_string("vocab_file", None, "The vocabulary file that the BERT model was trained on.")
-flags.DEFINE_bool("do_lower_case", True, "Lower case the input text (True for uncased models).")
-flags.DEFINE_bool("do_whole_word_mask", False, "Mask all WordPiece pieces of a word together (`##`).")
-flags.DEFINE_integer("max_seq_length", 128, "Maximum sequence length.")
-flags.DEFINE_integer("max_predictions_per_seq", 20, "Maximum number of masked LM predictions per sequence.")
-flags.DEFINE_integer("random_seed", 12345, "Random seed for data generation.")
-flags.DEFINE_integer("dupe_factor", 10, "Number of times to duplicate the input data (with different masks).")
-flags.DEFINE_float("masked_lm_prob", 0.15, "Masked LM probability.")
-flags.DEFINE_float("short_seq_prob", 0.1, "Probability of creating sequences shorter than the maximum length.")
-# Beyond the original.
+lib.define_flags()
+flags.adopt_module_key_flags(lib)  # listed by --help
+# Beyond the original, local only.
 flags.DEFINE_integer("num_workers", os.cpu_count() or 1,
                      "Processes for reading, tokenizing, serializing (and shards); the records do not depend on it.")
 flags.DEFINE_bool("sharded", False,
                   "Shard documents (for corpora past one machine; the same records as "
                   "create_pretraining_data_beam): reproducible per seed and --docs_per_shard, not the original's records.")
 flags.DEFINE_integer("docs_per_shard", 256, "Documents per shard with --sharded.")
-flags.DEFINE_enum("chinese_whole_word_mask", "none", list(documents.CHINESE_WHOLE_WORD_MASK),
-                  "Mask whole Chinese words: words from space-separated input (pre_segmented) or jieba.")
-flags.DEFINE_enum("errors", "strict", ["strict", "replace", "ignore"],
-                  "Non-UTF-8 input: strict = error naming file and line; replace/ignore = as Python's codecs.")
 flags.DEFINE_float("progress_seconds", 10.0, "Seconds between progress lines.")
 
 FLAGS = flags.FLAGS
@@ -80,10 +67,7 @@ def main(argv):
     if warning:
       logging.warning(warning)
     logging.info("Reading %d input file(s): %s", len(input_files), " ".join(input_files))
-    config = lib.InstanceConfig(
-        max_seq_length=FLAGS.max_seq_length, max_predictions_per_seq=FLAGS.max_predictions_per_seq,
-        random_seed=FLAGS.random_seed, dupe_factor=FLAGS.dupe_factor, masked_lm_prob=FLAGS.masked_lm_prob,
-        short_seq_prob=FLAGS.short_seq_prob, do_whole_word_mask=FLAGS.do_whole_word_mask)
+    config = lib.InstanceConfig.from_flags(FLAGS)
     summary = lib.create_pretraining_data(
         input_files, output_files, FLAGS.vocab_file, FLAGS.do_lower_case, config,
         num_workers=FLAGS.num_workers, sharded=FLAGS.sharded, chinese_whole_word_mask=FLAGS.chinese_whole_word_mask,

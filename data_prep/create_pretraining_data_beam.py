@@ -25,24 +25,11 @@ from absl import flags
 from absl import logging
 
 from data_prep import create_pretraining_data_lib as lib
-from data_prep import documents
 
-flags.DEFINE_string("input_file", None, "Input raw text files or globs, comma-separated (any Beam filesystem).")
-flags.DEFINE_string("output_file", None, "Output TF example files, comma-separated.")
-flags.DEFINE_string("vocab_file", None, "The vocabulary file that the BERT model was trained on.")
-flags.DEFINE_bool("do_lower_case", True, "Lower case the input text (True for uncased models).")
-flags.DEFINE_bool("do_whole_word_mask", False, "Mask all WordPiece pieces of a word together (`##`).")
-flags.DEFINE_integer("max_seq_length", 128, "Maximum sequence length.")
-flags.DEFINE_integer("max_predictions_per_seq", 20, "Maximum number of masked LM predictions per sequence.")
-flags.DEFINE_integer("random_seed", 12345, "Random seed for data generation.")
-flags.DEFINE_integer("dupe_factor", 10, "Number of times to duplicate the input data (with different masks).")
-flags.DEFINE_float("masked_lm_prob", 0.15, "Masked LM probability.")
-flags.DEFINE_float("short_seq_prob", 0.1, "Probability of creating sequences shorter than the maximum length.")
+lib.define_flags(input_help="Input raw text files or globs, comma-separated (any Beam filesystem).",
+                 output_help="Output TF example files, comma-separated.")
+flags.adopt_module_key_flags(lib)  # listed by --help
 flags.DEFINE_integer("docs_per_shard", 256, "Documents per shard (the output depends on it).")
-flags.DEFINE_enum("chinese_whole_word_mask", "none", list(documents.CHINESE_WHOLE_WORD_MASK),
-                  "Mask whole Chinese words: words from space-separated input (pre_segmented) or jieba.")
-flags.DEFINE_enum("errors", "strict", ["strict", "replace", "ignore"],
-                  "Non-UTF-8 input: strict = error naming file and line; replace/ignore = as Python's codecs.")
 flags.DEFINE_integer("block_bytes", 32 << 20, "Input bytes a worker reads and tokenizes as one element.")
 flags.DEFINE_integer("records_per_range", 1 << 16, "Records sorted together in one step (memory per worker).")
 flags.DEFINE_integer("records_per_piece", 1 << 15, "Records per temporary piece of an output file.")
@@ -68,10 +55,7 @@ def main(argv):
     if not getattr(FLAGS, name):
       print("create_pretraining_data_beam: error: --%s is required" % name, file=sys.stderr)
       return 1
-  config = lib.InstanceConfig(
-      max_seq_length=FLAGS.max_seq_length, max_predictions_per_seq=FLAGS.max_predictions_per_seq,
-      random_seed=FLAGS.random_seed, dupe_factor=FLAGS.dupe_factor, masked_lm_prob=FLAGS.masked_lm_prob,
-      short_seq_prob=FLAGS.short_seq_prob, do_whole_word_mask=FLAGS.do_whole_word_mask)
+  config = lib.InstanceConfig.from_flags(FLAGS)
   try:
     plan = beam_pipeline.make_plan(
         [f for f in FLAGS.input_file.split(",") if f], [f for f in FLAGS.output_file.split(",") if f],

@@ -1,6 +1,6 @@
 """Text files -> pretraining TFRecords: the original's records (default), or sharded for scale.
 
-Two modes, one algorithm (`instances.py`; compiled, same draws, in `instances_jit.py`):
+Two modes, one algorithm (Google's, compiled with the same random draws: `instances.py`):
 
 * identical (default): one `random.Random(random_seed)` drives everything in the original's
   order, so the records equal those of Google's `create_pretraining_data.py` one for one. Only
@@ -25,6 +25,7 @@ import shutil
 import tempfile
 import time
 
+from absl import flags
 from absl import logging
 import numpy as np
 
@@ -32,11 +33,9 @@ from bert_tf2 import tokenization
 from bert_tf2.core import checks
 from data_prep import documents as documents_lib
 from data_prep.documents import make_segmenter
-from data_prep import example_batch
 from data_prep import example_jit
 from data_prep import example_writer
 from data_prep import instances as instances_lib
-from data_prep import instances_jit
 from data_prep import prep_pool
 
 _TOKENIZE_BLOCK_LINES = 2000  # small enough that every worker gets a fair share of the tokenizing
@@ -53,6 +52,46 @@ class InstanceConfig:
   masked_lm_prob: float = 0.15
   short_seq_prob: float = 0.1
   do_whole_word_mask: bool = False
+
+  @classmethod
+  def from_flags(cls, values):
+    """From parsed flags (`absl.flags.FLAGS`) defined by `define_flags`."""
+    return cls(**{field.name: getattr(values, field.name) for field in dataclasses.fields(cls)})
+
+
+def define_flags(input_help="Input raw text file (or comma-separated list of files / globs).",
+                 output_help="Output TF example file (or comma-separated list of files)."):
+  """Defines the original's flags (same names, defaults and help) and the reading and Chinese
+  masking flags, on `absl.flags.FLAGS`.
+
+  Each script (`create_pretraining_data`, `create_pretraining_data_beam`) calls it once, then
+  adopts the flags (`flags.adopt_module_key_flags`) so that its `--help` lists them.
+
+  Args:
+    input_help, output_help: str, the help of --input_file and --output_file (the Beam script
+      reads and writes any Beam filesystem).
+  """
+  default = InstanceConfig()
+  flags.DEFINE_string("input_file", None, input_help)
+  flags.DEFINE_string("output_file", None, output_help)
+  flags.DEFINE_string("vocab_file", None, "The vocabulary file that the BERT model was trained on.")
+  flags.DEFINE_bool("do_lower_case", True, "Lower case the input text (True for uncased models).")
+  flags.DEFINE_bool("do_whole_word_mask", default.do_whole_word_mask,
+                    "Mask all WordPiece pieces of a word together (`##`).")
+  flags.DEFINE_integer("max_seq_length", default.max_seq_length, "Maximum sequence length.")
+  flags.DEFINE_integer("max_predictions_per_seq", default.max_predictions_per_seq,
+                       "Maximum number of masked LM predictions per sequence.")
+  flags.DEFINE_integer("random_seed", default.random_seed, "Random seed for data generation.")
+  flags.DEFINE_integer("dupe_factor", default.dupe_factor,
+                       "Number of times to duplicate the input data (with different masks).")
+  flags.DEFINE_float("masked_lm_prob", default.masked_lm_prob, "Masked LM probability.")
+  flags.DEFINE_float("short_seq_prob", default.short_seq_prob,
+                     "Probability of creating sequences shorter than the maximum length.")
+  # Beyond the original.
+  flags.DEFINE_enum("chinese_whole_word_mask", "none", list(documents_lib.CHINESE_WHOLE_WORD_MASK),
+                    "Mask whole Chinese words: words from space-separated input (pre_segmented) or jieba.")
+  flags.DEFINE_enum("errors", "strict", ["strict", "replace", "ignore"],
+                    "Non-UTF-8 input: strict = error naming file and line; replace/ignore = as Python's codecs.")
 
 
 @dataclasses.dataclass
@@ -167,15 +206,14 @@ def create_pretraining_data(input_files, output_files, vocab_file, do_lower_case
 
 def _warm_up(config, vocab, with_joins):
   """Loads the compiled code here, before the workers fork (they inherit it instead of each loading it)."""
-  if not instances_jit.AVAILABLE:
-    return
   docs = documents_lib.Documents(with_joins=with_joins, vocab_size=vocab.size)
   for length in (3, 2):
     docs.add_sentence([vocab.mask_id] * length)
   docs.end_document()
-  serializer = example_batch.BatchSerializer(config.max_seq_length, config.max_predictions_per_seq, vocab)
-  for columns in instance_columns(docs, dataclasses.replace(config, dupe_factor=1), vocab, random.Random(0)):
-    example_jit.serialize_framed(serializer, np.frombuffer(docs.ids, docs.ids.typecode), columns)
+  for columns in instances_lib.create_training_instances(docs, dataclasses.replace(config, dupe_factor=1), vocab,
+                                                         random.Random(0)):
+    example_jit.serialize_framed(np.frombuffer(docs.ids, docs.ids.typecode), columns, config.max_seq_length,
+                                 config.max_predictions_per_seq, vocab)
   final_order(2, random.Random(0))
 
 
@@ -197,29 +235,13 @@ def _blocks(lines, block_lines):
     yield block
 
 
-def instance_columns(docs, config, vocab, rng, chunk_instances=_CHUNK_INSTANCES):
-  """`instances_jit.Columns` of all instances of `docs` drawn from `rng`, in the original's order
-  before its final shuffle: compiled when numba is there, else `instances.py` (the same rows)."""
-  if instances_jit.AVAILABLE:
-    yield from instances_jit.create_training_instances(docs, config, vocab, rng, chunk_instances)
-    return
-  batch = []
-  for specs in instances_lib.create_training_instances(
-      docs, config.max_seq_length, config.dupe_factor, config.short_seq_prob, config.masked_lm_prob,
-      config.max_predictions_per_seq, vocab, rng, config.do_whole_word_mask):
-    batch += specs
-    if len(batch) >= chunk_instances:
-      yield instances_jit.Columns.from_specs(batch, config.max_predictions_per_seq)
-      batch = []
-  if batch:
-    yield instances_jit.Columns.from_specs(batch, config.max_predictions_per_seq)
-
-
 def final_order(num_instances, rng):
-  """The original's final shuffle of all instances as a permutation (see `example_writer.shuffled_order`)."""
-  if instances_jit.AVAILABLE:
-    return array.array("q", instances_jit.shuffled_order(num_instances, rng).tobytes())
-  return example_writer.shuffled_order(num_instances, rng)
+  """The original's final `rng.shuffle(instances)` as a permutation: record order[k] is written k-th.
+
+  A shuffle's draws depend only on the list's length, so shuffling indices gives the same order
+  as shuffling the instances themselves, in 8 bytes per instance.
+  """
+  return array.array("q", instances_lib.shuffled_order(num_instances, rng).tobytes())
 
 
 def _run_identical(docs, pool, config, vocab, num_workers, spill_dir, summary, progress):
@@ -227,7 +249,8 @@ def _run_identical(docs, pool, config, vocab, num_workers, spill_dir, summary, p
   Returns (spill parts in instance order, final order)."""
   rng = random.Random(config.random_seed)
   ids_path, typecode = prep_pool.write_ids(docs, spill_dir)
-  tasks = ((ids_path, typecode, columns) for columns in instance_columns(docs, config, vocab, rng))
+  tasks = ((ids_path, typecode, columns) for columns in instances_lib.create_training_instances(
+      docs, config, vocab, rng, _CHUNK_INSTANCES))
   parts = []
   for part, counts in prep_pool.imap_bounded(pool, prep_pool.serialize_chunk, tasks, 2 * num_workers):
     parts.append(part)
@@ -239,12 +262,12 @@ def _run_identical(docs, pool, config, vocab, num_workers, spill_dir, summary, p
 def _write_instances(docs, config, vocab, rng, sink, summary):
   """Makes the instances of `docs` with `rng` and serializes them in batches into `sink`
   (`sink.extend_framed(data, offsets)`, see `example_writer.SpillFile`)."""
-  serializer = example_batch.BatchSerializer(config.max_seq_length, config.max_predictions_per_seq, vocab)
   ids = np.frombuffer(docs.ids, docs.ids.typecode)
-  for columns in instance_columns(docs, config, vocab, rng):
+  for columns in instances_lib.create_training_instances(docs, config, vocab, rng, _CHUNK_INSTANCES):
     for start in range(0, len(columns), prep_pool.SERIALIZE_BATCH):
       data, offsets, total_tokens, masked_tokens = example_jit.serialize_framed(
-          serializer, ids, columns.rows(start, start + prep_pool.SERIALIZE_BATCH))
+          ids, columns.rows(start, start + prep_pool.SERIALIZE_BATCH), config.max_seq_length,
+          config.max_predictions_per_seq, vocab)
       sink.extend_framed(data, offsets)
       summary.add(len(offsets) - 1, total_tokens, masked_tokens)
 

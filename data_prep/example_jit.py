@@ -1,28 +1,27 @@
 """Instance columns -> TFRecord-framed `tf.train.Example` bytes in one compiled loop.
 
-The bytes equal `example_batch.BatchSerializer`'s records (= `tf.train.Example(...)
-.SerializeToString(deterministic=True)`) framed by `tfrecord.frame_records`; ~10x faster, so that
-serializing stops being the largest cost of data prep. Per record (L = max_seq_length,
-P = max_predictions_per_seq; features in sorted key order, each a map entry
+The bytes equal `tf.train.Example(...).SerializeToString(deterministic=True)` framed by
+`tfrecord.frame_records` (the tests hold them to `tests/reference_serializers.py`); ~10x faster
+than numpy, so that serializing stops being the largest cost of data prep. Per record
+(L = max_seq_length, P = max_predictions_per_seq; features in sorted key order, each a map entry
 {1: key, 2: Feature{int64_list (3) | float_list (2): {1: packed values}}}):
 
   uint64 length | masked crc32c(length) | 0x0a varint(len) features | masked crc32c(record)
-
-`serialize_framed` falls back to `BatchSerializer` + `frame_records` without numba.
 """
 
+import numba
 import numpy as np
 
 from data_prep import example_writer
-from data_prep import instances_jit
 from data_prep import tfrecord
 
 _KEYS = np.frombuffer(b"".join(k.encode() for k in example_writer.FEATURE_KEYS), np.uint8)
 _KEY_ENDS = np.cumsum([0] + [len(k) for k in example_writer.FEATURE_KEYS]).astype(np.int64)
 _FLOAT_KEY = example_writer.FEATURE_KEYS.index("masked_lm_weights")
+_jit = numba.njit(cache=True, nogil=True)
 
 
-@instances_jit._jit
+@_jit
 def _vlen(x):
   n = 1
   while x >= 128:
@@ -31,7 +30,7 @@ def _vlen(x):
   return n
 
 
-@instances_jit._jit
+@_jit
 def _put_varint(buf, pos, x):
   while x >= 128:
     buf[pos] = (x & 0x7F) | 0x80
@@ -41,7 +40,7 @@ def _put_varint(buf, pos, x):
   return pos + 1
 
 
-@instances_jit._jit
+@_jit
 def _entry_lengths(key_length, payload_length):
   """(values, feature, entry) lengths of a map entry holding `payload_length` packed bytes."""
   values = 1 + _vlen(payload_length) + payload_length
@@ -50,7 +49,7 @@ def _entry_lengths(key_length, payload_length):
   return values, feature, entry
 
 
-@instances_jit._jit
+@_jit
 def _put_header(buf, pos, keys, key_ends, key, is_float, payload_length):
   """Writes the map entry of feature number `key` up to its packed payload; returns the position."""
   key_length = key_ends[key + 1] - key_ends[key]
@@ -69,7 +68,7 @@ def _put_header(buf, pos, keys, key_ends, key, is_float, payload_length):
   return _put_varint(buf, pos + 1, payload_length)
 
 
-@instances_jit._jit
+@_jit
 def _masked_crc(buf, start, end, table):
   crc = 0xFFFFFFFF
   for i in range(start, end):
@@ -78,13 +77,13 @@ def _masked_crc(buf, start, end, table):
   return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + 0xA282EAD8) & 0xFFFFFFFF
 
 
-@instances_jit._jit
+@_jit
 def _put_u32(buf, pos, value):
   for k in range(4):
     buf[pos + k] = (value >> (8 * k)) & 0xFF
 
 
-@instances_jit._jit
+@_jit
 def _serialize(ids, a_start, a_end, b_start, b_end, labels, num_masked, positions, replacements, length,
                predictions, cls_id, sep_id, keys, key_ends, float_key, table, buf, offsets):
   """Writes every row's framed record into `buf`; offsets[r]..offsets[r + 1] is row r's.
@@ -173,19 +172,21 @@ def _serialize(ids, a_start, a_end, b_start, b_end, labels, num_masked, position
   return total_tokens, total_masked
 
 
-def serialize_framed(serializer, ids, columns):
-  """`instances_jit.Columns` -> (framed records as one bytes, offsets int64 [n + 1], total tokens, masked tokens).
+def serialize_framed(ids, columns, max_seq_length, max_predictions_per_seq, vocab):
+  """`instances.Columns` -> (framed records as one bytes, offsets int64 [n + 1], total tokens, masked tokens).
 
   Args:
-    serializer: `example_batch.BatchSerializer` (its L, P and vocab; its own code without numba).
     ids: uint16/int32 array, the corpus ids the columns' ranges index.
+    columns: `instances.Columns`.
+    max_seq_length, max_predictions_per_seq: int, L and P of the records.
+    vocab: `instances.MaskingVocab` (its [CLS] and [SEP] ids).
+
+  Raises:
+    ValueError: if an instance does not fit (L, P).
   """
-  num = len(columns)
-  if not instances_jit.AVAILABLE or not num:
-    records, total_tokens, masked_tokens = serializer.serialize(ids, columns)
-    lengths = np.array([len(r) + tfrecord.FRAME_BYTES for r in records], np.int64)
-    return tfrecord.frame_records(records), np.concatenate([[0], np.cumsum(lengths)]), total_tokens, masked_tokens
-  length, predictions, vocab = serializer.length, serializer.predictions, serializer.vocab
+  num, length, predictions = len(columns), max_seq_length, max_predictions_per_seq
+  if not num:
+    return b"", np.zeros(1, np.int64), 0, 0
   if int((columns.a_end - columns.a_start + columns.b_end - columns.b_start).max()) + 3 > length or \
       int(columns.num_masked.max()) > predictions:
     raise ValueError("an instance does not fit max_seq_length=%d, max_predictions_per_seq=%d" % (length, predictions))

@@ -1,4 +1,4 @@
-"""Writes `TrainingInstance`s as the original's `tf.train.Example` TFRecords, fast and safely.
+"""Writes the original's `tf.train.Example` TFRecords from spilled records, fast and safely.
 
 Schema (Google's, all features fixed length; L = max_seq_length, P = max_predictions_per_seq):
   input_ids, input_mask, segment_ids                int64 [L]   (padded with 0)
@@ -6,12 +6,10 @@ Schema (Google's, all features fixed length; L = max_seq_length, P = max_predict
   masked_lm_weights                                 float [P]   (1.0 real, 0.0 padding)
   next_sentence_labels                              int64 [1]   (1 = B is a random next)
 
-`ExampleSerializer` (one instance; `example_batch.BatchSerializer` does batches with numpy and
-reuses its headers) builds the protobuf bytes directly (features in sorted key order), equal to
-`tf.train.Example(...).SerializeToString(deterministic=True)` and ~20x faster. Records are first
-framed (`tfrecord.py`, no TensorFlow needed) and appended to a spill file (`SpillFile`), then
-copied in the final shuffled order by `write_instance_to_example_files`, so no instance list is
-ever held in memory. Output files are written under a temporary name and renamed when complete.
+Records are serialized and framed in compiled code (`example_jit.py`), appended to a spill file
+(`SpillFile`), then copied in the final shuffled order by `write_instance_to_example_files`, so no
+instance list is ever held in memory. Output files are written under a temporary name and renamed
+when complete.
 """
 
 import array
@@ -22,87 +20,6 @@ from data_prep import tfrecord
 
 FEATURE_KEYS = ("input_ids", "input_mask", "masked_lm_ids", "masked_lm_positions",
                 "masked_lm_weights", "next_sentence_labels", "segment_ids")  # serialized order
-
-
-def varint(value):
-  out = bytearray()
-  while value > 0x7F:
-    out.append((value & 0x7F) | 0x80)
-    value >>= 7
-  out.append(value)
-  return bytes(out)
-
-
-def _field(tag, payload):
-  """A length-delimited protobuf field: tag byte, varint length, payload."""
-  return tag + varint(len(payload)) + payload
-
-
-class ExampleSerializer:
-  """Serializes instances to `tf.train.Example` bytes for a fixed (L, P).
-
-  Every feature is a map entry {1: key, 2: Feature{int64_list (3) | float_list (2): {1: packed}}};
-  the headers of fixed-length payloads are built once, the others per payload length.
-
-  Example:
-    >>> serialize = ExampleSerializer(max_seq_length=8, max_predictions_per_seq=2, vocab_size=10)
-    >>> record = serialize(TrainingInstance([2, 4, 3, 5, 3], 3, [1], [6], False))
-    >>> tf.train.Example.FromString(record).features.feature["input_ids"].int64_list.value
-    [2, 4, 3, 5, 3, 0, 0, 0]
-  """
-
-  def __init__(self, max_seq_length, max_predictions_per_seq, vocab_size):
-    self.max_seq_length = max_seq_length
-    self.max_predictions_per_seq = max_predictions_per_seq
-    self._varints = [varint(i) for i in range(max(vocab_size, max_seq_length) + 1)]
-    self._headers = {}
-    length, predictions = max_seq_length, max_predictions_per_seq
-    self.mask_entries = [self._entry("input_mask", b"\x01" * n + b"\x00" * (length - n)) for n in range(length + 1)]
-    self.weight_entries = [
-        self._entry("masked_lm_weights", b"\x00\x00\x80\x3f" * n + b"\x00\x00\x00\x00" * (predictions - n),
-                    float_list=True) for n in range(predictions + 1)]  # float32 1.0 / 0.0
-    self.label_entries = [self._entry("next_sentence_labels", bytes([label])) for label in (0, 1)]
-    self.segment_header = self.header("segment_ids", length)
-
-  def header(self, key, payload_length, float_list=False):
-    """Bytes before a packed payload of `payload_length` bytes in the `key` map entry."""
-    header = self._headers.get((key, payload_length, float_list))
-    if header is None:
-      values = b"\x0a" + varint(payload_length)  # Int64List / FloatList {1: packed}
-      feature = (b"\x12" if float_list else b"\x1a") + varint(len(values) + payload_length) + values
-      entry = _field(b"\x0a", key.encode()) + b"\x12" + varint(len(feature) + payload_length) + feature
-      header = b"\x0a" + varint(len(entry) + payload_length) + entry
-      self._headers[(key, payload_length, float_list)] = header
-    return header
-
-  def _entry(self, key, payload, float_list=False):
-    return self.header(key, len(payload), float_list) + payload
-
-  def __call__(self, instance):
-    """bytes of one `TrainingInstance`; ValueError if it does not fit (L, P)."""
-    ids, positions = instance.input_ids, instance.masked_lm_positions
-    num_tokens, num_masked = len(ids), len(positions)
-    pad = self.max_seq_length - num_tokens
-    pad_masked = self.max_predictions_per_seq - num_masked
-    if pad < 0 or pad_masked < 0:
-      raise ValueError("instance with %d tokens and %d predictions does not fit max_seq_length=%d, "
-                       "max_predictions_per_seq=%d" % (num_tokens, num_masked, self.max_seq_length,
-                                                        self.max_predictions_per_seq))
-    encode = self._varints.__getitem__
-    input_ids = b"".join(map(encode, ids)) + bytes(pad)
-    masked_ids = b"".join(map(encode, instance.masked_lm_ids)) + bytes(pad_masked)
-    masked_positions = b"".join(map(encode, positions)) + bytes(pad_masked)
-    segment_a = instance.segment_a_length
-    features = b"".join((  # sorted by key, as deterministic serialization
-        self.header("input_ids", len(input_ids)), input_ids,
-        self.mask_entries[num_tokens],
-        self.header("masked_lm_ids", len(masked_ids)), masked_ids,
-        self.header("masked_lm_positions", len(masked_positions)), masked_positions,
-        self.weight_entries[num_masked],
-        self.label_entries[instance.is_random_next],
-        self.segment_header, bytes(segment_a), b"\x01" * (num_tokens - segment_a), bytes(pad),
-    ))
-    return b"\x0a" + varint(len(features)) + features
 
 
 class SpillFile:
@@ -207,17 +124,6 @@ def remove_quietly(path):
     os.remove(path)
   except OSError:
     pass
-
-
-def shuffled_order(num_instances, rng):
-  """The original's final `rng.shuffle(instances)` as a permutation: record order[k] is written k-th.
-
-  A shuffle's draws depend only on the list's length, so shuffling indices gives the same order
-  as shuffling the instances themselves, in 8 bytes per instance.
-  """
-  order = array.array("q", range(num_instances))
-  rng.shuffle(order)
-  return order
 
 
 def temporary_path(path):

@@ -16,7 +16,6 @@ import threading
 import numpy as np
 
 from data_prep import documents as documents_lib
-from data_prep import example_batch
 from data_prep import example_jit
 from data_prep import example_writer
 from data_prep import instances as instances_lib
@@ -53,8 +52,7 @@ def _set_state(tokenizer, segmenter_name, config, spill_dir):
   vocab = instances_lib.MaskingVocab.from_vocab(tokenizer.vocab)
   _worker.clear()
   _worker.update(tokenizer=tokenizer, segmenter=documents_lib.make_segmenter(segmenter_name), config=config,
-                 spill_dir=spill_dir, vocab=vocab,
-                 serializer=example_batch.BatchSerializer(config.max_seq_length, config.max_predictions_per_seq, vocab))
+                 spill_dir=spill_dir, vocab=vocab)
 
 
 class _Done:
@@ -124,7 +122,7 @@ def _close_spill():
 
 
 def serialize_chunk(task):
-  """(ids file, typecode, `instances_jit.Columns`) -> ((spill path, offsets), (records, tokens, masked)).
+  """(ids file, typecode, `instances.Columns`) -> ((spill path, offsets), (records, tokens, masked)).
 
   The records are appended to this worker's own spill file; (path, offsets) locates them."""
   ids_path, typecode, columns = task
@@ -134,9 +132,11 @@ def serialize_chunk(task):
   spill = _worker["spill"]
   first = len(spill)
   total_tokens = masked_tokens = 0
+  config = _worker["config"]
   for start in range(0, len(columns), SERIALIZE_BATCH):
     data, offsets, tokens, masked = example_jit.serialize_framed(
-        _worker["serializer"], ids, columns.rows(start, start + SERIALIZE_BATCH))
+        ids, columns.rows(start, start + SERIALIZE_BATCH), config.max_seq_length, config.max_predictions_per_seq,
+        _worker["vocab"])
     spill.extend_framed(data, offsets)
     total_tokens += tokens
     masked_tokens += masked

@@ -10,6 +10,8 @@ import pytest
 import tensorflow as tf
 
 from tests import original_bert
+from tests import reference_instances
+from tests import reference_serializers
 from tests import reference_wwm
 from bert_tf2 import tokenization
 from data_prep import corpora
@@ -145,8 +147,8 @@ def test_documents_read_like_the_original(tmp_path):
 
 
 def test_serializer_equals_deterministic_tf_example():
-  serialize = example_writer.ExampleSerializer(max_seq_length=8, max_predictions_per_seq=3, vocab_size=40000)
-  instance = instances.TrainingInstance([101, 5, 30000, 102, 200, 102], 4, [1, 2], [7, 300], True)
+  serialize = reference_serializers.ExampleSerializer(max_seq_length=8, max_predictions_per_seq=3, vocab_size=40000)
+  instance = reference_serializers.TrainingInstance([101, 5, 30000, 102, 200, 102], 4, [1, 2], [7, 300], True)
   features = {
       "input_ids": [101, 5, 30000, 102, 200, 102, 0, 0], "input_mask": [1] * 6 + [0] * 2,
       "segment_ids": [0] * 4 + [1] * 2 + [0] * 2, "masked_lm_positions": [1, 2, 0],
@@ -171,15 +173,16 @@ def test_tfrecord_framing_equals_tf_writer(tmp_path):
 def test_shuffled_order_is_the_original_instance_shuffle():
   items = list(range(1000))
   random.Random(5).shuffle(items)
-  assert list(example_writer.shuffled_order(1000, random.Random(5))) == items
+  assert list(lib.final_order(1000, random.Random(5))) == items
 
 
 def test_num_to_predict_rounds_half_to_even():
   vocab = instances.MaskingVocab(size=10, cls_id=1, sep_id=2, mask_id=3, is_subword=bytes(10))
   tokens = [1] + [5] * 8 + [2] + [6] * 9 + [2]  # 20 tokens * 0.125 = 2.5 -> 2
-  _, positions, _ = instances.create_masked_lm_predictions(tokens, 0.125, 20, vocab, random.Random(0))
+  _, positions, _ = reference_instances.create_masked_lm_predictions(tokens, 0.125, 20, vocab, random.Random(0))
   assert len(positions) == 2
-  _, positions, _ = instances.create_masked_lm_predictions(tokens + [7] * 4, 0.125, 20, vocab, random.Random(0))
+  _, positions, _ = reference_instances.create_masked_lm_predictions(tokens + [7] * 4, 0.125, 20, vocab,
+                                                                    random.Random(0))
   assert len(positions) == 3  # 24 * 0.125 = 3.0
 
 
@@ -190,7 +193,8 @@ def test_whole_word_mask_masks_all_pieces():
   tokens = [2, 5, 6, 7, 3, 8, 9, 10, 10, 3]
   words = [{1, 2, 3}, {5, 6}, {7}, {8}]
   for seed in range(50):
-    _, positions, labels = instances.create_masked_lm_predictions(tokens, 0.3, 20, vocab, random.Random(seed), True)
+    _, positions, labels = reference_instances.create_masked_lm_predictions(tokens, 0.3, 20, vocab, random.Random(seed),
+                                                                            True)
     assert len(positions) <= 3
     for word in words:
       assert word <= set(positions) or not word & set(positions)
@@ -213,7 +217,7 @@ def test_chinese_whole_word_mask_masks_whole_words(zh):
         word = []
         words.append(word)
       word.append(i)
-    output, positions, _ = instances.create_masked_lm_predictions(
+    output, positions, _ = reference_instances.create_masked_lm_predictions(
         ids, 0.15, 20, vocab, random.Random(k), word_continues=joins)
     for word in words:
       masked = [i in positions for i in word]
@@ -355,7 +359,7 @@ def test_fast_shuffle_equals_random_shuffle(n):
   rng_a, rng_b = random.Random(n), random.Random(n)
   for _ in range(20):
     rng_a.shuffle(a)
-    instances.shuffle(b, rng_b)
+    reference_instances.shuffle(b, rng_b)
   assert a == b and rng_a.random() == rng_b.random()
 
 
@@ -364,7 +368,7 @@ def test_shuffle_keep_gives_the_same_prefix_and_draws(n, keep):
   a, b = list(range(n)), list(range(n))
   rng_a, rng_b = random.Random(n), random.Random(n)
   rng_a.shuffle(a)
-  instances.shuffle(b, rng_b, keep)
+  reference_instances.shuffle(b, rng_b, keep)
   assert a[:keep] == b[:keep] and rng_a.random() == rng_b.random()
 
 
@@ -386,7 +390,7 @@ def test_truncate_seq_pair_equals_the_original_loop(len_a, len_b, max_num_tokens
   for seed in range(20):
     rng_a, rng_b = random.Random(seed), random.Random(seed)
     a, b = reference_truncate(len_a, len_b, max_num_tokens, rng_a)
-    (front_a, back_a), (front_b, back_b) = instances.truncate_seq_pair(len_a, len_b, max_num_tokens, rng_b)
+    (front_a, back_a), (front_b, back_b) = reference_instances.truncate_seq_pair(len_a, len_b, max_num_tokens, rng_b)
     assert a == list(range(len_a))[front_a:len_a - back_a] and b == list(range(len_b))[front_b:len_b - back_b]
     assert rng_a.random() == rng_b.random()
 
@@ -399,8 +403,8 @@ def test_mask_pair_equals_create_masked_lm_predictions():
     tokens = [1] + [data.randint(5, 299) for _ in range(len_a)] + [2] + [data.randint(5, 299) for _ in range(len_b)] + [2]
     num_to_predict = min(20, max(1, int(round(len(tokens) * 0.15))))
     rng_a, rng_b = random.Random(seed), random.Random(seed)
-    output, positions, _ = instances.create_masked_lm_predictions(tokens, 0.15, 20, vocab, rng_a)
-    fast_positions, replacements = instances.mask_pair(len_a, len_b, num_to_predict, vocab, rng_b)
+    output, positions, _ = reference_instances.create_masked_lm_predictions(tokens, 0.15, 20, vocab, rng_a)
+    fast_positions, replacements = reference_instances.mask_pair(len_a, len_b, num_to_predict, vocab, rng_b)
     assert fast_positions == positions
     assert [tokens[p] if r < 0 else r for p, r in zip(positions, replacements)] == [output[p] for p in positions]
     assert rng_a.random() == rng_b.random()
@@ -408,7 +412,6 @@ def test_mask_pair_equals_create_masked_lm_predictions():
 
 @pytest.mark.parametrize("vocab_size", [300, 40000])
 def test_batch_serializer_equals_example_serializer(vocab_size):
-  from data_prep import example_batch  # pylint: disable=g-import-not-at-top
   vocab = instances.MaskingVocab(size=vocab_size, cls_id=1, sep_id=2, mask_id=3, is_subword=bytes(vocab_size))
   data = random.Random(1)
   ids = np.array([data.randrange(5, vocab_size) for _ in range(500)], np.int32)
@@ -418,16 +421,17 @@ def test_batch_serializer_equals_example_serializer(vocab_size):
     len_a, len_b = data.randint(1, 20), data.randint(1, 20)
     positions = sorted(data.sample(range(1, len_a + len_b + 2), data.randint(0, 5)))
     replacements = [data.choice([-1, 3, data.randrange(vocab_size)]) for _ in positions]
-    specs.append(instances.InstanceSpec(a, a + len_a, b, b + len_b, data.random() < 0.5, positions, replacements))
-  records, total_tokens, masked_tokens = example_batch.BatchSerializer(48, 5, vocab)(ids, specs)
-  serialize = example_writer.ExampleSerializer(48, 5, vocab_size)
+    specs.append(reference_instances.InstanceSpec(a, a + len_a, b, b + len_b, data.random() < 0.5, positions,
+                                                  replacements))
+  records, total_tokens, masked_tokens = reference_serializers.BatchSerializer(48, 5, vocab)(ids, specs)
+  serialize = reference_serializers.ExampleSerializer(48, 5, vocab_size)
   for spec, record in zip(specs, records):
     tokens = [1] + ids[spec.a_start:spec.a_end].tolist() + [2] + ids[spec.b_start:spec.b_end].tolist() + [2]
     labels = [tokens[p] for p in spec.masked_lm_positions]
     for p, r in zip(spec.masked_lm_positions, spec.masked_lm_replacements):
       tokens[p] = tokens[p] if r < 0 else r
-    instance = instances.TrainingInstance(tokens, spec.a_end - spec.a_start + 2, spec.masked_lm_positions, labels,
-                                          spec.is_random_next)
+    instance = reference_serializers.TrainingInstance(tokens, spec.a_end - spec.a_start + 2, spec.masked_lm_positions,
+                                                      labels, spec.is_random_next)
     assert record == serialize(instance)
   assert total_tokens == sum(s.a_end - s.a_start + s.b_end - s.b_start + 3 for s in specs)
   assert masked_tokens == sum(len(s.masked_lm_positions) for s in specs)

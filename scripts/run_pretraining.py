@@ -100,7 +100,8 @@ def main(_):
       log_steps=FLAGS.log_steps, strategy=strategy, mixed_precision=FLAGS.mixed_precision,
       jit_compile=FLAGS.jit_compile, optimizer_type=FLAGS.optimizer,
       eval_at_checkpoints=FLAGS.eval_at_checkpoints, seed=FLAGS.seed, freeze_encoder=FLAGS.freeze_encoder,
-      objective=FLAGS.objective, generator_config=generator, rtd_weight=FLAGS.rtd_weight)
+      objective=FLAGS.objective, generator_config=generator, rtd_weight=FLAGS.rtd_weight,
+      bert_config_file=FLAGS.bert_config_file)
   if "eval" in result:
     print("***** Eval results *****")
     for key in sorted(result["eval"]):

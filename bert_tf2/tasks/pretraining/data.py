@@ -68,6 +68,19 @@ def check_record_lengths(path, max_seq_length, max_predictions_per_seq):
           % (path, lengths["input_ids"], lengths["masked_lm_ids"], max_seq_length, max_predictions_per_seq))
 
 
+def check_record_ids(path, vocab_size, config_name="bert_config.json", max_records=100):
+  """Raises a one-line ValueError if a token id in the first `max_records` records of `path` does
+  not index the embedding table of `vocab_size` rows (records made with a larger vocab than the
+  config's); without it the first embedding lookup fails deep in TensorFlow."""
+  for raw in tf.data.TFRecordDataset(path).take(max_records):
+    features = tf.train.Example.FromString(raw.numpy()).features.feature
+    for key in ("input_ids", "masked_lm_ids"):
+      ids = features[key].int64_list.value if key in features else ()
+      if ids and max(ids) >= vocab_size:
+        raise ValueError("%s: records hold token id %d but %s says vocab_size=%d: were they made with "
+                         "another vocab?" % (path, max(ids), config_name, vocab_size))
+
+
 def decode_record(record, spec):
   """Parses one serialized example; int64 features become int32 (as the original, for TPUs)."""
   example = tf.io.parse_single_example(record, spec)

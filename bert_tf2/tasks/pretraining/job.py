@@ -104,7 +104,8 @@ def run_pretraining(bert_config, input_files, output_dir, *, init_checkpoint=Non
                     num_warmup_steps=10000, save_checkpoints_steps=1000, steps_per_execution=1,
                     max_eval_steps=100, log_steps=100, strategy=None, mixed_precision="none",
                     jit_compile=False, optimizer_type="adamw", eval_at_checkpoints=False, seed=None,
-                    freeze_encoder=False, objective="mlm", generator_config=None, rtd_weight=50.0):
+                    freeze_encoder=False, objective="mlm", generator_config=None, rtd_weight=50.0,
+                    bert_config_file="bert_config.json"):
   """run_pretraining.py as a function: train (resuming in `output_dir`), export, evaluate.
 
   Args:
@@ -128,6 +129,7 @@ def run_pretraining(bert_config, input_files, output_dir, *, init_checkpoint=Non
       ignored; `bert_model.ckpt` holds the discriminator as a BERT encoder).
     generator_config: BertConfig or None, ELECTRA's generator (default: `electra.generator_config`,
       a quarter of the hidden size). rtd_weight: float, ELECTRA's lambda.
+    bert_config_file: str, the config's file, named in messages.
     Other arguments: as the flags of the original script.
 
   Returns:
@@ -135,6 +137,9 @@ def run_pretraining(bert_config, input_files, output_dir, *, init_checkpoint=Non
   """
   _check_arguments(bert_config, output_dir, init_checkpoint, max_seq_length, max_predictions_per_seq, do_train,
                    do_eval, num_train_steps, num_warmup_steps, objective)
+  for files in (input_files, eval_input_files or []):
+    for path in pretraining_data.expand_patterns(files)[:16]:
+      pretraining_data.check_record_ids(path, bert_config.vocab_size, bert_config_file)
   strategy = runner.set_up_run(seed, mixed_precision, strategy)
   model, optimizer = _build(bert_config, strategy, freeze_encoder, learning_rate, num_train_steps,
                             num_warmup_steps, optimizer_type, objective, generator_config)

@@ -30,6 +30,7 @@ import typing
 from absl import logging
 
 from bert_tf2 import tokenization
+from bert_tf2.core import checks
 from bert_tf2.tasks.squad.predictions import orig_span_text
 
 FIRST_UNIQUE_ID = 1000000000  # the original numbers features from here, over one call
@@ -120,10 +121,7 @@ def make_example(qas_id, question_text, paragraph_text, split_cjk_chars=False):
 def load_squad_json(input_file):
   """The `data` list of a SQuAD-format JSON file; ValueError naming the file when it is not one."""
   try:
-    with open(input_file, encoding="utf-8-sig") as f:
-      text = f.read()
-  except UnicodeDecodeError as e:
-    raise ValueError("%s: not UTF-8 text (byte %d)" % (input_file, e.start)) from None
+    text = checks.read_text(input_file)
   except OSError as e:
     raise ValueError("%s: cannot read: %s" % (input_file, e.strerror)) from None
   if not text.strip():

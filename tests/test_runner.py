@@ -1,0 +1,97 @@
+"""The one runner, for every family alike: the same bad-input classes end in one line before any work,
+and restoring never leaves a head silently at its initial values."""
+
+import json
+import os
+
+import pytest
+
+from bert_tf2.tasks import registry, runner
+from bert_tf2.tasks.classification import processors
+from bert_tf2.tasks.classification.task import ClassificationTask
+from bert_tf2.tasks.squad.task import SquadTask
+from bert_tf2.tasks.tagging import data as tagging_data
+from bert_tf2.tasks.tagging.task import TaggingTask
+from tests import squad_data
+
+CONLL = "the B-X\ncat I-X\nsat O\n\na O\ndog B-X\n"
+
+
+GBK = "\n一个\n".encode("gbk")  # the first byte that is no UTF-8 is on line 2 (0xd2)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory, glue_dir):
+  """{family: task factory(bad)}: each family's tiny files; bad=True: its train file with GBK bytes."""
+  root = tmp_path_factory.mktemp("families")
+  for name in ("ner", "ner_bad", "squad", "mrpc_bad"):
+    (root / name).mkdir()
+  for split in ("train", "dev", "test"):
+    (root / "ner" / (split + ".txt")).write_text(CONLL, encoding="utf-8")
+  (root / "ner_bad" / "train.txt").write_bytes(b"the O" + GBK)
+  (root / "mrpc_bad" / "train.tsv").write_bytes(b"Quality\t#1 ID\t#2 ID\t#1 String\t#2 String" + GBK)
+  squad = squad_data.write_files(root / "squad", version_2=False)
+  (root / "squad" / "bad.json").write_bytes(b'{"data": []' + GBK)
+  mrpc = os.path.join(glue_dir, "MRPC")
+  return {
+      "classifier": lambda bad=False: ClassificationTask(processors.get_processor("mrpc"),
+                                                         str(root / "mrpc_bad") if bad else mrpc),
+      "tagger": lambda bad=False: TaggingTask(tagging_data.get_tagging_processor("conll"),
+                                              str(root / ("ner_bad" if bad else "ner")), doc_stride=4),
+      "squad": lambda bad=False: SquadTask(str(root / "squad" / "bad.json") if bad else squad["en"], squad["en"],
+                                           doc_stride=8, max_query_length=8),
+  }
+
+
+def _run(task, bert_base_dir, output_dir, **kwargs):
+  args = dict(vocab_file=os.path.join(bert_base_dir, "vocab.txt"),
+              bert_config_file=os.path.join(bert_base_dir, "bert_config.json"), max_seq_length=32,
+              do_train=True, train_batch_size=2, num_train_epochs=1.0)
+  args.update(kwargs)
+  return runner.run(task, str(output_dir), **args)
+
+
+def _one_line(excinfo, *fragments):
+  message = str(excinfo.value)
+  assert "\n" not in message, message
+  for fragment in fragments:
+    assert fragment in message, message
+
+
+@pytest.mark.parametrize("family", ["classifier", "tagger", "squad"])
+def test_every_family_checks_inputs_and_outputs_before_any_work(family, data, bert_base_dir, tmp_path):
+  config = json.load(open(os.path.join(bert_base_dir, "bert_config.json"), encoding="utf-8"))
+  small = tmp_path / "small_config.json"
+  small.write_text(json.dumps(dict(config, vocab_size=100)), encoding="utf-8")
+  out = tmp_path / "out"
+  cases = [
+      (dict(bert_config_file=str(small)), ("vocab.txt has", "vocab_size=100")),
+      (dict(init_checkpoint=str(tmp_path / "nothing" / "bert_model.ckpt")), ("init_checkpoint", "no checkpoint")),
+      (dict(max_seq_length=1000), ("max_seq_length 1000 exceeds max_position_embeddings",)),
+      (dict(export_dir="/proc/1/export" if os.geteuid() == 0 else "/nonexistent/export"), ("export_dir",)),
+  ]
+  for kwargs, fragments in cases:
+    with pytest.raises(ValueError) as excinfo:
+      _run(data[family](), bert_base_dir, out, **kwargs)
+    _one_line(excinfo, *fragments)
+    assert not out.exists()  # nothing made before the checks passed
+  with pytest.raises(ValueError) as excinfo:
+    _run(data[family](bad=True), bert_base_dir, out)
+  _one_line(excinfo, ":2: ", "UTF-8")
+  assert not out.exists()
+
+
+@pytest.mark.parametrize("family, head", [("classifier", "output_weights"), ("tagger", "output_weights"),
+                                          ("squad", "cls/squad/output_weights")])
+def test_restoring_a_checkpoint_without_the_head_fails_naming_it(family, head, data, bert_base_dir, tmp_path):
+  """A pretrained encoder is fine to start training from, never to evaluate, predict or export with."""
+  with pytest.raises(ValueError) as excinfo:
+    _run(data[family](), bert_base_dir, tmp_path / "out", do_train=False, do_predict=True,
+         init_checkpoint=os.path.join(bert_base_dir, "bert_model.ckpt"))
+  _one_line(excinfo, "bert_model.ckpt: has no weights for", head, "fine-tune it with do_train first")
+
+
+def test_export_from_a_directory_of_no_family_is_one_line(tmp_path):
+  with pytest.raises(ValueError) as excinfo:
+    registry.export_from_dir(str(tmp_path), str(tmp_path / "export"))
+  _one_line(excinfo, "not a fine-tuning output_dir", "classifier_config.json", "tagger_config.json")

@@ -5,6 +5,7 @@ import random
 import numpy as np
 import pytest
 
+from bert_tf2.core import windows
 from bert_tf2.tasks.tagging import data as tagging_data
 from bert_tf2.tasks.tagging import metrics as tagging_metrics
 from bert_tf2.tasks.tagging.data import TaggingExample
@@ -58,30 +59,14 @@ def test_a_word_split_by_punctuation_keeps_one_tag(tokenizer):
   assert pieces == ["a", ".", "a", "a"] and first == [0, 3]
 
 
-# --- windows ---
+# --- windows (the helper itself: tests/test_windows.py) ---
 
 
-def test_windows_and_maximum_context_as_run_squad():
-  assert tagging_data.window_starts(10, 4, 2) == [(0, 4), (2, 4), (4, 4), (6, 4)]
-  assert tagging_data.window_starts(3, 4, 2) == [(0, 3)]
-  assert tagging_data.window_starts(7, 4, 10) == [(0, 4), (4, 3)]
-  spans = tagging_data.window_starts(10, 4, 2)
-  # position 2: window 0 leaves min(2 left, 1 right) = 1, window 1 min(0, 3) = 0 -> window 0;
-  # position 3: window 0 min(3, 0) = 0, window 1 min(1, 2) = 1 -> window 1.
-  assert [tagging_data.max_context_window(spans, p) for p in range(10)] == [0, 0, 0, 1, 1, 2, 2, 3, 3, 3]
-
-
-def test_maximum_context_equals_the_original_run_squad():
-  import collections
-  from tests import original_bert
-  run_squad = original_bert.load("run_squad")
-  span = collections.namedtuple("DocSpan", ["start", "length"])
-  for num_pieces, max_pieces, stride in [(10, 4, 2), (30, 7, 3), (25, 6, 5), (9, 8, 1), (40, 10, 10)]:
-    spans = [span(*s) for s in tagging_data.window_starts(num_pieces, max_pieces, stride)]
-    for p in range(num_pieces):
-      ours = tagging_data.max_context_window(spans, p)
-      assert run_squad._check_is_max_context(spans, ours, p)
-      assert all(not run_squad._check_is_max_context(spans, i, p) for i in range(ours))
+def test_a_sentence_without_pieces_keeps_one_empty_window(tokenizer):
+  example = TaggingExample("x", ["\u200b"], ["O"])
+  [feature] = tagging_data.convert_examples_to_features([example], ["O"], 8, tokenizer)
+  assert tokenizer.convert_ids_to_tokens(feature.input_ids[:3]) == ["[CLS]", "[SEP]", "[PAD]"]
+  assert sum(feature.label_mask) == 0 and feature.window_start == 0
 
 
 def test_windowed_features_merge_each_word_from_its_maximum_context_window(tokenizer):
@@ -92,8 +77,8 @@ def test_windowed_features_merge_each_word_from_its_maximum_context_window(token
   # Every window "predicts" its own index: each word must show the window that gives it most context.
   predicted = np.array([[i] * 6 for i in range(len(features))])
   merged = tagging_data.merge_window_predictions([example], features, predicted, ["w0", "w1", "w2", "w3", "w4"])
-  spans = tagging_data.window_starts(12, 4, 2)
-  assert merged == [["w%d" % tagging_data.max_context_window(spans, p) for p in range(12)]]
+  spans = windows.doc_spans(12, 4, 2)
+  assert merged == [["w%d" % windows.max_context_span(spans, p) for p in range(12)]]
   assert all(sum(f.is_max_context) <= sum(f.label_mask) for f in features)
 
 

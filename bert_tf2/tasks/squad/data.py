@@ -16,8 +16,8 @@ vocab and flags (tests/test_squad.py compares every field):
     points at; pass `skipped=[]` to get them counted as (qas_id, reason) pairs.
   * Each context is cut into windows ("doc spans") of at most max_seq_length - len(query) - 3 word
     pieces, `doc_stride` apart; a token's logits count only in the span where it has the most
-    context (`_check_is_max_context`). Training labels a span without the whole answer, and an
-    unanswerable (SQuAD 2.0) question, at [CLS] (position 0).
+    context (`_check_is_max_context`; both from `bert_tf2.core.windows`). Training labels a span
+    without the whole answer, and an unanswerable (SQuAD 2.0) question, at [CLS] (position 0).
 Predictions from the model's logits live in `bert_tf2.tasks.squad.predictions` (`RawResult`,
 `write_predictions`, `get_final_text`); scores in `bert_tf2.tasks.squad.metrics`. `bert_tf2.squad`
 holds all of the original run_squad.py's names.
@@ -30,7 +30,7 @@ import typing
 from absl import logging
 
 from bert_tf2 import tokenization
-from bert_tf2.core import checks
+from bert_tf2.core import checks, windows
 from bert_tf2.tasks.squad.predictions import orig_span_text
 
 FIRST_UNIQUE_ID = 1000000000  # the original numbers features from here, over one call
@@ -241,43 +241,17 @@ def _improve_answer_span(doc_tokens, input_start, input_end, tokenizer, orig_ans
   return input_start, input_end
 
 
-@dataclasses.dataclass(frozen=True)
-class DocSpan:
-  start: int
-  length: int
+DocSpan = windows.DocSpan  # the original's name
 
 
 def make_doc_spans(num_tokens, max_tokens_for_doc, doc_stride):
-  """Windows over `num_tokens` pieces: at most `max_tokens_for_doc` long, starts `doc_stride` apart
-  (less when a window is shorter), the last one reaching the end. None for an empty document."""
-  if max_tokens_for_doc <= 0:
-    raise ValueError("no room for the document: max_seq_length must exceed the query length + 3")
-  if doc_stride <= 0:
-    raise ValueError("doc_stride must be positive, got %d" % doc_stride)
-  spans, start = [], 0
-  while start < num_tokens:
-    length = min(num_tokens - start, max_tokens_for_doc)
-    spans.append(DocSpan(start, length))
-    if start + length == num_tokens:
-      break
-    start += min(length, doc_stride)
-  return spans
+  """[DocSpan] over `num_tokens` pieces: run_squad's doc spans (`windows.doc_spans`; [] if none)."""
+  return windows.doc_spans(num_tokens, max_tokens_for_doc, doc_stride)
 
 
 def _check_is_max_context(doc_spans, cur_span_index, position):
-  """True if span `cur_span_index` gives piece `position` its most context.
-
-  Score of a span: min(left context, right context) + 0.01 * span length; the first best wins.
-  """
-  best_score, best_span_index = None, None
-  for span_index, span in enumerate(doc_spans):
-    end = span.start + span.length - 1
-    if position < span.start or position > end:
-      continue
-    score = min(position - span.start, end - position) + 0.01 * span.length
-    if best_score is None or score > best_score:
-      best_score, best_span_index = score, span_index
-  return cur_span_index == best_span_index
+  """True if span `cur_span_index` gives piece `position` its most context (`windows.max_context_span`)."""
+  return windows.max_context_span(doc_spans, position) == cur_span_index
 
 
 def doc_pieces(example, tokenizer):

@@ -21,10 +21,11 @@ What the graph does (what `squad.convert_examples_to_features` and `squad_predic
   1. The context is tokenized with each word piece's character offsets (`OffsetTokenizer`: the ids
      of `FullTokenizer`, plus where each piece came from); the question is cut to max_query_length.
   2. The pieces are cut into run_squad's doc spans (max_seq_length - len(question) - 3 long,
-     doc_stride apart); every window of the batch goes through the model at once, padded to
-     max_seq_length as in fine-tuning.
+     doc_stride apart; `windows.doc_spans_tf`); every window of the batch goes through the model at
+     once, padded to max_seq_length as in fine-tuning.
   3. As `write_predictions`: the n_best_size best start and end positions of each window; a pair
-     counts when both are in the context, the start has its maximum context in that window, and it
+     counts when both are in the context, the start has its maximum context in that window
+     (`windows.max_context_tf`), and it
      is at most max_answer_length pieces long; the best pair over all windows wins (the first on
      ties, sums in float64 as the original's Python floats). SQuAD 2.0 models answer "" when the
      smallest [CLS] score over the windows exceeds it by more than null_score_diff_threshold.
@@ -36,7 +37,7 @@ A context without pieces, or (SQuAD 1.1 models) without any valid span, answers 
 
 import tensorflow as tf
 
-from bert_tf2.core import export
+from bert_tf2.core import export, windows
 from bert_tf2.fast_tokenizer import _CJK_PATTERN, _FINAL_SIGMA, MAX_CHARS_PER_WORD, FastTokenizer
 
 SETTINGS = ("do_lower_case", "max_seq_length", "doc_stride", "max_query_length", "max_answer_length",
@@ -103,21 +104,6 @@ class OffsetTokenizer(FastTokenizer):
                  for v in (ids.flat_values, starts, ends))
 
 
-def doc_spans(num_pieces, max_pieces, doc_stride):
-  """run_squad's doc spans of each text as flat int32 Tensors (starts, lengths, counts).
-
-  num_pieces, max_pieces: int32 [B]; counts [B] is 0 for a text without pieces.
-  """
-  step = tf.minimum(doc_stride, max_pieces)
-  extra = tf.maximum(num_pieces - max_pieces, 0)
-  counts = tf.where(num_pieces > 0, 1 + (extra + step - 1) // step, 0)
-  index = tf.ragged.range(counts).flat_values
-  text = tf.repeat(tf.range(tf.shape(num_pieces)[0]), counts)
-  starts = index * tf.gather(step, text)
-  lengths = tf.minimum(tf.gather(num_pieces, text) - starts, tf.gather(max_pieces, text))
-  return starts, lengths, counts
-
-
 class SquadModule(tf.Module):
   """The exported object of a `BertQuestionAnswerer`; see the module docstring for its signatures."""
 
@@ -144,7 +130,8 @@ class SquadModule(tf.Module):
     pieces, char_start, char_end = self.tokenizer.tokenize_with_offsets(context)  # (B, (P))
     query_len = tf.cast(query.row_lengths(), tf.int32)
     num_pieces = tf.cast(pieces.row_lengths(), tf.int32)
-    starts, lengths, counts = doc_spans(num_pieces, self.max_seq_length - query_len - 3, self.doc_stride)
+    starts, lengths, counts = windows.doc_spans_tf(num_pieces, self.max_seq_length - query_len - 3,
+                                                   self.doc_stride)
     text = tf.repeat(tf.range(tf.shape(counts)[0]), counts)  # (W,) the pair of each window
     first = tf.gather(tf.cast(pieces.row_starts(), tf.int32), text) + starts  # (W,) global piece index
     positions = tf.ragged.range(first, first + lengths)  # (W, (len)) global piece indexes
@@ -158,27 +145,12 @@ class SquadModule(tf.Module):
     inputs = {"input_ids": ids.to_tensor(0, shape=shape),
               "input_mask": tf.ones_like(ids).to_tensor(0, shape=shape),
               "segment_ids": tf.concat([tf.zeros_like(head), tf.ones_like(tail)], 1).to_tensor(0, shape=shape)}
-    window = dict(text=text, lengths=lengths, counts=counts, first=first, positions=positions,
+    is_max = windows.max_context_tf(starts, lengths, counts)  # (W, (len)) over each span's pieces
+    max_context = tf.concat([tf.zeros_like(head, tf.bool), is_max], 1).to_tensor(False, shape=shape)  # (W, T)
+    window = dict(text=text, lengths=lengths, counts=counts, first=first, max_context=max_context,
                   offset=tf.gather(query_len, text) + 2,  # position of the span's first piece
                   char_start=char_start.flat_values, char_end=char_end.flat_values)
     return inputs, window
-
-  def _max_context(self, window):
-    """bool [W, T]: the piece at this position has its maximum context in this window."""
-    positions = window["positions"]
-    within = positions - tf.expand_dims(window["first"], 1)  # (W, (len)) index in the window
-    length = tf.expand_dims(window["lengths"], 1)
-    left, right = tf.cast(within, tf.float64), tf.cast(length - 1 - within, tf.float64)
-    score = (tf.minimum(left, right) + 0.01 * tf.cast(length, tf.float64)).flat_values  # the original's
-    piece = positions.flat_values
-    num_pieces = tf.reduce_max(tf.concat([piece + 1, [0]], 0))
-    best = tf.math.unsorted_segment_max(score, piece, num_pieces)
-    pair = tf.range(tf.shape(piece)[0])
-    candidate = tf.where(tf.equal(score, tf.gather(best, piece)), pair, tf.shape(piece)[0])
-    is_max = tf.equal(tf.gather(tf.math.unsorted_segment_min(candidate, piece, num_pieces), piece), pair)
-    where = tf.stack([tf.cast(positions.value_rowids(), tf.int32),
-                      within.flat_values + tf.repeat(window["offset"], window["lengths"])], 1)
-    return tf.scatter_nd(where, tf.cast(is_max, tf.int32), [tf.size(window["text"]), self.max_seq_length]) > 0
 
   def answer(self, question, context):
     inputs, window = self._windows(question, context)
@@ -193,7 +165,7 @@ class SquadModule(tf.Module):
     def in_doc(index):
       return (index >= offset) & (index < offset + lengths)
 
-    start_ok = in_doc(start_index) & tf.gather(self._max_context(window), start_index, batch_dims=1)
+    start_ok = in_doc(start_index) & tf.gather(window["max_context"], start_index, batch_dims=1)
     s, e = start_index[:, :, None], end_index[:, None, :]  # (W, n, 1), (W, 1, n)
     valid = start_ok[:, :, None] & in_doc(end_index)[:, None, :] & (e >= s) & (e - s + 1 <= self.max_answer_length)
     score = (tf.cast(tf.gather(start_logits, start_index, batch_dims=1), tf.float64)[:, :, None]

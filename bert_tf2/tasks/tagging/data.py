@@ -21,9 +21,8 @@ A word with no piece (whitespace, control and format characters) cannot be tagge
 "O". Sentences longer than max_seq_length - 2 pieces are cut into windows of that many pieces,
 each starting `doc_stride` pieces after the previous one (run_squad's doc spans); every window
 is trained on, and a word's prediction is taken from the window where its first piece has the
-maximum context (run_squad's `_check_is_max_context`: min(left, right) + 0.01 * window length,
-compared here as the integer 100 * min(left, right) + length so that ties are exact; the earliest
-window on ties).
+maximum context (run_squad's `_check_is_max_context`: min(left, right) + 0.01 * window length, the
+earliest window on ties; both from `bert_tf2.core.windows`).
 """
 
 import dataclasses
@@ -33,7 +32,7 @@ import typing
 
 import numpy as np
 
-from bert_tf2.core import checks
+from bert_tf2.core import checks, windows
 
 SCHEMES = {"BIO": re.compile(r"^(O|[BI]-.+)$"), "BIOES": re.compile(r"^(O|[BIES]-.+)$")}
 SPLIT_FILES = {"train": "train.txt", "dev": "dev.txt", "test": "test.txt"}
@@ -196,33 +195,10 @@ def tokenize_words(words, tokenizer, cache=None):
   return pieces, first
 
 
-def window_starts(num_pieces, max_pieces, doc_stride):
-  """[(start, length)] of the windows over `num_pieces` pieces, as run_squad's doc spans."""
-  spans, start = [], 0
-  while True:
-    length = min(num_pieces - start, max_pieces)
-    spans.append((start, length))
-    if start + length >= num_pieces:
-      return spans
-    start += min(length, doc_stride)
-
-
-def max_context_window(spans, position):
-  """Index of the span where `position` has the most context (run_squad's rule; earliest on ties)."""
-  best, best_score = None, None
-  for i, (start, length) in enumerate(spans):
-    if not start <= position < start + length:
-      continue
-    score = 100 * min(position - start, start + length - 1 - position) + length
-    if best_score is None or score > best_score:
-      best, best_score = i, score
-  return best
-
-
 def convert_single_example(example_index, example, label_map, max_seq_length, tokenizer, doc_stride, cache=None):
   """TaggingExample -> [TaggingFeatures], one per window; unknown tags (None) get id 0."""
   pieces, first = tokenize_words(example.words, tokenizer, cache)
-  spans = window_starts(len(pieces), max_seq_length - 2, doc_stride)
+  spans = windows.doc_spans(len(pieces), max_seq_length - 2, doc_stride, empty_window=True)
   word_at = {p: w for w, p in enumerate(first) if p is not None}
   features = []
   for index, (start, length) in enumerate(spans):
@@ -235,7 +211,7 @@ def convert_single_example(example_index, example, label_map, max_seq_length, to
       label_ids.append(label_map[example.tags[w]] if tagged and example.tags is not None else 0)
       label_mask.append(int(tagged))
       word_ids.append(w if tagged else -1)
-      max_context.append(int(tagged and max_context_window(spans, p) == index))
+      max_context.append(int(tagged and windows.max_context_span(spans, p) == index))
     tail = [0] * (pad + 1)  # [SEP] and padding
     features.append(TaggingFeatures(
         input_ids=ids + [0] * pad, input_mask=[1] * len(ids) + [0] * pad, segment_ids=[0] * max_seq_length,

@@ -30,39 +30,19 @@ What the graph does (the same steps as `tagging.tag_texts` in Python, which the 
      (run_squad's doc spans); all windows of the batch go through the model at once, padded to
      the longest of them.
   4. Each piece takes the tag of the window where it has the maximum context (run_squad's score
-     min(left, right) + 0.01 * length, compared as the integer 100 * min + length; the earliest
-     window on ties), by segment max / min over (window, position) pairs.
+     min(left, right) + 0.01 * length, the earliest window on ties: `windows.max_context_tf`).
 A tagger fine-tuned on word-level CoNLL files (English) still serves per character here, which
 is not how it was trained: serve such models through `serve_ids` with your own word pieces.
 """
 
 import tensorflow as tf
 
-from bert_tf2.core import export
+from bert_tf2.core import export, windows
 from bert_tf2.tasks.tagging import data as tagging_data
 from bert_tf2.tasks.tagging import metrics as tagging_metrics
 from bert_tf2.fast_tokenizer import FastTokenizer
 
 _IDS = ("input_ids", "input_mask", "segment_ids", "label_mask")
-
-
-def window_spans(num_pieces, max_pieces, doc_stride):
-  """(starts, lengths, counts) of run_squad's doc spans for each text, as int32 Tensors.
-
-  Args:
-    num_pieces: int32 [B]; max_pieces, doc_stride: python ints.
-
-  Returns:
-    starts, lengths: int32 [W] for all windows of all texts, text by text; counts int32 [B] (>= 1).
-  """
-  step = min(doc_stride, max_pieces)
-  extra = tf.maximum(num_pieces - max_pieces, 0)
-  counts = 1 + (extra + step - 1) // step  # ceil
-  index = tf.ragged.range(counts).flat_values  # window number within its text
-  text = tf.repeat(tf.range(tf.shape(num_pieces)[0]), counts)
-  starts = index * step
-  lengths = tf.minimum(tf.gather(num_pieces, text) - starts, max_pieces)
-  return starts, lengths, counts
 
 
 class TaggerModule(tf.Module):
@@ -120,7 +100,8 @@ class TaggerModule(tf.Module):
 
     # Windows over every text: (W,) starts / lengths, then [CLS] pieces [SEP] padded to T.
     max_pieces = self.max_seq_length - 2
-    starts, lengths, counts = window_spans(pieces_per_text, max_pieces, self.doc_stride)
+    starts, lengths, counts = windows.doc_spans_tf(pieces_per_text, max_pieces, self.doc_stride,
+                                                   empty_window=True)  # an empty sentence: [CLS] [SEP]
     window_text = tf.repeat(tf.range(num_texts), counts)
     first_piece = tf.gather(text_start, window_text) + starts  # (W,) global index of its first piece
     positions = tf.ragged.range(first_piece, first_piece + lengths)  # (W, (len)) global piece indexes
@@ -139,20 +120,11 @@ class TaggerModule(tf.Module):
     tag_ids = tf.cond(num_windows > 0, lambda: self._decode(inputs)[0],  # (W, T); no text at all: no model call
                       lambda: tf.zeros_like(inputs["input_ids"]))
 
-    # Maximum context: for every (window, position) pair the integer score 100 * min(left, right)
-    # + window length; each piece keeps the pair with the highest score, the earliest on ties.
-    within = positions - tf.expand_dims(first_piece, 1)  # (W, (len)) offset in the window
-    window_len = tf.expand_dims(lengths, 1)
-    score = (100 * tf.minimum(within, window_len - 1 - within) + window_len).flat_values
-    piece = positions.flat_values
-    num_all = tf.shape(piece_ids)[0]
-    best_score = tf.math.unsorted_segment_max(score, piece, num_all)
-    pair = tf.range(tf.shape(piece)[0])
-    candidate = tf.where(tf.equal(score, tf.gather(best_score, piece)), pair, tf.shape(piece)[0])
-    best_pair = tf.math.unsorted_segment_min(candidate, piece, num_all)  # (P,)
-    pair_window = positions.value_rowids()
-    pair_tag = tf.gather_nd(tag_ids, tf.stack([tf.cast(pair_window, tf.int32), within.flat_values + 1], 1))
-    piece_tag = tf.gather(tf.concat([pair_tag, [0]], 0), best_pair)  # (P,)
+    # Each piece takes the tag of its maximum-context (window, position) pair: one pair per piece.
+    is_max = windows.max_context_tf(starts, lengths, counts).flat_values  # (pairs,) window by window
+    pair_tag = tf.RaggedTensor.from_tensor(tag_ids[:, 1:], lengths=lengths).flat_values  # after [CLS]
+    piece_tag = tf.scatter_nd(tf.boolean_mask(positions.flat_values, is_max)[:, None],
+                              tf.boolean_mask(pair_tag, is_max), tf.shape(piece_ids))  # (P,)
 
     # A character's tag: its first piece's, or O without pieces (their char_first may be P: padded).
     char_tag = tf.gather(self.label_strings, tf.gather(tf.concat([piece_tag, [0]], 0), char_first))

@@ -16,6 +16,7 @@ from bert_tf2 import checkpoints
 from bert_tf2.interop import hf_weights
 from bert_tf2.modeling import BertConfig, BertModel
 from bert_tf2.tasks.pretraining.model import BertPretrainer
+from bert_tf2 import tokenization
 from bert_tf2.tokenization import FullTokenizer
 
 REFERENCE = os.path.join(os.path.dirname(__file__), "data", "minilm_reference.npz")
@@ -205,3 +206,16 @@ def test_transplanted_vocabulary_keeps_the_encoder_and_shared_token_rows(tmp_pat
   assert failed.returncode == 1
   assert failed.stderr.strip().splitlines()[-1] == (
       "transplant_vocab: error: %s/vocab.txt: 11 tokens but the model's vocab_size is 12" % tmp_path)
+
+
+def test_from_pretrained_is_the_config_the_vocab_and_the_weights_in_one_call(bert_base_dir, minilm_dir):
+  from bert_tf2.modeling import BertConfig, BertModel  # pylint: disable=g-import-not-at-top
+  for path, config_name, lower in ((bert_base_dir, "bert_config.json", True), (minilm_dir, "config.json", True)):
+    model, tokenizer, found = checkpoints.from_pretrained(path)
+    reference = BertModel(BertConfig.from_json_file(os.path.join(path, config_name)))
+    assert not checkpoints.load_checkpoint(reference, path).missing
+    for got, want in zip(model.weights, reference.weights):
+      np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert found["vocab_file"] == os.path.join(path, "vocab.txt") and found["do_lower_case"] is lower
+    assert tokenizer.vocab == tokenization.load_vocab(found["vocab_file"])
+    assert tokenizer.basic_tokenizer.do_lower_case is lower

@@ -100,7 +100,6 @@ def test_original_task_names_read_glue_files_with_the_scripts_options(task, glue
     assert all(e.label in processor.get_labels() for e in examples)
 
 
-@pytest.mark.slow
 def test_pretraining_writes_the_checkpoint_names_users_chain(pretraining_output):
   assert os.path.exists(os.path.join(pretraining_output, "model.ckpt-20.index"))
   assert _trained_classifier(pretraining_output).endswith("model.ckpt-20")
@@ -178,7 +177,6 @@ def _check_predictions(task, bert_base_dir, glue_dir, output_dir, predict_dir):
   np.testing.assert_allclose(rows, expected, atol=1e-5)  # the fine-tuned head, not a fresh one
 
 
-@pytest.mark.slow
 def test_mrpc_chain_fine_tunes_from_pretraining_predicts_from_the_trained_classifier_and_extracts(
     tmp_path, bert_base_dir, glue_dir, pretraining_output):
   output_dir, predict_dir, _ = _fine_tune_and_predict("MRPC", bert_base_dir, glue_dir, pretraining_output,

@@ -44,7 +44,6 @@ def _script(*flags):
                         capture_output=True, text=True, env=env, timeout=600)
 
 
-@pytest.mark.slow  # ~40 s of CPU: a training subprocess, evaluation, prediction, export, a restore
 def test_script_trains_evaluates_predicts_and_exports(files, tmp_path):
   out = tmp_path / "out"
   # 4 sentences, the long one windowed (13 * 2 pieces in windows of 14, stride 5): 7 windows.

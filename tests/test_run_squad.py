@@ -63,7 +63,6 @@ def test_training_learns_a_small_chinese_set_and_predicting_again_gives_the_same
   assert {n: open(os.path.join(output_dir, n), "rb").read() for n in names[:3]} == first
 
 
-@pytest.mark.slow  # a SavedModel export (~1 min); the export itself is tested in test_question_answering.py
 def test_export_from_an_output_dir_answers_as_trained(trained, tmp_path):
   output_dir, _ = trained
   path = registry.export_from_dir(output_dir, str(tmp_path / "export"))

@@ -21,7 +21,6 @@ Texts are tokenized as Google's `extract_features` (`a ||| b` is a pair), sorted
 batched so that short sentences are not padded to the longest one, then put back in input order.
 """
 
-import json
 import os
 
 import keras
@@ -29,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bert_tf2 import checkpoints, modeling, tokenization
+from bert_tf2 import checkpoints, tokenization
 from bert_tf2.core import checks
 from bert_tf2.core import export
 from bert_tf2.core.features import (INPUT_NAMES, bucket_batches, check_max_seq_length, convert_examples_to_features,
@@ -152,33 +151,9 @@ class SentenceEncoder:
     path = os.fspath(path)
     if os.path.exists(os.path.join(path, "saved_model.pb")):
       return _from_saved_model(path, max_seq_length=max_seq_length, do_lower_case=do_lower_case, **kwargs)
-    if os.path.exists(os.path.join(path, "bert_model.ckpt.index")):  # a Google model directory
-      path = os.path.join(path, "bert_model.ckpt")
-    directory = path if os.path.isdir(path) else os.path.dirname(path)
-    if not bert_config_file and os.path.exists(os.path.join(directory, "config.json")) and os.path.isdir(path):  # HF
-      config = modeling.BertConfig.from_json_file(os.path.join(directory, "config.json"))
-      do_lower_case = _json_value(os.path.join(directory, "tokenizer_config.json"), "do_lower_case", do_lower_case)
-      max_seq_length = max_seq_length or _json_value(
-          os.path.join(directory, "sentence_bert_config.json"), "max_seq_length", None)
-    else:
-      config_file = bert_config_file or os.path.join(directory, "bert_config.json")
-      if not os.path.exists(config_file):
-        raise ValueError("%s: no bert_config.json, config.json or saved_model.pb here" % path)
-      config = modeling.BertConfig.from_json_file(config_file)
-      if do_lower_case is None:  # Google's naming: cased_L-12_H-768_A-12 vs uncased_/chinese_
-        name = os.path.basename(os.path.normpath(directory)).lower()
-        do_lower_case = not ("cased" in name and "uncased" not in name)
-    vocab_file = vocab_file or os.path.join(directory, "vocab.txt")
-    checks.check_input_files(vocab_file=vocab_file)
-    checks.check_vocab_size(vocab_file, config.vocab_size, bert_config_file or directory)
-    tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case=True if do_lower_case is None else do_lower_case)
-    tokenization.check_special_tokens(tokenizer.vocab, vocab_file)
-    model = modeling.BertModel(config)
-    status = checkpoints.load_checkpoint(model, path)
-    if not status.loaded or any(name.startswith(("bert/embeddings", "bert/encoder")) for name in status.missing):
-      raise ValueError("%s: encoder variables missing from the checkpoint: %s" % (path, status.missing[:3]))
-    max_seq_length = max_seq_length or min(128, config.max_position_embeddings)  # checked, never clamped
-    return cls(model, tokenizer, max_seq_length=max_seq_length, vocab_file=vocab_file, **kwargs)
+    model, tokenizer, found = checkpoints.from_pretrained(path, vocab_file, bert_config_file, do_lower_case)
+    return cls(model, tokenizer, max_seq_length=max_seq_length or found["max_seq_length"],  # checked, never clamped
+               vocab_file=found["vocab_file"], **kwargs)
 
 
 def encode_file(encoder, input_file, output_file, show_progress=False, errors="strict"):
@@ -193,13 +168,6 @@ def encode_file(encoder, input_file, output_file, show_progress=False, errors="s
     np.save(f, vectors)
   os.replace(tmp, output_file)
   return len(vectors), vectors.shape
-
-
-def _json_value(path, key, default):
-  if default is not None or not os.path.exists(path):
-    return default
-  with open(path, encoding="utf-8") as f:
-    return json.load(f).get(key, default)
 
 
 def export_saved_model(encoder, export_dir, vocab_file, do_lower_case=True):

@@ -21,7 +21,6 @@ from bert_tf2 import checkpoints, optimization
 from bert_tf2.core import checks
 from bert_tf2.core import features
 from bert_tf2.core import training
-from bert_tf2.embeddings.encoder import SentenceEncoder
 from bert_tf2.tasks import runner
 from bert_tf2.retrieval.model import (OBJECTIVES, DualEncoder, hardest_negative_loss, in_batch_negative_loss,
                                 simcse_loss)
@@ -158,7 +157,7 @@ def final_logged_loss(losses, log_every):
 def run_train_dual_encoder(model_path, train_file, output_dir, objective="in_batch", vocab_file=None,
                            bert_config_file=None, errors="strict", strategy=None, mixed_precision="none", seed=None,
                            **train_kwargs):
-  """Loads a BERT (any `SentenceEncoder.from_pretrained` path), trains a DualEncoder, saves it.
+  """Loads a BERT (any `checkpoints.from_pretrained` path), trains a DualEncoder, saves it.
 
   Writes `output_dir/bert_model.ckpt` (Google names), `bert_config.json` and `vocab.txt`, so the result
   loads anywhere a Google BERT does, beside the training checkpoints and TensorBoard `train/`.
@@ -173,15 +172,14 @@ def run_train_dual_encoder(model_path, train_file, output_dir, objective="in_bat
   checks.check_output_dir(output_dir)
   items = read_training_file(train_file, objective, errors)
   strategy = runner.set_up_run(seed, mixed_precision, strategy)
-  encoder = SentenceEncoder.from_pretrained(model_path, vocab_file=vocab_file, bert_config_file=bert_config_file)
-  if not hasattr(encoder.model, "config"):
+  if os.path.exists(os.path.join(model_path, "saved_model.pb")):
     raise ValueError("%s: a SavedModel cannot be fine-tuned; give a checkpoint" % model_path)
-  with strategy.scope():
-    model = DualEncoder(encoder.model.config)
-  model.encoder.set_weights(encoder.model.get_weights())  # the same config: the same variables, in order
+  with strategy.scope():  # the encoder's variables are the dual encoder's: made under the strategy
+    pretrained, tokenizer, found = checkpoints.from_pretrained(model_path, vocab_file, bert_config_file)
+    model = DualEncoder(pretrained)
   os.makedirs(output_dir, exist_ok=True)
-  losses = train_dual_encoder(model, encoder.tokenizer, items, objective=objective, output_dir=output_dir,
+  losses = train_dual_encoder(model, tokenizer, items, objective=objective, output_dir=output_dir,
                               strategy=strategy, **train_kwargs)
   checkpoints.save_google_checkpoint(model.encoder, os.path.join(output_dir, "bert_model.ckpt"))
-  runner.copy_atomic(encoder.vocab_file, os.path.join(output_dir, "vocab.txt"))
+  runner.copy_atomic(found["vocab_file"], os.path.join(output_dir, "vocab.txt"))
   return losses

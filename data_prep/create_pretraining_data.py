@@ -27,10 +27,11 @@ from absl import logging
 
 from bert_tf2.core import cli
 from data_prep import create_pretraining_data_lib as lib
+from data_prep import common_flags
 from data_prep import documents
 
-lib.define_flags()
-flags.adopt_module_key_flags(lib)  # listed by --help
+common_flags.define_flags()
+flags.adopt_module_key_flags(common_flags)  # listed by --help
 # Beyond the original, local only.
 flags.DEFINE_integer("num_workers", os.cpu_count() or 1,
                      "Processes for reading, tokenizing, serializing (and shards); the records do not depend on it.")

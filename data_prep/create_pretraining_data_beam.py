@@ -25,10 +25,11 @@ from absl import flags
 from absl import logging
 
 from data_prep import create_pretraining_data_lib as lib
+from data_prep import common_flags
 
-lib.define_flags(input_help="Input raw text files or globs, comma-separated (any Beam filesystem).",
+common_flags.define_flags(input_help="Input raw text files or globs, comma-separated (any Beam filesystem).",
                  output_help="Output TF example files, comma-separated.")
-flags.adopt_module_key_flags(lib)  # listed by --help
+flags.adopt_module_key_flags(common_flags)  # listed by --help
 flags.DEFINE_integer("docs_per_shard", 256, "Documents per shard (the output depends on it).")
 flags.DEFINE_integer("block_bytes", 32 << 20, "Input bytes a worker reads and tokenizes as one element.")
 flags.DEFINE_integer("records_per_range", 1 << 16, "Records sorted together in one step (memory per worker).")

@@ -18,7 +18,7 @@ PACKAGES = ("bert_tf2", "data_prep")
 # may import them.
 ENTRY_POINTS = {
     "bert_tf2.core.cli", "bert_tf2.serving.start", "data_prep.build_vocab", "data_prep.create_pretraining_data",
-    "data_prep.create_pretraining_data_beam", "data_prep.inspect_tfrecord",
+    "data_prep.create_pretraining_data_beam", "data_prep.common_flags", "data_prep.inspect_tfrecord",
 }
 # What data prep may not reach: the encoder, task models, training, weights and serving.
 MODEL_CODE_PREFIXES = (

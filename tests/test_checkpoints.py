@@ -209,9 +209,10 @@ def test_transplanted_vocabulary_keeps_the_encoder_and_shared_token_rows(tmp_pat
 
 
 def test_from_pretrained_is_the_config_the_vocab_and_the_weights_in_one_call(bert_base_dir, minilm_dir):
+  from bert_tf2 import modeling  # pylint: disable=g-import-not-at-top
   from bert_tf2.modeling import BertConfig, BertModel  # pylint: disable=g-import-not-at-top
   for path, config_name, lower in ((bert_base_dir, "bert_config.json", True), (minilm_dir, "config.json", True)):
-    model, tokenizer, found = checkpoints.from_pretrained(path)
+    model, tokenizer, found = modeling.from_pretrained(path)
     reference = BertModel(BertConfig.from_json_file(os.path.join(path, config_name)))
     assert not checkpoints.load_checkpoint(reference, path).missing
     for got, want in zip(model.weights, reference.weights):

@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from bert_tf2 import checkpoints, tokenization
+from bert_tf2 import modeling, tokenization
 from bert_tf2.core import checks
 from bert_tf2.core import export
 from bert_tf2.core.features import (INPUT_NAMES, bucket_batches, check_max_seq_length, convert_examples_to_features,
@@ -151,7 +151,7 @@ class SentenceEncoder:
     path = os.fspath(path)
     if os.path.exists(os.path.join(path, "saved_model.pb")):
       return _from_saved_model(path, max_seq_length=max_seq_length, do_lower_case=do_lower_case, **kwargs)
-    model, tokenizer, found = checkpoints.from_pretrained(path, vocab_file, bert_config_file, do_lower_case)
+    model, tokenizer, found = modeling.from_pretrained(path, vocab_file, bert_config_file, do_lower_case)
     return cls(model, tokenizer, max_seq_length=max_seq_length or found["max_seq_length"],  # checked, never clamped
                vocab_file=found["vocab_file"], **kwargs)
 

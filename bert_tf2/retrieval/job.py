@@ -17,7 +17,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-from bert_tf2 import checkpoints, optimization
+from bert_tf2 import checkpoints, modeling, optimization
 from bert_tf2.core import checks
 from bert_tf2.core import features
 from bert_tf2.core import training
@@ -157,7 +157,7 @@ def final_logged_loss(losses, log_every):
 def run_train_dual_encoder(model_path, train_file, output_dir, objective="in_batch", vocab_file=None,
                            bert_config_file=None, errors="strict", strategy=None, mixed_precision="none", seed=None,
                            **train_kwargs):
-  """Loads a BERT (any `checkpoints.from_pretrained` path), trains a DualEncoder, saves it.
+  """Loads a BERT (any `modeling.from_pretrained` path), trains a DualEncoder, saves it.
 
   Writes `output_dir/bert_model.ckpt` (Google names), `bert_config.json` and `vocab.txt`, so the result
   loads anywhere a Google BERT does, beside the training checkpoints and TensorBoard `train/`.
@@ -175,7 +175,7 @@ def run_train_dual_encoder(model_path, train_file, output_dir, objective="in_bat
   if os.path.exists(os.path.join(model_path, "saved_model.pb")):
     raise ValueError("%s: a SavedModel cannot be fine-tuned; give a checkpoint" % model_path)
   with strategy.scope():  # the encoder's variables are the dual encoder's: made under the strategy
-    pretrained, tokenizer, found = checkpoints.from_pretrained(model_path, vocab_file, bert_config_file)
+    pretrained, tokenizer, found = modeling.from_pretrained(model_path, vocab_file, bert_config_file)
     model = DualEncoder(pretrained)
   os.makedirs(output_dir, exist_ok=True)
   losses = train_dual_encoder(model, tokenizer, items, objective=objective, output_dir=output_dir,

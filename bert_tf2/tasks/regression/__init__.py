@@ -1,0 +1,1 @@
+"""Sentence-pair regression (STS-B, LCQMC / ATEC-style score files): `task.RegressionTask`."""

@@ -191,7 +191,7 @@ def test_transformers_bert_for_multiple_choice_gives_our_logits():
             "choice_mask": np.ones(reference["input_ids"].shape[:2], np.int32)}
   # Our packing gives transformers' tokenizer's ids (its batch is padded to its longest row).
   with open(os.path.join(directory, "..", "questions.json"), encoding="utf-8") as f:
-    questions = json.load(f)
+    questions = json.load(f)["questions"]
   examples = [data.MultipleChoiceExample(i, q["context"], q["question"], q["options"]) for i, q in enumerate(questions)]
   ours, _ = data.to_arrays(examples, FullTokenizer(os.path.join(directory, "vocab.txt"), True),
                            int(reference["max_seq_length"]), reference["input_ids"].shape[1])

@@ -200,3 +200,25 @@ def test_transformers_bert_for_multiple_choice_gives_our_logits():
     np.testing.assert_array_equal(ours[name][..., :length], reference[theirs])
   logits = model(inputs, training=False).numpy()
   np.testing.assert_allclose(logits, reference["logits"], atol=1e-5, rtol=0)
+
+
+def test_keras_file_loads_in_a_fresh_process_with_only_import_bert_tf2(files, tokenizer, tmp_path):
+  """The contract of tests/test_keras_serialization.py: registered classes, same config, same logits."""
+  import keras  # pylint: disable=g-import-not-at-top
+  model = BertMultipleChoice(BertConfig.from_json_file(files["config"]), dropout_rate=0.2)
+  for layer in model._flatten_layers(include_self=True, recursive=True):  # pylint: disable=protected-access
+    if not type(layer).__module__.startswith("keras."):
+      assert keras.saving.get_registered_name(type(layer)) == "bert_tf2>" + type(layer).__name__
+  again = keras.saving.deserialize_keras_object(json.loads(json.dumps(keras.saving.serialize_keras_object(model))))
+  assert type(again) is BertMultipleChoice and again.get_config() == model.get_config()
+  arrays, _ = data.to_arrays(data.read_split("c3", files["c3"], "train"), tokenizer, T, 4)
+  inputs = {k: arrays[k] for k in ("input_ids", "input_mask", "segment_ids", "choice_mask")}
+  model.save(str(tmp_path / "m.keras"))
+  np.savez(str(tmp_path / "inputs.npz"), **inputs)
+  script = ("import sys, keras, bert_tf2, numpy as np\n"
+            "m = keras.models.load_model(sys.argv[1] + '/m.keras')\n"
+            "np.save(sys.argv[1] + '/out.npy', np.asarray(m(dict(np.load(sys.argv[1] + '/inputs.npz')))))\n")
+  done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
+                        env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3"), check=False)
+  assert done.returncode == 0, done.stderr[-3000:]
+  np.testing.assert_array_equal(np.load(str(tmp_path / "out.npy")), model(inputs).numpy())

@@ -21,7 +21,8 @@ INPUT_NAMES = ("input_ids", "input_mask", "segment_ids", "choice_mask")
 MASKED_LOGIT = -1e9  # exp(MASKED_LOGIT - max) is exactly 0 in float32
 
 
-class _FlattenChoices(keras.layers.Layer):
+@keras.saving.register_keras_serializable(package="bert_tf2")
+class FlattenChoices(keras.layers.Layer):
   """[B, C, T] -> [B * C, T]."""
 
   def call(self, x):
@@ -31,11 +32,13 @@ class _FlattenChoices(keras.layers.Layer):
     return (None, input_shape[-1])
 
 
-class _ChoiceLogits(keras.layers.Layer):
+@keras.saving.register_keras_serializable(package="bert_tf2")
+class ChoiceLogits(keras.layers.Layer):
   """Scores [B * C, 1] -> float32 logits [B, C], masked options at MASKED_LOGIT."""
 
   def __init__(self, **kwargs):
-    super().__init__(dtype="float32", **kwargs)
+    kwargs["dtype"] = "float32"  # float32 logits under mixed precision, as BertClassifier's
+    super().__init__(**kwargs)
 
   def call(self, scores, choice_mask):
     logits = tf.reshape(tf.cast(scores, tf.float32), tf.shape(choice_mask))
@@ -65,12 +68,12 @@ class BertMultipleChoice(keras.Model):
     # === Layers ===
     dropout = keras.layers.Dropout(config.hidden_dropout_prob if dropout_rate is None else dropout_rate)
     head = OutputLayer(1, config.initializer_range, name="classifier")
-    flatten = _FlattenChoices(name="flatten_choices")
+    flatten = FlattenChoices(name="flatten_choices")
     # === Functional Model ===
     inputs = {name: keras.Input(shape=(None, None), dtype="int32", name=name) for name in INPUT_NAMES[:3]}
     inputs["choice_mask"] = keras.Input(shape=(None,), dtype="int32", name="choice_mask")
     pooled = encoder({name: flatten(inputs[name]) for name in INPUT_NAMES[:3]})["pooled_output"]
-    logits = _ChoiceLogits(name="logits")(head(dropout(pooled)), inputs["choice_mask"])
+    logits = ChoiceLogits(name="logits")(head(dropout(pooled)), inputs["choice_mask"])
     super().__init__(inputs=inputs, outputs=logits, **kwargs)
     # === Config ===
     self.encoder = encoder

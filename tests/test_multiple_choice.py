@@ -108,6 +108,12 @@ def test_swag_trains_evaluates_and_predicts_in_process(files, tmp_path):
   assert len(rows) == 4 and all(len(r) == 4 for r in rows)
   assert [int(np.argmax(r)) for r in rows] == [0, 1, 2, 3]  # the test questions are the train ones
   assert json.load(open(os.path.join(output_dir, "multiple_choice_config.json")))["task_name"] == "swag"
+  again = runner.run(MultipleChoiceTask("swag", files["swag"]), output_dir, files["vocab"], files["config"],
+                     max_seq_length=T, do_eval=True)  # restores output_dir's checkpoint and settings
+  assert again["eval_accuracy"] == 1.0 and again["eval_loss"] == pytest.approx(results["eval_loss"], abs=1e-6)
+  with pytest.raises(ValueError, match="no train file of swag"):
+    runner.run(MultipleChoiceTask("swag", output_dir), str(tmp_path / "b"), files["vocab"], files["config"],
+               max_seq_length=T, do_train=True)
 
 
 def _script(*args):

@@ -19,7 +19,7 @@ import sys
 # A module adding a registered class adds its name here (tests/test_keras_serialization.py checks).
 KERAS_MODULES = ("layers", "modeling", "optimization", "tasks.pretraining.model", "tasks.pretraining.electra",
                  "tasks.classification.model", "tasks.tagging.model", "tasks.tagging.crf", "tasks.squad.model",
-                 "retrieval.model")
+                 "retrieval.model", "tasks.multiple_choice.model")
 
 
 def register_keras_objects():

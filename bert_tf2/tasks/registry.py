@@ -12,6 +12,7 @@ from bert_tf2.core import checks
 from bert_tf2.modeling import BertConfig
 from bert_tf2.tasks import runner
 from bert_tf2.tasks.classification.task import ClassificationTask
+from bert_tf2.tasks.multiple_choice.task import MultipleChoiceTask
 from bert_tf2.tasks.regression.task import RegressionTask
 from bert_tf2.tasks.squad.task import SquadTask
 from bert_tf2.tasks.tagging.task import TaggingTask
@@ -21,6 +22,7 @@ FAMILIES = {
     "tagger": TaggingTask,
     "squad": SquadTask,
     "regression": RegressionTask,
+    "multiple_choice": MultipleChoiceTask,
 }
 
 

@@ -141,6 +141,10 @@ class ElectraPretrainer(keras.Model):
     # === Layers ===
     self.generator_layers = [layers.TransformerLayer(gen, name="generator_layer_%d" % i)
                              for i in range(gen.num_hidden_layers)]
+    for layer in self.generator_layers:
+      # Keras 3 lists are no tf.train.Checkpoint dependency: without this, training checkpoints
+      # would lack the generator's layers and a resumed run would restart them from scratch.
+      self._track_trackable(layer, name=layer.name)
     projected = gen.hidden_size != config.hidden_size
     self.generator_projection = (keras.layers.Dense(gen.hidden_size, kernel_initializer=layers.initializer(gen),
                                                     name="generator_projection") if projected else None)

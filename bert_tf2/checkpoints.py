@@ -1,9 +1,10 @@
 """Weights in and out: Google TF1 checkpoints, Hugging Face directories, our TF2 checkpoints.
 
-One table maps each model variable to its Google name and its Hugging Face name, for the encoder
-and for the task heads that exist on the model (`masked_lm`, `next_sentence`, classifier
-`output_weights`/`output_bias`). Loading and saving both read that table, so the two directions
-cannot drift apart.
+One table maps each model variable to its Google name and its Hugging Face name: the encoder's
+names are here, the task heads' are declared beside their variables (the model's
+`checkpoint_heads()`, each head's `checkpoint_entries()`; `bert_tf2.checkpoint_names`). A variable
+no name covers is an error. Loading and saving both read that table, so the two directions cannot
+drift apart.
 
     load_checkpoint(model, "chinese_L-12_H-768_A-12/bert_model.ckpt")  # Google prefix
     load_checkpoint(model, "all-MiniLM-L6-v2/")      # HF dir: model.safetensors or pytorch_model.bin
@@ -20,6 +21,7 @@ import tensorflow as tf
 from absl import logging
 from tensorflow.core.protobuf import trackable_object_graph_pb2
 
+from bert_tf2 import checkpoint_names
 from bert_tf2 import tokenization
 from bert_tf2.interop import hf_export
 from bert_tf2.interop import hf_weights
@@ -29,17 +31,9 @@ _OPTIMIZER_MARKERS = ("adam_m", "adam_v", "global_step", "Momentum", "lamb_m", "
 
 _LAYER = re.compile(r"layer_(\d+)/")
 LoadStatus = collections.namedtuple("LoadStatus", ["loaded", "missing", "unused"])
-_Entry = collections.namedtuple("_Entry", ["google", "hf", "variable", "hf_transpose"])
-
-
-def _dense(google, hf, dense):
-  return [_Entry(google + "/kernel", hf + ".weight", dense.kernel, True),
-          _Entry(google + "/bias", hf + ".bias", dense.bias, False)]
-
-
-def _layer_norm(google, hf, norm):
-  return [_Entry(google + "/gamma", hf + ".weight", norm.gamma, False),
-          _Entry(google + "/beta", hf + ".bias", norm.beta, False)]
+_Entry = checkpoint_names.Entry
+_dense = checkpoint_names.dense
+_layer_norm = checkpoint_names.layer_norm
 
 
 def _encoder_entries(encoder):
@@ -68,37 +62,52 @@ def _encoder_entries(encoder):
   return entries
 
 
-def variable_table(model):
-  """[_Entry] for a `BertModel` or a task model wrapping one as `.encoder`."""
+def _tables(model):
+  """(encoder entries, head entries) of `model`; raises ValueError unless they cover `model.weights`.
+
+  The heads are those `model.checkpoint_heads()` lists (none without it), each naming its own
+  variables in `checkpoint_entries()`. `model.weights` holds no seed-generator state (Dropout's
+  RNG is in `model.variables` only), so nothing that is not a weight needs a name.
+  """
   encoder = getattr(model, "encoder", model)
-  entries = _encoder_entries(encoder)
+  encoder_entries = _encoder_entries(encoder)
   if encoder is not model:
-    entries = [e._replace(hf="bert." + e.hf) for e in entries]
-  mlm = getattr(model, "masked_lm", None)
-  if mlm is not None:
-    entries += _dense("cls/predictions/transform/dense", "cls.predictions.transform.dense", mlm.dense)
-    entries += _layer_norm("cls/predictions/transform/LayerNorm", "cls.predictions.transform.LayerNorm",
-                           mlm.layer_norm)
-    entries.append(_Entry("cls/predictions/output_bias", "cls.predictions.bias", mlm.output_bias, False))
-  nsp = getattr(model, "next_sentence", None)
-  if nsp is not None:
-    # Both Google and HF store this [2, D] kernel transposed, as the original's matmul(transpose_b).
-    entries.append(_Entry("cls/seq_relationship/output_weights", "cls.seq_relationship.weight",
-                          nsp.output_weights, False))
-    entries.append(_Entry("cls/seq_relationship/output_bias", "cls.seq_relationship.bias",
-                          nsp.output_bias, False))
-  if getattr(model, "output_weights", None) is not None:  # BertClassifier, as run_classifier.py
-    entries.append(_Entry("output_weights", "classifier.weight", model.output_weights, False))
-    entries.append(_Entry("output_bias", "classifier.bias", model.output_bias, False))
-  squad = getattr(model, "squad", None)
-  if squad is not None:  # BertQuestionAnswerer's span head, as run_squad.py ([2, D], not transposed)
-    entries.append(_Entry("cls/squad/output_weights", "qa_outputs.weight", squad.output_weights, False))
-    entries.append(_Entry("cls/squad/output_bias", "qa_outputs.bias", squad.output_bias, False))
-  crf = getattr(model, "crf", None)
-  if crf is not None:  # BertTagger's CRF scores (bert_tf2.tasks.tagging.model)
-    entries += [_Entry("crf/" + name, "crf." + name, getattr(crf, name), False)
-                for name in ("transitions", "start_transitions", "end_transitions")]
-  return entries
+    encoder_entries = [e._replace(hf="bert." + e.hf) for e in encoder_entries]
+  head_entries = []
+  for head in model.checkpoint_heads() if hasattr(model, "checkpoint_heads") else ():
+    if not hasattr(head, "checkpoint_entries"):
+      raise ValueError("%s.checkpoint_heads(): %s has no checkpoint_entries()"
+                       % (type(model).__name__, getattr(head, "name", type(head).__name__)))
+    head_entries += head.checkpoint_entries()
+  entries = encoder_entries + head_entries
+  covered = {id(e.variable) for e in entries}
+  uncovered = [v.path for v in model.weights if id(v) not in covered]
+  if uncovered:
+    raise ValueError("%s: no checkpoint name for %s (a head declares its variables' names in "
+                     "checkpoint_entries() and the model lists the head in checkpoint_heads(); "
+                     "see bert_tf2.checkpoint_names)" % (type(model).__name__, ", ".join(uncovered)))
+  for field in ("google", "hf"):
+    counts = collections.Counter(getattr(e, field) for e in entries if getattr(e, field) is not None)
+    twice = sorted(name for name, n in counts.items() if n > 1)
+    if twice:
+      raise ValueError("%s: checkpoint name declared twice: %s" % (type(model).__name__, ", ".join(twice)))
+  return encoder_entries, head_entries
+
+
+def variable_table(model):
+  """[Entry(google, hf, variable, hf_transpose)] of a `BertModel` or a task model wrapping one as
+  `.encoder`: the encoder's, then the declared heads'. A name is None where the variable has none
+  in that format (ELECTRA's generator: our checkpoints only). Raises ValueError naming each variable
+  of `model.weights` that no entry covers (an undeclared head would otherwise never load).
+  """
+  encoder_entries, head_entries = _tables(model)
+  return encoder_entries + head_entries
+
+
+def _table_with_heads(model):
+  """[(entry, is_head)]: `variable_table` with the head entries told apart from the encoder's."""
+  encoder_entries, head_entries = _tables(model)
+  return [(e, False) for e in encoder_entries] + [(e, True) for e in head_entries]
 
 
 def _assign(entry, value, name, source):
@@ -123,9 +132,9 @@ def _is_training_artefact(name):
   return any(marker in name for marker in _OPTIMIZER_MARKERS)
 
 
-def _is_other_tasks_head(entry, shape):
-  """A task head (not `bert/...`) whose checkpoint shape differs: e.g. MNLI's 3 labels into MRPC's 2."""
-  return not entry.google.startswith("bert/") and tuple(shape) != tuple(entry.variable.shape)
+def _is_other_tasks_head(entry, is_head, shape):
+  """A task head whose checkpoint shape differs: e.g. MNLI's 3 labels into MRPC's 2."""
+  return is_head and tuple(shape) != tuple(entry.variable.shape)
 
 
 def load_google_checkpoint(model, ckpt_prefix, checkpoint_name=None, transform=None):
@@ -138,9 +147,11 @@ def load_google_checkpoint(model, ckpt_prefix, checkpoint_name=None, transform=N
   reader = tf.train.load_checkpoint(ckpt_prefix)
   available = reader.get_variable_to_shape_map()
   loaded, missing, used = [], [], set()
-  for entry in variable_table(model):
+  for entry, is_head in _table_with_heads(model):
+    if entry.google is None:  # not in Google checkpoints (ELECTRA's generator)
+      continue
     name = checkpoint_name(entry.google) if checkpoint_name else entry.google
-    if name in available and _is_other_tasks_head(entry, available[name]):
+    if name in available and _is_other_tasks_head(entry, is_head, available[name]):
       logging.warning("%s: %s has shape %s, the model's %s; left as initialized (a head of another task)",
                       ckpt_prefix, name, tuple(available[name]), tuple(entry.variable.shape))
       missing.append(entry.google)
@@ -184,12 +195,15 @@ def load_hf_checkpoint(model, directory, transform=None):
   # Checkpoints of BertModel have no "bert." prefix; those of BertForPreTraining etc. have it.
   has_prefix = any(k.startswith("bert.") for k in tensors)
   loaded, missing, used = [], [], set()
-  for entry in variable_table(model):
+  for entry, is_head in _table_with_heads(model):
     name = entry.hf
-    if has_prefix and not name.startswith(("bert.", "cls.", "classifier.", "qa_outputs.")):
-      name = "bert." + name
-    elif not has_prefix and name.startswith("bert."):
-      name = name[len("bert."):]
+    if name is None:  # not in Hugging Face checkpoints (ELECTRA's generator)
+      continue
+    if not is_head:  # the encoder's names follow the file's prefix; a head's are the same either way
+      if has_prefix and not name.startswith("bert."):
+        name = "bert." + name
+      elif not has_prefix and name.startswith("bert."):
+        name = name[len("bert."):]
     candidates = [name]
     if name.endswith("LayerNorm.weight") or name.endswith("LayerNorm.bias"):  # old HF names
       candidates.append(name.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta"))
@@ -290,19 +304,20 @@ def load_tf2_checkpoint(model, ckpt_prefix):
                                 lambda node: id(node) if id(node) in weights else None)
   shapes = reader.get_variable_to_shape_map()
   loaded, missing, used = [], [], set()
-  for entry in variable_table(model):
+  for entry, is_head in _table_with_heads(model):
     paths = sorted(model_paths.get(id(entry.variable), ()), key=_path_rank)
     path = next((p for p in paths if p in by_path), None)
     key = by_path.get(path)
-    if key is not None and _is_other_tasks_head(entry, shapes[key]):
+    name = entry.google or path or (paths[0] if paths else entry.variable.path)  # ours-only: its path
+    if key is not None and _is_other_tasks_head(entry, is_head, shapes[key]):
       logging.warning("%s: %s has shape %s, the model's %s; left as initialized (a head of another task)",
                       ckpt_prefix, path, tuple(shapes[key]), tuple(entry.variable.shape))
       key = None
     if key is None:
-      missing.append(entry.google)
+      missing.append(name)
       continue
     _assign(entry, reader.get_tensor(key), path, ckpt_prefix)
-    loaded.append(entry.google)
+    loaded.append(name)
     used.add(key)
   unused = sorted(k for k in by_path.values() if k not in used)
   return _report(LoadStatus(loaded, missing, sorted(set(unused))), ckpt_prefix)
@@ -409,7 +424,7 @@ def save_google_checkpoint(model, ckpt_prefix, config=None):
 
   The files are written under a temporary prefix and renamed, so a crash leaves no partial checkpoint.
   """
-  entries = variable_table(model)
+  entries = [e for e in variable_table(model) if e.google is not None]
   directory = os.path.dirname(os.path.abspath(ckpt_prefix))
   os.makedirs(directory, exist_ok=True)
   tmp_prefix = ckpt_prefix + ".tmp-%d" % os.getpid()

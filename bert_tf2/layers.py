@@ -20,6 +20,8 @@ import math
 import keras
 import tensorflow as tf
 
+from bert_tf2 import checkpoint_names
+
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
@@ -348,19 +350,25 @@ class TransformerLayer(BertConfigLayer):
 class OutputLayer(keras.layers.Layer):
   """logits [..., L] = x [..., D] @ output_weights^T + output_bias: the task heads' dense layer.
 
-  The original's layout and names (run_classifier.py's `output_weights` [L, D] and `output_bias`
-  [L]; Hugging Face's `classifier.weight`), which `bert_tf2.checkpoints` maps. x has rank 2 or more
-  (pooled [B, D], per token [B, T, D]); the matmul is the original's, bit for bit on [B, D].
+  The original's layout (run_classifier.py's `output_weights` [L, D] and `output_bias` [L]). x has
+  rank 2 or more (pooled [B, D], per token [B, T, D]); the matmul is the original's, bit for bit on
+  [B, D]. One class serves several heads, so the checkpoint names are arguments.
 
   Args:
     num_labels: int, L.
     initializer_range: float, stddev of the truncated normal `output_weights` start from.
+    google_scope: TF1 scope of `output_weights` / `output_bias`: "" (the top level, run_classifier.py's
+      names), "cls/squad" (run_squad.py's); None: not in Google checkpoints.
+    hf_module: transformers module of `.weight` / `.bias`: "classifier", "qa_outputs"; None: not in
+      Hugging Face checkpoints.
   """
 
-  def __init__(self, num_labels, initializer_range=0.02, **kwargs):
+  def __init__(self, num_labels, initializer_range=0.02, google_scope="", hf_module="classifier", **kwargs):
     super().__init__(**kwargs)
     self.num_labels = num_labels
     self.initializer_range = initializer_range
+    self.google_scope = google_scope
+    self.hf_module = hf_module
 
   def build(self, input_shape):
     self.output_weights = self.add_weight(
@@ -372,8 +380,17 @@ class OutputLayer(keras.layers.Layer):
     logits = tf.matmul(x, tf.cast(self.output_weights, x.dtype), transpose_b=True)  # (..., L)
     return logits + tf.cast(self.output_bias, x.dtype)
 
+  def checkpoint_entries(self):
+    """Both stored as here, [L, D] (transformers' Linear layout), untransposed."""
+    scope, module = self.google_scope, self.hf_module
+    return (checkpoint_names.weight(checkpoint_names.google_name(scope, "output_weights"),
+                                    checkpoint_names.hf_name(module, "weight"), self.output_weights)
+            + checkpoint_names.weight(checkpoint_names.google_name(scope, "output_bias"),
+                                      checkpoint_names.hf_name(module, "bias"), self.output_bias))
+
   def compute_output_shape(self, input_shape):
     return tuple(input_shape[:-1]) + (self.num_labels,)
 
   def get_config(self):
-    return {**super().get_config(), "num_labels": self.num_labels, "initializer_range": self.initializer_range}
+    return {**super().get_config(), "num_labels": self.num_labels, "initializer_range": self.initializer_range,
+            "google_scope": self.google_scope, "hf_module": self.hf_module}

@@ -142,7 +142,7 @@ def get_assignment_map_from_checkpoint(model, init_checkpoint):
     (assignment_map: OrderedDict {checkpoint name: tf.Variable}, in checkpoint order;
      initialized_variable_names: {name: 1, name + ":0": 1} for every mapped name, as the original).
   """
-  variables = {entry.google: entry.variable for entry in checkpoints.variable_table(model)}
+  variables = {entry.google: entry.variable for entry in checkpoints.variable_table(model) if entry.google}
   assignment_map = collections.OrderedDict()
   initialized_variable_names = {}
   for name, _ in tf.train.list_variables(init_checkpoint):

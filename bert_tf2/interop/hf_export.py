@@ -4,7 +4,8 @@
     # then, anywhere with transformers:  BertModel.from_pretrained("out/")  (or the task class)
 
 What is written, each file under a temporary name and then renamed:
-  config.json              transformers' BertConfig: `model_type: bert`, `architectures`, and
+  config.json              transformers' BertConfig: `model_type: bert`, `architectures` (the
+                           model's declared `hf_architecture`, "BertModel" without one), and
                            `hidden_act` true to our gelu (Google's tanh form is "gelu_new" there,
                            exact erf gelu is "gelu"); a classifier adds id2label / label2id.
   model.safetensors        float32 tensors under transformers' names, in its [out, in] layout:
@@ -35,10 +36,6 @@ from bert_tf2 import tokenization
 # Our BertConfig.hidden_act -> transformers' ACT2FN name with the same function.
 HF_ACTIVATIONS = {"gelu": "gelu_new", "gelu_exact": "gelu", "relu": "relu", "tanh": "tanh",
                   "swish": "silu", "linear": "linear"}
-# Prefix of a head's transformers names -> the transformers class whose layout the file follows
-# (a BertTagger's per-token `classifier.*` is told apart by its `use_crf` attribute).
-_ARCHITECTURES = (("cls.", "BertForPreTraining"), ("qa_outputs.", "BertForQuestionAnswering"),
-                  ("classifier.", "BertForSequenceClassification"))
 # transformers builds these without a pooler (add_pooling_layer=False): a pooler in the file is "unexpected".
 _NO_POOLER = ("BertForTokenClassification", "BertForQuestionAnswering")
 _SPECIAL_TOKENS_MAP = {"unk_token": "[UNK]", "sep_token": "[SEP]", "pad_token": "[PAD]",
@@ -49,25 +46,23 @@ def hf_tensors(entries):
   """{transformers name: float32 np.ndarray in transformers' layout} of `variable_table` entries."""
   tensors = {}
   for entry in entries:
+    if entry.hf is None:  # no transformers name (ELECTRA's generator): not exported
+      continue
     value = np.asarray(entry.variable.numpy(), dtype=np.float32)
     tensors[entry.hf] = np.ascontiguousarray(value.T if entry.hf_transpose else value)
   return tensors
 
 
-def architecture(model, tensors):
-  """The transformers class name for `model` (its `hf_architecture` attribute, if it has one)."""
-  explicit = getattr(model, "hf_architecture", None)
-  if explicit:
-    return explicit
-  if hasattr(model, "use_crf"):  # bert_tf2.tasks.tagging.model.BertTagger: one label per token
-    if model.use_crf:
-      raise ValueError("transformers' BertForTokenClassification has no CRF: this tagger's transition scores "
-                       "would be lost; export a softmax tagger, or the encoder alone")
-    return "BertForTokenClassification"
-  for prefix, name in _ARCHITECTURES:
-    if any(k.startswith(prefix) for k in tensors):
-      return name
-  return "BertModel"
+def architecture(model):
+  """The transformers class name `model` declares (`hf_architecture`; "BertModel" without one).
+
+  Raises ValueError with the model's `hf_export_error` when it declares one (a CRF tagger: transformers
+  has nowhere to put the transitions).
+  """
+  error = getattr(model, "hf_export_error", None)
+  if error:
+    raise ValueError(error)
+  return getattr(model, "hf_architecture", None) or "BertModel"
 
 
 def hf_config(model, tensors, label_list=None, pad_token_id=0):
@@ -75,7 +70,7 @@ def hf_config(model, tensors, label_list=None, pad_token_id=0):
   config = getattr(model, "encoder", model).config
   if config.hidden_act not in HF_ACTIVATIONS:
     raise ValueError("hidden_act %r has no transformers equivalent" % config.hidden_act)
-  name = architecture(model, tensors)
+  name = architecture(model)
   d = dict(config.to_dict(), architectures=[name], model_type="bert", hidden_act=HF_ACTIVATIONS[config.hidden_act],
            pad_token_id=pad_token_id, position_embedding_type="absolute")
   if "classifier.weight" in tensors:
@@ -134,7 +129,7 @@ def write_hf_directory(model, entries, directory, vocab_file=None, do_lower_case
   if vocab_file and do_lower_case is None:
     raise ValueError("do_lower_case is required with vocab_file (the casing the model was trained with)")
   tensors = hf_tensors(entries)
-  if architecture(model, tensors) in _NO_POOLER:  # as transformers saves them (loading back leaves it as it was)
+  if architecture(model) in _NO_POOLER:  # as transformers saves them (loading back leaves it as it was)
     tensors = {k: v for k, v in tensors.items() if not k.startswith("bert.pooler.")}
   config = getattr(model, "encoder", model).config
   files = {}
@@ -151,7 +146,7 @@ def write_hf_directory(model, entries, directory, vocab_file=None, do_lower_case
   _write(directory, "model.safetensors", lambda path: save_file(tensors, path, metadata={"format": "pt"}))
   for name, text in files.items():
     _write(directory, name, lambda path, text=text: _write_text(path, text))
-  logging.info("Wrote %d tensors (%s) to %s", len(tensors), architecture(model, tensors), directory)
+  logging.info("Wrote %d tensors (%s) to %s", len(tensors), architecture(model), directory)
   return directory
 
 

@@ -163,8 +163,9 @@ def save_keras_hub_preset(model, directory, vocab_file, do_lower_case, max_seq_l
   directory = os.path.abspath(directory)
   tmp = directory + ".tmp-%d" % os.getpid()
   shutil.rmtree(tmp, ignore_errors=True)
-  # A BertClassifier; a BertTagger (per-token output_weights, `use_crf`) has no keras-hub task: backbone only.
-  if getattr(model, "output_weights", None) is not None and not hasattr(model, "use_crf"):
+  # A sequence classifier (BertClassifier) becomes keras-hub's BertTextClassifier; other models (a tagger has
+  # no keras-hub task) the backbone only.
+  if getattr(model, "hf_architecture", None) == "BertForSequenceClassification":
     preprocessor = keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=max_seq_length)
     dropout = model.dropout_rate if getattr(model, "dropout_rate", None) is not None else config.hidden_dropout_prob
     task = keras_hub.models.BertTextClassifier(backbone, model.num_labels, preprocessor=preprocessor,

@@ -45,6 +45,10 @@ class DualEncoder(keras.Model):
     self.encoder = modeling.BertModel(encoder) if isinstance(encoder, (modeling.BertConfig, dict)) else encoder
     self.pooling_strategy = pooling_strategy
 
+  def checkpoint_heads(self):
+    """No head: the pooling has no weights, so the encoder's checkpoint names are the whole model's."""
+    return []
+
   def call(self, batch, training=False):
     hidden = self.encoder(batch, training=training)["sequence_output"]
     pooled = pooling.pool(hidden, batch["input_mask"], self.pooling_strategy)

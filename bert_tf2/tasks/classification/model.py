@@ -27,8 +27,11 @@ class BertClassifier(keras.Model):
     dropout_rate: float, default the encoder's hidden_dropout_prob (0.1 in the original).
 
   Attributes `encoder`, `output_weights` [num_labels, D] and `output_bias` [num_labels] carry
-  run_classifier.py's names, so `bert_tf2.checkpoints` loads the original's fine-tuned checkpoints.
+  run_classifier.py's names; the head layer declares them as such (and as transformers'
+  `classifier.*`), so `bert_tf2.checkpoints` loads the original's fine-tuned checkpoints.
   """
+
+  hf_architecture = "BertForSequenceClassification"  # the transformers class save_hf_checkpoint writes
 
   def __init__(self, encoder, num_labels, multi_label=False, dropout_rate=None, **kwargs):
     if isinstance(encoder, (BertConfig, dict)):
@@ -36,7 +39,8 @@ class BertClassifier(keras.Model):
     config = encoder.config
     # === Layers ===
     dropout = keras.layers.Dropout(config.hidden_dropout_prob if dropout_rate is None else dropout_rate)
-    head = OutputLayer(num_labels, config.initializer_range, name="classifier")
+    head = OutputLayer(num_labels, config.initializer_range, google_scope="", hf_module="classifier",
+                       name="classifier")
     # === Functional Model ===
     inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name)
               for name in ("input_ids", "input_mask", "segment_ids")}
@@ -50,6 +54,10 @@ class BertClassifier(keras.Model):
     self.dropout_rate = dropout_rate
     self.output_weights = head.output_weights
     self.output_bias = head.output_bias
+
+  def checkpoint_heads(self):
+    """The layers whose `checkpoint_entries()` name the weights outside the encoder."""
+    return [self.get_layer("classifier")]
 
   def probabilities(self, logits):
     """float32 [B, num_labels]: softmax, or sigmoid for multi-label models."""

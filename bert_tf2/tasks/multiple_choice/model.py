@@ -81,6 +81,10 @@ class BertMultipleChoice(keras.Model):
     self.output_weights = head.output_weights
     self.output_bias = head.output_bias
 
+  def checkpoint_heads(self):
+    """The layers whose `checkpoint_entries()` name the weights outside the encoder."""
+    return [self.get_layer("classifier")]
+
   def get_config(self):
     return {"encoder": self.encoder.config.to_dict(), "dropout_rate": self.dropout_rate, "name": self.name}
 

@@ -26,7 +26,7 @@ hidden size, G = generator hidden size, V = vocab size.
 import keras
 import tensorflow as tf
 
-from bert_tf2 import layers
+from bert_tf2 import checkpoint_names, layers
 from bert_tf2.modeling import BertConfig, BertModel, attention_bias_from_mask
 from bert_tf2.tasks.pretraining.model import MaskedLMHead, masked_lm_loss
 
@@ -109,6 +109,10 @@ class ReplacedTokenHead(layers.BertConfigLayer):
   def compute_output_shape(self, input_shape):
     return tuple(input_shape[:-1])
 
+  def checkpoint_entries(self):
+    """No Google or HF names: the exported `bert_model.ckpt` is the discriminator as a BERT encoder."""
+    return checkpoint_names.ours_only(self)
+
 
 @keras.saving.register_keras_serializable(package="bert_tf2")
 class ElectraPretrainer(keras.Model):
@@ -141,6 +145,10 @@ class ElectraPretrainer(keras.Model):
     # === Layers ===
     self.generator_layers = [layers.TransformerLayer(gen, name="generator_layer_%d" % i)
                              for i in range(gen.num_hidden_layers)]
+    for layer in self.generator_layers:
+      # Keras 3 lists are no tf.train.Checkpoint dependency: without this, training checkpoints
+      # would lack the generator's layers and a resumed run would restart them from scratch.
+      self._track_trackable(layer, name=layer.name)
     projected = gen.hidden_size != config.hidden_size
     self.generator_projection = (keras.layers.Dense(gen.hidden_size, kernel_initializer=layers.initializer(gen),
                                                     name="generator_projection") if projected else None)
@@ -149,7 +157,7 @@ class ElectraPretrainer(keras.Model):
                                         if projected else None)
     # The existing masked-LM head, on the shared word table (width D).
     self.generator_lm = MaskedLMHead(config.copy(hidden_act=gen.hidden_act), encoder.embeddings.word_embeddings,
-                                     name="generator_lm")
+                                     google_scope=None, hf_module=None, name="generator_lm")
     self.discriminator_head = ReplacedTokenHead(config, name="discriminator_head")
     self.to_float32 = keras.layers.Activation("linear", dtype="float32", name="to_float32")
     # === Config ===
@@ -171,6 +179,13 @@ class ElectraPretrainer(keras.Model):
              "discriminator_head": self.discriminator_head}
     items.update({layer.name: layer for layer in self.generator_layers})
     return items
+
+  def checkpoint_heads(self):
+    """Everything beside the discriminator: in our training checkpoints only (no Google or HF names),
+    so `save_google_checkpoint` / `save_hf_checkpoint` write the discriminator as a plain BERT."""
+    generator = checkpoint_names.OursOnly(*self.generator_layers, self.generator_projection,
+                                          self.generator_output_projection)
+    return [generator, self.generator_lm, self.discriminator_head]
 
   def generator_logits(self, inputs, training=False):
     """Generator masked-LM logits, float32 [B, P, V], at `masked_lm_positions` of the masked input."""

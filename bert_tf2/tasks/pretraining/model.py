@@ -7,8 +7,8 @@
     losses = pretraining_losses(outputs, features)   # total_loss, masked_lm_loss, ...
 
 The heads and losses are those of Google's run_pretraining.py (`get_masked_lm_output`,
-`get_next_sentence_output`); the checkpoint names (`cls/predictions/...`, `cls/seq_relationship/...`)
-are mapped in `bert_tf2.checkpoints`. The job behind scripts/run_pretraining.py is
+`get_next_sentence_output`); each head declares its checkpoint names (`cls/predictions/...`,
+`cls/seq_relationship/...`) in `checkpoint_entries`. The job behind scripts/run_pretraining.py is
 `bert_tf2.tasks.pretraining.job.run_pretraining`.
 
 Shape legend: B = batch size, T = sequence length, P = max_predictions_per_seq, D = hidden size,
@@ -18,7 +18,7 @@ V = vocab size.
 import keras
 import tensorflow as tf
 
-from bert_tf2 import layers
+from bert_tf2 import checkpoint_names, layers
 from bert_tf2.modeling import BertConfig, BertModel, apply_layers
 
 MODEL_INPUTS = ("input_ids", "input_mask", "segment_ids", "masked_lm_positions")
@@ -31,11 +31,16 @@ class MaskedLMHead(layers.BertConfigLayer):
   Call: `(sequence_output, masked_lm_positions)`: float [B, T, D] and int32 [B, P], or the
   already gathered rows float [B, P, D] -> logits [B, P, V]. The output weights are the encoder's word-embedding table (tied), plus
   `output_bias` [V].
+
+  Checkpoint names under Google scope `google_scope` and transformers module `hf_module` (None:
+  not in that format); the tied table is the encoder's and not declared again.
   """
 
-  def __init__(self, config, word_embeddings, **kwargs):
+  def __init__(self, config, word_embeddings, google_scope="cls/predictions", hf_module="cls.predictions", **kwargs):
     super().__init__(config, **kwargs)
     self.word_embeddings = word_embeddings  # keras.layers.Embedding, shared with the encoder
+    self.google_scope = google_scope
+    self.hf_module = hf_module
     # === Layers ===
     self.dense = keras.layers.Dense(config.hidden_size, activation=layers.get_activation(config.hidden_act),
                                     kernel_initializer=layers.initializer(config), name="dense")
@@ -49,9 +54,19 @@ class MaskedLMHead(layers.BertConfigLayer):
                                        initializer="zeros")
     self.built = True
 
+  def checkpoint_entries(self):
+    g, h = self.google_scope, self.hf_module
+    return (checkpoint_names.dense(checkpoint_names.google_name(g, "transform/dense"),
+                                   checkpoint_names.hf_name(h, "transform.dense"), self.dense)
+            + checkpoint_names.layer_norm(checkpoint_names.google_name(g, "transform/LayerNorm"),
+                                          checkpoint_names.hf_name(h, "transform.LayerNorm"), self.layer_norm)
+            + checkpoint_names.weight(checkpoint_names.google_name(g, "output_bias"),
+                                      checkpoint_names.hf_name(h, "bias"), self.output_bias))
+
   def get_config(self):
     # Alone, the head rebuilds with its own copy of the table; BertPretrainer.from_config ties it again.
-    return {**super().get_config(), "word_embeddings": keras.layers.serialize(self.word_embeddings)}
+    return {**super().get_config(), "word_embeddings": keras.layers.serialize(self.word_embeddings),
+            "google_scope": self.google_scope, "hf_module": self.hf_module}
 
   @classmethod
   def from_config(cls, config):
@@ -83,7 +98,13 @@ class NextSentenceHead(layers.BertConfigLayer):
   """`cls/seq_relationship`: pooled_output float [B, D] -> logits [B, 2] (1 = random next sentence).
 
   `output_weights` is [2, D] as in Google's checkpoints (logits = x @ output_weights^T + bias).
+  Both Google and HF store it so ([2, D], the original's matmul(transpose_b)), hence untransposed.
   """
+
+  def __init__(self, config, google_scope="cls/seq_relationship", hf_module="cls.seq_relationship", **kwargs):
+    super().__init__(config, **kwargs)
+    self.google_scope = google_scope
+    self.hf_module = hf_module
 
   def build(self, input_shape):
     self.output_weights = self.add_weight(
@@ -97,6 +118,16 @@ class NextSentenceHead(layers.BertConfigLayer):
 
   def compute_output_shape(self, input_shape):
     return tuple(input_shape[:-1]) + (2,)
+
+  def checkpoint_entries(self):
+    g, h = self.google_scope, self.hf_module
+    return (checkpoint_names.weight(checkpoint_names.google_name(g, "output_weights"),
+                                    checkpoint_names.hf_name(h, "weight"), self.output_weights)
+            + checkpoint_names.weight(checkpoint_names.google_name(g, "output_bias"),
+                                      checkpoint_names.hf_name(h, "bias"), self.output_bias))
+
+  def get_config(self):
+    return {**super().get_config(), "google_scope": self.google_scope, "hf_module": self.hf_module}
 
 
 @keras.saving.register_keras_serializable(package="bert_tf2")
@@ -116,6 +147,8 @@ class BertPretrainer(keras.Model):
   so the last layer is computed at those rows alone (`apply_layers(..., last_layer_positions)`;
   keys and values still from every position), with the same numbers as the full layer there.
   """
+
+  hf_architecture = "BertForPreTraining"  # the transformers class save_hf_checkpoint writes
 
   def __init__(self, encoder, **kwargs):
     if isinstance(encoder, (BertConfig, dict)):
@@ -150,6 +183,10 @@ class BertPretrainer(keras.Model):
     self.next_sentence = next_sentence
     # A bound method, not the model: Keras and tf.train.Checkpoint track the weights once.
     self.pretraining_logits = view.__call__
+
+  def checkpoint_heads(self):
+    """The layers whose `checkpoint_entries()` name the weights outside the encoder."""
+    return [self.masked_lm, self.next_sentence]
 
   @property
   def checkpoint_items(self):

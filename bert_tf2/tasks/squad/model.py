@@ -7,7 +7,7 @@
 
 sequence_output [B, T, H] -> one dense layer with 2 outputs -> start and end logits per token, as
 the original's `create_model`; no masking of padding, as there. The head's variables are
-`squad.output_weights` [2, H] and `squad.output_bias` [2], which `bert_tf2.checkpoints` maps to the
+`squad.output_weights` [2, H] and `squad.output_bias` [2], which `SpanHead` names as the
 original's `cls/squad/output_weights` / `output_bias` (and Hugging Face's `qa_outputs.*`), so
 fine-tuned checkpoints of either load. Examples become features in `bert_tf2.tasks.squad.data`; the job
 behind scripts/run_squad.py is `bert_tf2.tasks.squad.task.run_squad`.
@@ -25,10 +25,11 @@ INPUT_NAMES = ("input_ids", "input_mask", "segment_ids")
 @keras.saving.register_keras_serializable(package="bert_tf2")
 class SpanHead(OutputLayer):
   """[B, T, H] -> float32 start and end logits [B, T]: an `OutputLayer` with the original's [2, H]
-  kernel (row 0 scores starts, row 1 ends)."""
+  kernel (row 0 scores starts, row 1 ends), named as run_squad.py's `cls/squad/output_weights` and
+  transformers' `qa_outputs.weight` (not transposed: both are [2, H])."""
 
-  def __init__(self, initializer_range=0.02, **kwargs):
-    super().__init__(2, initializer_range, **kwargs)
+  def __init__(self, initializer_range=0.02, google_scope="cls/squad", hf_module="qa_outputs", **kwargs):
+    super().__init__(2, initializer_range, google_scope=google_scope, hf_module=hf_module, **kwargs)
 
   def call(self, x):
     logits = tf.cast(super().call(x), tf.float32)  # (B, T, 2)
@@ -53,6 +54,8 @@ class BertQuestionAnswerer(keras.Model):
   The original applies no dropout to the sequence output before the span layer; neither do we.
   """
 
+  hf_architecture = "BertForQuestionAnswering"  # the transformers class save_hf_checkpoint writes
+
   def __init__(self, encoder, **kwargs):
     if isinstance(encoder, (BertConfig, dict)):
       encoder = BertModel(encoder)
@@ -65,6 +68,10 @@ class BertQuestionAnswerer(keras.Model):
     # === Config ===
     self.encoder = encoder
     self.squad = head
+
+  def checkpoint_heads(self):
+    """The layers whose `checkpoint_entries()` name the weights outside the encoder."""
+    return [self.squad]
 
   @staticmethod
   def span_loss(start_positions, end_positions, outputs):

@@ -16,6 +16,8 @@ TF home of a CRF) is unmaintained, hence this file. Shapes: B batch, T time, K t
 import keras
 import tensorflow as tf
 
+from bert_tf2 import checkpoint_names
+
 
 def _time_major(emissions):
   return tf.transpose(emissions, [1, 0, 2])  # (T, B, K)
@@ -94,12 +96,16 @@ class CRF(keras.layers.Layer):
   forward pass and be built and saved with it; `log_likelihood` and `decode` do the work.
   The scores used are `lr_multiplier` times the variables: an optimizer step on them then moves the
   scores `lr_multiplier` times as far (Adam's steps do not depend on the gradient's scale).
+  Checkpoint names: `<google_scope>/transitions` etc. and `<hf_module>.transitions` etc. (None: none
+  in that format); transformers has no CRF, so the HF names are for our own directories.
   """
 
-  def __init__(self, num_tags, lr_multiplier=1.0, **kwargs):
+  def __init__(self, num_tags, lr_multiplier=1.0, google_scope="crf", hf_module="crf", **kwargs):
     super().__init__(**kwargs)
     self.num_tags = num_tags
     self.lr_multiplier = lr_multiplier
+    self.google_scope = google_scope
+    self.hf_module = hf_module
 
   def build(self, input_shape=None):
     init = keras.initializers.Zeros()
@@ -109,6 +115,11 @@ class CRF(keras.layers.Layer):
 
   def call(self, emissions):
     return emissions
+
+  def checkpoint_entries(self):
+    return [entry for name in ("transitions", "start_transitions", "end_transitions")
+            for entry in checkpoint_names.weight(checkpoint_names.google_name(self.google_scope, name),
+                                                 checkpoint_names.hf_name(self.hf_module, name), getattr(self, name))]
 
   def _params(self):
     scale = self.lr_multiplier
@@ -127,4 +138,5 @@ class CRF(keras.layers.Layer):
     return viterbi_decode(tf.cast(emissions, tf.float32), tf.cast(lengths, tf.int32), *self._params())[0]
 
   def get_config(self):
-    return dict(super().get_config(), num_tags=self.num_tags, lr_multiplier=self.lr_multiplier)
+    return dict(super().get_config(), num_tags=self.num_tags, lr_multiplier=self.lr_multiplier,
+                google_scope=self.google_scope, hf_module=self.hf_module)

@@ -59,7 +59,12 @@ class BertTagger(keras.Model):
     crf_lr_multiplier: float, the CRF scores are this times their variables, so that their
       effective learning rate (with Adam, scale-free) is this many times the encoder's: with
       BERT's 5e-5 the transitions would barely move in a few thousand steps.
+
+  Checkpoint names: the dense layer's are the classifier's (`output_weights`, transformers'
+  `classifier.weight`), the CRF's `crf/transitions` etc.
   """
+
+  hf_architecture = "BertForTokenClassification"  # the transformers class save_hf_checkpoint writes
 
   def __init__(self, encoder, num_labels, use_crf=False, dropout_rate=None, crf_lr_multiplier=100.0, **kwargs):
     if isinstance(encoder, (BertConfig, dict)):
@@ -67,8 +72,9 @@ class BertTagger(keras.Model):
     config = encoder.config
     # === Layers ===
     dropout = keras.layers.Dropout(config.hidden_dropout_prob if dropout_rate is None else dropout_rate)
-    dense = OutputLayer(num_labels, config.initializer_range, name="output")
-    crf = CRF(num_labels, lr_multiplier=crf_lr_multiplier, name="crf") if use_crf else None
+    dense = OutputLayer(num_labels, config.initializer_range, google_scope="", hf_module="classifier", name="output")
+    crf = (CRF(num_labels, lr_multiplier=crf_lr_multiplier, google_scope="crf", hf_module="crf", name="crf")
+           if use_crf else None)
     # === Functional Model ===
     inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name) for name in INPUT_NAMES}
     logits = dense(dropout(encoder(inputs)["sequence_output"]))
@@ -85,6 +91,18 @@ class BertTagger(keras.Model):
     self.use_crf = use_crf
     self.dropout_rate = dropout_rate
     self.crf_lr_multiplier = crf_lr_multiplier
+
+  def checkpoint_heads(self):
+    """The layers whose `checkpoint_entries()` name the weights outside the encoder."""
+    return [self.get_layer("output")] + ([self.crf] if self.use_crf else [])
+
+  @property
+  def hf_export_error(self):
+    """Why transformers cannot hold this model (save_hf_checkpoint refuses it), or None."""
+    if self.use_crf:
+      return ("transformers' BertForTokenClassification has no CRF: this tagger's transition scores "
+              "would be lost; export a softmax tagger, or the encoder alone")
+    return None
 
   def tagging_loss(self, logits, label_ids, label_mask):
     """Mean loss per tagged position: cross-entropy, or the CRF's negative log-likelihood summed

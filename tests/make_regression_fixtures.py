@@ -1,4 +1,4 @@
-"""Writes tests/data/regression/hf_regressor/: a tiny regression model exported by `regression.task.save_hf`.
+"""Writes tests/data/regression/hf_regressor/: a tiny regression model exported by `checkpoints.save_hf_checkpoint`.
 
 Run once in the project's .venv, then tests/make_regression_reference.py in the torch venv:
 
@@ -25,7 +25,7 @@ sys.path.insert(0, ROOT)
 from bert_tf2 import tokenization  # noqa: E402
 from bert_tf2.modeling import BertConfig  # noqa: E402
 from bert_tf2.tasks.classification.model import BertClassifier  # noqa: E402
-from bert_tf2.tasks.regression.task import save_hf  # noqa: E402
+from bert_tf2.checkpoints import save_hf_checkpoint  # noqa: E402
 
 OUT = os.path.join(ROOT, "tests", "data", "regression")
 PAIRS = [["A man is playing a guitar.", "A man plays the guitar."],
@@ -56,7 +56,7 @@ def main():
     vocab = os.path.join(work, "vocab.txt")
     with open(vocab, "w", encoding="utf-8") as f:
       f.writelines(t + "\n" for t in tokens)
-    save_hf(model, directory, vocab_file=vocab, do_lower_case=True)
+    save_hf_checkpoint(model, directory, vocab_file=vocab, do_lower_case=True)
   with open(os.path.join(OUT, "pairs.json"), "w", encoding="utf-8") as f:
     json.dump({"pairs": PAIRS, "scores": SCORES}, f, indent=1)
   print("wrote", directory)

@@ -19,7 +19,7 @@ from bert_tf2.tasks.classification import processors
 from bert_tf2.tasks.classification.model import BertClassifier
 from bert_tf2.tasks.regression import metrics
 from bert_tf2.tasks.regression.processors import ScorePairsProcessor, StsbProcessor
-from bert_tf2.tasks.regression.task import RegressionTask, predict_scores, save_hf
+from bert_tf2.tasks.regression.task import RegressionTask, predict_scores
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(ROOT, "tests", "data", "regression")
@@ -181,7 +181,7 @@ def test_script_trains_evaluates_predicts_and_exports_stsb(tmp_path, model_files
   np.testing.assert_allclose(reloaded["score"].numpy(), ours, atol=TOLERANCE, rtol=0)
 
   # Its weights out to Hugging Face and back.
-  hf = save_hf(model, str(tmp_path / "hf"), vocab_file=vocab_file, do_lower_case=True)
+  hf = checkpoints.save_hf_checkpoint(model, str(tmp_path / "hf"), vocab_file=vocab_file, do_lower_case=True)
   config = json.loads((tmp_path / "hf" / "config.json").read_text())
   assert config["problem_type"] == "regression" and len(config["id2label"]) == 1
   assert config["architectures"] == ["BertForSequenceClassification"]

@@ -89,6 +89,7 @@ def test_restoring_a_checkpoint_without_the_head_fails_naming_it(family, head, d
     _run(data[family](), bert_base_dir, tmp_path / "out", do_train=False, do_predict=True,
          init_checkpoint=os.path.join(bert_base_dir, "bert_model.ckpt"))
   _one_line(excinfo, "bert_model.ckpt: has no weights for", head, "fine-tune it with do_train first")
+  assert not (tmp_path / "out").exists()
 
 
 def test_export_from_a_directory_of_no_family_is_one_line(tmp_path):

@@ -48,6 +48,33 @@ class TextInputs(tf.Module):
     return packed
 
 
+class TextModule(tf.Module):
+  """A task model served on raw text: `serving_default(text_a[, text_b])` and `serve_ids(ids)`, both
+  returning `self.outputs(inputs)`, which a family's export defines (probabilities, a score, ...)."""
+
+  def __init__(self, model, vocab_file, do_lower_case, max_seq_length, is_pair):
+    super().__init__()
+    self.model = model
+    self.text = TextInputs(vocab_file, do_lower_case, max_seq_length)
+    self.is_pair = is_pair
+
+  def outputs(self, inputs):
+    raise NotImplementedError
+
+  def signatures(self):
+    text = tf.TensorSpec([None], tf.string, name="text_a")
+    if self.is_pair:
+      serve_text = tf.function(lambda text_a, text_b: self.outputs(self.text.pack(text_a, text_b)),
+                               input_signature=[text, tf.TensorSpec([None], tf.string, name="text_b")])
+    else:
+      serve_text = tf.function(lambda text_a: self.outputs(self.text.pack(text_a)), input_signature=[text])
+    self.serve_text = serve_text
+    ids = tf.function(lambda input_ids, input_mask, segment_ids: self.outputs(
+        {"input_ids": input_ids, "input_mask": input_mask, "segment_ids": segment_ids}),
+        input_signature=list(IDS_SIGNATURE.values()))
+    return {"serving_default": serve_text.get_concrete_function(), "serve_ids": ids.get_concrete_function()}
+
+
 class EncoderModule(tf.Module):
   """The one encoder SavedModel of bert_tf2: a bare `BertModel`, its tokenizer and its pooling settings.
 

@@ -80,9 +80,9 @@ def hf_config(model, tensors, label_list=None, pad_token_id=0):
       raise ValueError("label_list has %d labels but the classifier has %d outputs" % (len(labels), num_labels))
     d.update(id2label={str(i): label for i, label in enumerate(labels)},
              label2id={label: i for i, label in enumerate(labels)})
-    if name == "BertForSequenceClassification":
-      d["problem_type"] = ("multi_label_classification" if getattr(model, "multi_label", False)
-                           else "single_label_classification")
+    if name == "BertForSequenceClassification":  # one output is a regression, as transformers reads it
+      d["problem_type"] = ("regression" if num_labels == 1 else "multi_label_classification"
+                           if getattr(model, "multi_label", False) else "single_label_classification")
     if getattr(model, "dropout_rate", None) is not None:
       d["classifier_dropout"] = model.dropout_rate
   return d

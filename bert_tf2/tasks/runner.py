@@ -63,7 +63,6 @@ def run(task, output_dir, vocab_file, bert_config_file, init_checkpoint=None, do
   saved = None if do_train else saved_settings(task, output_dir, init_checkpoint)
   settings = dict(task.settings(saved), max_seq_length=max_seq_length, do_lower_case=do_lower_case)
   train_inputs = task.train_inputs(settings, tokenizer) if do_train else None
-  os.makedirs(output_dir, exist_ok=True)
   with strategy.scope():
     model = task.build_model(config, settings)
   results = {}
@@ -76,6 +75,7 @@ def run(task, output_dir, vocab_file, bert_config_file, init_checkpoint=None, do
     _write_model_files(output_dir, vocab_file, config, task.settings_file, settings)
   else:
     global_step = restore(model, output_dir, init_checkpoint, task)
+    os.makedirs(output_dir, exist_ok=True)  # after the restore: a run without weights leaves nothing
   results["global_step"] = global_step
   chief = training.is_chief(strategy)
   if do_eval:

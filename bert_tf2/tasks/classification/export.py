@@ -18,23 +18,20 @@ Signatures (`saved_model_cli show --dir export/ --all` lists them):
 
 import tensorflow as tf
 
-from bert_tf2.core.export import IDS_SIGNATURE, TextInputs, save_module
+from bert_tf2.core.export import TextModule, save_module
 
 
-class ClassifierModule(tf.Module):
+class ClassifierModule(TextModule):
   """The exported object of a `BertClassifier`; see the module docstring for its signatures."""
 
   def __init__(self, model, vocab_file, do_lower_case, max_seq_length, label_list, is_pair,
                threshold=0.5):
-    super().__init__()
-    self.model = model
-    self.text = TextInputs(vocab_file, do_lower_case, max_seq_length)
+    super().__init__(model, vocab_file, do_lower_case, max_seq_length, is_pair)
     self.label_strings = tf.constant([str(label) for label in label_list])
     self.multi_label = bool(getattr(model, "multi_label", False))
     self.threshold = threshold
-    self.is_pair = is_pair
 
-  def _outputs(self, inputs):
+  def outputs(self, inputs):
     logits = tf.cast(self.model(inputs, training=False), tf.float32)
     if self.multi_label:
       probabilities = tf.sigmoid(logits)
@@ -45,19 +42,6 @@ class ClassifierModule(tf.Module):
       probabilities = tf.nn.softmax(logits, axis=-1)
       labels = tf.gather(self.label_strings, tf.argmax(probabilities, axis=-1))
     return {"probabilities": probabilities, "labels": labels}
-
-  def signatures(self):
-    text = tf.TensorSpec([None], tf.string, name="text_a")
-    if self.is_pair:
-      serve_text = tf.function(lambda text_a, text_b: self._outputs(self.text.pack(text_a, text_b)),
-                               input_signature=[text, tf.TensorSpec([None], tf.string, name="text_b")])
-    else:
-      serve_text = tf.function(lambda text_a: self._outputs(self.text.pack(text_a)), input_signature=[text])
-    self.serve_text = serve_text
-    ids = tf.function(lambda input_ids, input_mask, segment_ids: self._outputs(
-        {"input_ids": input_ids, "input_mask": input_mask, "segment_ids": segment_ids}),
-        input_signature=list(IDS_SIGNATURE.values()))
-    return {"serving_default": serve_text.get_concrete_function(), "serve_ids": ids.get_concrete_function()}
 
 
 def export_classifier(model, export_dir, vocab_file, do_lower_case, max_seq_length, label_list,

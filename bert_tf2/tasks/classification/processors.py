@@ -62,7 +62,8 @@ class DataProcessor:
     return rows
 
 
-def _column(rows_path, row, index, line):
+def cell(rows_path, row, index, line):
+  """Cell `index` of a row read from line `line` of `rows_path`; ValueError naming both when it is missing."""
   if index >= len(row):
     raise ValueError("%s:%d: expected at least %d columns, found %d"
                      % (rows_path, line, index + 1, len(row)))
@@ -77,9 +78,9 @@ def _examples(path, set_type, rows, a, b=None, label=None, skip_header=True, fix
       continue
     line = i + 1
     examples.append(InputExample(
-        guid="%s-%d" % (set_type, i), text_a=_column(path, row, a, line),
-        text_b=None if b is None else _column(path, row, b, line),
-        label=fixed_label if label is None else _column(path, row, label, line),
+        guid="%s-%d" % (set_type, i), text_a=cell(path, row, a, line),
+        text_b=None if b is None else cell(path, row, b, line),
+        label=fixed_label if label is None else cell(path, row, label, line),
         source="%s:%d" % (path, line)))
   return examples
 

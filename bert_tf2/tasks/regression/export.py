@@ -15,33 +15,17 @@ Signatures:
 
 import tensorflow as tf
 
-from bert_tf2.core.export import IDS_SIGNATURE, TextInputs, save_module
+from bert_tf2.core.export import TextModule, save_module
 
 
-class RegressorModule(tf.Module):
+class RegressorModule(TextModule):
   """The exported object of a one-output model; see the module docstring for its signatures."""
 
   def __init__(self, model, vocab_file, do_lower_case, max_seq_length, is_pair=True):
-    super().__init__()
-    self.model = model
-    self.text = TextInputs(vocab_file, do_lower_case, max_seq_length)
-    self.is_pair = is_pair
+    super().__init__(model, vocab_file, do_lower_case, max_seq_length, is_pair)
 
-  def _outputs(self, inputs):
+  def outputs(self, inputs):
     return {"score": tf.cast(self.model(inputs, training=False), tf.float32)[:, 0]}
-
-  def signatures(self):
-    text = tf.TensorSpec([None], tf.string, name="text_a")
-    if self.is_pair:
-      serve_text = tf.function(lambda text_a, text_b: self._outputs(self.text.pack(text_a, text_b)),
-                               input_signature=[text, tf.TensorSpec([None], tf.string, name="text_b")])
-    else:
-      serve_text = tf.function(lambda text_a: self._outputs(self.text.pack(text_a)), input_signature=[text])
-    self.serve_text = serve_text
-    ids = tf.function(lambda input_ids, input_mask, segment_ids: self._outputs(
-        {"input_ids": input_ids, "input_mask": input_mask, "segment_ids": segment_ids}),
-        input_signature=list(IDS_SIGNATURE.values()))
-    return {"serving_default": serve_text.get_concrete_function(), "serve_ids": ids.get_concrete_function()}
 
 
 def export_regressor(model, export_dir, vocab_file, do_lower_case, max_seq_length, is_pair=True):

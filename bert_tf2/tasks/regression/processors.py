@@ -15,7 +15,7 @@ import math
 import os
 
 from bert_tf2.core.features import InputExample
-from bert_tf2.tasks.classification.processors import DataProcessor, register_processor
+from bert_tf2.tasks.classification.processors import DataProcessor, cell, register_processor
 from bert_tf2.tokenization import convert_to_unicode
 
 
@@ -30,12 +30,6 @@ def parse_score(cell, path, line):
   return score
 
 
-def _cell(path, row, index, line):
-  if index >= len(row):
-    raise ValueError("%s:%d: expected at least %d columns, found %d" % (path, line, index + 1, len(row)))
-  return convert_to_unicode(row[index])
-
-
 def _pair_examples(path, set_type, rows, a, b, score, first=0, guid_column=None):
   """InputExamples of rows[first:] with text_a, text_b, score (None: unlabeled) at column indexes."""
   examples = []
@@ -43,10 +37,10 @@ def _pair_examples(path, set_type, rows, a, b, score, first=0, guid_column=None)
     if i < first or not row:
       continue
     line = i + 1
-    label = None if score is None else parse_score(_cell(path, row, score, line).strip(), path, line)
-    guid = _cell(path, row, guid_column, line) if guid_column is not None else str(i)
-    examples.append(InputExample(guid="%s-%s" % (set_type, guid), text_a=_cell(path, row, a, line),
-                                 text_b=_cell(path, row, b, line), label=label, source="%s:%d" % (path, line)))
+    label = None if score is None else parse_score(cell(path, row, score, line).strip(), path, line)
+    guid = cell(path, row, guid_column, line) if guid_column is not None else str(i)
+    examples.append(InputExample(guid="%s-%s" % (set_type, guid), text_a=cell(path, row, a, line),
+                                 text_b=cell(path, row, b, line), label=label, source="%s:%d" % (path, line)))
   if not examples:
     raise ValueError("%s: no examples (only a header?)" % path)
   return examples

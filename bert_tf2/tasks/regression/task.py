@@ -7,21 +7,20 @@
 The model is `BertClassifier(config, 1)`: pooled output -> dropout -> dense(1), float32, with the
 classifier's checkpoint names (Google `output_weights` / `output_bias`, Hugging Face
 `classifier.weight` / `classifier.bias`), so transformers' `BertForSequenceClassification` with
-`num_labels=1, problem_type="regression"` loads and exports (`save_hf`). The loss is transformers':
-the mean squared error of logits[:, 0] against the score.
+`num_labels=1, problem_type="regression"` loads, and `checkpoints.save_hf_checkpoint` writes (a
+one-output classifier is a regression, as transformers reads num_labels=1). The loss is
+transformers': the mean squared error of logits[:, 0] against the score.
 
 Outputs in `output_dir` besides the runner's: `eval_results.txt` (eval_pearson, eval_spearman,
 eval_mse, eval_loss = the MSE, eval_truncated), `test_results.tsv` (one predicted score a line)
 and `regression_config.json` (pairing: what export needs).
 """
 
-import json
 import os
 
 import numpy as np
 import tensorflow as tf
 
-from bert_tf2 import checkpoints
 from bert_tf2.core import features
 from bert_tf2.tasks import base, runner
 from bert_tf2.tasks.classification.model import INPUT_NAMES, BertClassifier
@@ -105,20 +104,3 @@ def predict_scores(model, inputs, batch_size):
   forward = tf.function(lambda x: model(x, training=False)[:, 0])
   return runner.predict_batches(forward, inputs, batch_size).astype(np.float32)
 
-
-def save_hf(model, directory, vocab_file=None, do_lower_case=None):
-  """Writes a regression `BertClassifier(config, 1)` as a transformers directory:
-  `BertForSequenceClassification` with num_labels=1 and problem_type "regression" (config.json).
-
-  `checkpoints.save_hf_checkpoint` writes the weights and tokenizer files; its config.json says
-  single_label_classification for any BertClassifier, so the regression fields are set here.
-  """
-  if model.output_weights.shape[0] != 1:
-    raise ValueError("save_hf: a regression model has 1 output, this one has %d" % model.output_weights.shape[0])
-  checkpoints.save_hf_checkpoint(model, directory, vocab_file=vocab_file, do_lower_case=do_lower_case)
-  path = os.path.join(directory, "config.json")
-  with open(path, encoding="utf-8") as f:
-    config = json.load(f)
-  config.update(problem_type="regression", id2label={"0": "LABEL_0"}, label2id={"LABEL_0": 0})
-  runner.write_atomic(path, json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
-  return directory

@@ -379,3 +379,14 @@ def test_file_based_multi_label_records_round_trip(vocab_file, tmp_path):
   (batch,) = list(run_classifier.file_based_dataset(path, 6, batch_size=2, is_training=False, num_labels=3))
   np.testing.assert_array_equal(batch["label_ids"].numpy(), [[1, 0, 1], [0, 1, 0]])
   assert batch["label_ids"].dtype == tf.float32
+
+
+def test_public_module_names_survive_the_layout():
+  """The names users import from the original modules and from bert_tf2's own front doors."""
+  from bert_tf2 import squad  # pylint: disable=g-import-not-at-top
+  from bert_tf2.serving import BertClient  # pylint: disable=g-import-not-at-top
+  from bert_tf2.serving.client import BertClient as client_class  # pylint: disable=g-import-not-at-top
+  assert BertClient is client_class
+  for name in ("read_squad_examples", "convert_examples_to_features", "write_predictions", "RawResult",
+               "_check_is_max_context", "_improve_answer_span", "get_final_text", "FeatureWriter"):
+    assert hasattr(squad, name), name

@@ -1,6 +1,6 @@
 """`BertClient`: bert-as-service's client, over HTTP to `bert-tf2-serving-start`.
 
-    from bert_tf2.serving.server import BertClient        # or, as bert-as-service users write it:
+    from bert_tf2.serving import BertClient        # or, as bert-as-service users write it:
     from bert_serving.client import BertClient     # (a shim package shipped with bert_tf2)
 
     with BertClient(ip="localhost", port=5555, port_out=5556, timeout=10000) as bc:

@@ -27,6 +27,7 @@ def smoke(tmp_path_factory):
     return status, json.load(f)
 
 
+@pytest.mark.slow  # the whole --smoke run of the benchmark script (~40 s); its pieces are tested below
 def test_smoke_runs_every_section_and_precision(smoke):
   status, report = smoke
   assert status == 0
@@ -40,6 +41,7 @@ def test_smoke_runs_every_section_and_precision(smoke):
     assert row["batch"] == (8 if row["section"] == "embed" else 4)
 
 
+@pytest.mark.slow  # the whole --smoke run of the benchmark script (~40 s); its pieces are tested below
 def test_smoke_embeddings_of_bfloat16_stay_close_to_float32(smoke):
   _, report = smoke
   rows = {r["precision"]: r for r in report["rows"] if r["section"] == "embed"}
@@ -47,6 +49,7 @@ def test_smoke_embeddings_of_bfloat16_stay_close_to_float32(smoke):
   assert 0.99 < rows["mixed_bfloat16"]["min_cosine"] <= 1.0 + 1e-6
 
 
+@pytest.mark.slow  # the whole --smoke run of the benchmark script (~40 s); its pieces are tested below
 def test_smoke_loss_curves_start_together_and_are_judged(smoke):
   _, report = smoke
   curves = report["curves"]

@@ -44,6 +44,7 @@ def _run(model_files, output_dir, processor, data_dir, **kwargs):
                                    log_steps=1, **kwargs)
 
 
+@pytest.mark.slow  # the default suite runs the script through Google's MRPC chain and --task_name=sts-b
 def test_script_trains_evaluates_predicts_and_exports(tmp_path, model_files):
   vocab_file, config_file = model_files
   out = tmp_path / "out"

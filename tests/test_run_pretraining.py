@@ -202,6 +202,7 @@ def script_setup(tmp_path):
   return records, config_file, env
 
 
+@pytest.mark.slow  # ~20 s; exact resume is pinned in the default run by test_resume_continues_exactly_where_...
 def test_sigkilled_run_resumes_from_last_checkpoint_and_finishes(tmp_path, script_setup):
   records, config_file, env = script_setup
   out = str(tmp_path / "out")

@@ -8,11 +8,17 @@ import pytest
 
 from bert_tf2.tasks import registry, runner
 from bert_tf2.tasks.classification import processors
+from bert_tf2 import checkpoints
+from bert_tf2.modeling import BertConfig, BertModel
 from bert_tf2.tasks.classification.task import ClassificationTask
+from bert_tf2.tasks.multiple_choice.task import MultipleChoiceTask
+from bert_tf2.tasks.regression.task import RegressionTask
 from bert_tf2.tasks.squad.task import SquadTask
 from bert_tf2.tasks.tagging import data as tagging_data
 from bert_tf2.tasks.tagging.task import TaggingTask
-from tests import squad_data
+from tests import multiple_choice_data, squad_data
+
+FAMILIES = ["classifier", "regression", "multiple_choice", "tagger", "squad"]
 
 CONLL = "the B-X\ncat I-X\nsat O\n\na O\ndog B-X\n"
 
@@ -24,7 +30,7 @@ GBK = "\n一个\n".encode("gbk")  # the first byte that is no UTF-8 is on line 2
 def data(tmp_path_factory, glue_dir):
   """{family: task factory(bad)}: each family's tiny files; bad=True: its train file with GBK bytes."""
   root = tmp_path_factory.mktemp("families")
-  for name in ("ner", "ner_bad", "squad", "mrpc_bad"):
+  for name in ("ner", "ner_bad", "squad", "mrpc_bad", "stsb_bad", "swag", "swag_bad"):
     (root / name).mkdir()
   for split in ("train", "dev", "test"):
     (root / "ner" / (split + ".txt")).write_text(CONLL, encoding="utf-8")
@@ -32,8 +38,15 @@ def data(tmp_path_factory, glue_dir):
   (root / "mrpc_bad" / "train.tsv").write_bytes(b"Quality\t#1 ID\t#2 ID\t#1 String\t#2 String" + GBK)
   squad = squad_data.write_files(root / "squad", version_2=False)
   (root / "squad" / "bad.json").write_bytes(b'{"data": []' + GBK)
+  (root / "stsb_bad" / "train.tsv").write_bytes(b"index\tsentence1\tsentence2\tscore" + GBK)
+  multiple_choice_data.write_swag(root / "swag")
+  (root / "swag_bad" / "train.csv").write_bytes(b",video-id,fold-ind,startphrase,sent1,sent2" + GBK)
   mrpc = os.path.join(glue_dir, "MRPC")
+  stsb = os.path.join(os.path.dirname(__file__), "data", "regression", "stsb")
   return {
+      "regression": lambda bad=False: RegressionTask(processors.get_processor("sts-b"),
+                                                     str(root / "stsb_bad") if bad else stsb),
+      "multiple_choice": lambda bad=False: MultipleChoiceTask("swag", str(root / ("swag_bad" if bad else "swag"))),
       "classifier": lambda bad=False: ClassificationTask(processors.get_processor("mrpc"),
                                                          str(root / "mrpc_bad") if bad else mrpc),
       "tagger": lambda bad=False: TaggingTask(tagging_data.get_tagging_processor("conll"),
@@ -58,7 +71,7 @@ def _one_line(excinfo, *fragments):
     assert fragment in message, message
 
 
-@pytest.mark.parametrize("family", ["classifier", "tagger", "squad"])
+@pytest.mark.parametrize("family", FAMILIES)
 def test_every_family_checks_inputs_and_outputs_before_any_work(family, data, bert_base_dir, tmp_path):
   config = json.load(open(os.path.join(bert_base_dir, "bert_config.json"), encoding="utf-8"))
   small = tmp_path / "small_config.json"
@@ -81,7 +94,8 @@ def test_every_family_checks_inputs_and_outputs_before_any_work(family, data, be
   assert not out.exists()
 
 
-@pytest.mark.parametrize("family, head", [("classifier", "output_weights"), ("tagger", "output_weights"),
+@pytest.mark.parametrize("family, head", [("classifier", "output_weights"), ("regression", "output_weights"),
+                                          ("multiple_choice", "output_weights"), ("tagger", "output_weights"),
                                           ("squad", "cls/squad/output_weights")])
 def test_restoring_a_checkpoint_without_the_head_fails_naming_it(family, head, data, bert_base_dir, tmp_path):
   """A pretrained encoder is fine to start training from, never to evaluate, predict or export with."""
@@ -89,6 +103,24 @@ def test_restoring_a_checkpoint_without_the_head_fails_naming_it(family, head, d
     _run(data[family](), bert_base_dir, tmp_path / "out", do_train=False, do_predict=True,
          init_checkpoint=os.path.join(bert_base_dir, "bert_model.ckpt"))
   _one_line(excinfo, "bert_model.ckpt: has no weights for", head, "fine-tune it with do_train first")
+  assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def other_shape_checkpoint(bert_base_dir, tmp_path_factory):
+  """A Google checkpoint of an encoder with another intermediate size than bert_base_dir's config."""
+  config = BertConfig.from_json_file(os.path.join(bert_base_dir, "bert_config.json"))
+  path = str(tmp_path_factory.mktemp("other_shape") / "bert_model.ckpt")
+  return checkpoints.save_google_checkpoint(BertModel(config.copy(intermediate_size=48)), path)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_checkpoint_of_other_shapes_fails_naming_the_variable(family, data, bert_base_dir, other_shape_checkpoint,
+                                                                tmp_path):
+  with pytest.raises(ValueError) as excinfo:
+    _run(data[family](), bert_base_dir, tmp_path / "out", do_train=False, do_predict=True,
+         init_checkpoint=other_shape_checkpoint)
+  _one_line(excinfo, "intermediate/dense/kernel has shape (32, 48) but the model expects (32, 64)")
   assert not (tmp_path / "out").exists()
 
 

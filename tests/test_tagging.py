@@ -135,6 +135,8 @@ print("RESULT" + json.dumps(out))
 """
 
 
+@pytest.mark.slow  # ~20 s; the default run exports a tagger through run_ner.py and loads exports in fresh
+# processes in test_question_answering / test_keras_serialization
 def test_export_serves_raw_text_of_any_length_in_a_fresh_process(models, vocab_file, tmp_path):
   tokenizer = FullTokenizer(vocab_file)
   dirs, expected, request = {}, {}, {}

@@ -128,3 +128,42 @@ def test_export_from_a_directory_of_no_family_is_one_line(tmp_path):
   with pytest.raises(ValueError) as excinfo:
     registry.export_from_dir(str(tmp_path), str(tmp_path / "export"))
   _one_line(excinfo, "not a fine-tuning output_dir", "classifier_config.json", "tagger_config.json")
+
+
+@pytest.mark.slow  # a training subprocess per family (~10 s each); Ctrl-C handling itself is `cli.run`'s, shared
+@pytest.mark.parametrize("script", ["run_classifier", "run_multiple_choice", "run_ner", "run_squad"])
+def test_ctrl_c_while_fine_tuning_is_one_line_and_leaves_nothing(script, bert_base_dir, glue_dir, tmp_path):
+  import signal  # pylint: disable=g-import-not-at-top
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  import time  # pylint: disable=g-import-not-at-top
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  out = tmp_path / "out"
+  flags = ["--vocab_file=%s/vocab.txt" % bert_base_dir, "--bert_config_file=%s/bert_config.json" % bert_base_dir,
+           "--output_dir=%s" % out, "--do_train", "--max_seq_length=32", "--train_batch_size=2",
+           "--num_train_epochs=100000", "--save_checkpoints_steps=1000000", "--log_steps=1"]
+  if script == "run_classifier":
+    flags += ["--task_name=mrpc", "--data_dir=%s" % os.path.join(glue_dir, "MRPC")]
+  elif script == "run_multiple_choice":
+    multiple_choice_data.write_swag(tmp_path)
+    flags += ["--task_name=swag", "--data_dir=%s" % tmp_path]
+  elif script == "run_ner":
+    (tmp_path / "train.txt").write_text(CONLL, encoding="utf-8")
+    flags += ["--task_name=conll", "--data_dir=%s" % tmp_path]
+  else:
+    files = squad_data.write_files(tmp_path, version_2=False)
+    flags += ["--train_file=%s" % files["en"], "--doc_stride=8", "--max_query_length=8"]
+  env = dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="3")
+  proc = subprocess.Popen([sys.executable, os.path.join(root, "scripts", script + ".py")] + flags, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+  deadline = time.time() + 300
+  # Interrupted once the first step's scalars are in TensorBoard's file: training is under way.
+  while proc.poll() is None and time.time() < deadline and not (
+      (out / "train").is_dir() and any(p.stat().st_size > 200 for p in (out / "train").iterdir())):
+    time.sleep(0.05)
+  assert proc.poll() is None, proc.stderr.read()[-2000:]
+  os.killpg(proc.pid, signal.SIGINT)
+  _, stderr = proc.communicate(timeout=120)
+  assert proc.returncode == 130, stderr[-2000:]
+  assert "Traceback" not in stderr and stderr.rstrip().splitlines()[-1] == "%s: interrupted" % script
+  assert not out.exists()  # no checkpoint yet: nothing worth keeping

@@ -8,6 +8,8 @@
 Generic processors need no code: "tsv"/"csv" read `{train,dev,test}.{tsv,csv}` with chosen columns
 (indexes, or header names when `has_header`) and take the label set from the train file;
 "jsonl_multilabel" reads `{"text": ..., "text_b": ..., "label": [...]}` lines.
+Chinese benchmarks as distributed: CLUE's tnews, iflytek, afqmc, ocnli, cmnli, csl, wsc (`clue.py`,
+which also writes CLUE's submission files) and lcqmc, bq, chnsenticorp, thucnews (`chinese_tsv.py`).
 Your own processor: subclass `DataProcessor` in any module and pass `--processor_module=my.module`
 (its processors are registered under their `name`, else the lower-cased class name without
 "Processor"), or declare an entry point in the group "bert_tf2.tasks.classification.processors".
@@ -47,6 +49,13 @@ class DataProcessor:
 
   def get_labels(self):
     raise NotImplementedError()
+
+  def submission(self, examples, labels):
+    """(file name, text) of the benchmark's submission file for `labels`, the predicted label
+    strings of the test `examples` in order; None for a task without one (the default). The
+    classification task writes it into output_dir beside test_results.tsv."""
+    del examples, labels
+    return None
 
   def _read_tsv(self, input_file, quotechar=None, delimiter="\t"):
     """Rows of a delimited UTF-8 file (row i is line i + 1 when quotechar is None).
@@ -418,7 +427,8 @@ def known_tasks():
 
   The registry is filled here, on first use, not when the module is imported.
   """
-  for cls in BUILTIN_PROCESSORS:
+  from bert_tf2.tasks.classification import chinese_tsv, clue  # pylint: disable=g-import-not-at-top  (they import this)
+  for cls in BUILTIN_PROCESSORS + clue.PROCESSORS + chinese_tsv.PROCESSORS:
     _REGISTRY.setdefault(cls.name, cls)  # a processor registered under a built-in name wins
   _load_entry_points()
   return sorted(_REGISTRY)

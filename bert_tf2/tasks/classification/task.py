@@ -5,7 +5,8 @@
 
 Outputs in `output_dir` besides the runner's (checkpoints, TensorBoard, vocab and config copies):
 `eval_results.txt` ("key = value": eval_accuracy, eval_loss, + micro / macro F1 for multi-label),
-`test_results.tsv` (class probabilities per test example, as the original) and
+`test_results.tsv` (class probabilities per test example, as the original), the processor's
+submission file if it has one (`processor.submission`: CLUE's `tnews11_predict.json`, ...) and
 `classifier_config.json` (labels, multi-label, pairing, threshold: what export needs).
 """
 
@@ -81,11 +82,20 @@ class ClassificationTask(base.Task):
                             eval_truncated=truncated))
 
   def predict(self, model, settings, tokenizer, batch_size, output_dir):
-    inputs, _, _ = self._arrays(self.processor.get_test_examples(self.data_dir), settings, tokenizer)
+    examples = self.processor.get_test_examples(self.data_dir)
+    inputs, _, _ = self._arrays(examples, settings, tokenizer)
     probabilities = model.probabilities(predict_logits(model, inputs, batch_size)).numpy()
+    # The benchmark's submission file (CLUE's `tnews11_predict.json`, ...), when the processor has one.
+    submission = None if settings["multi_label"] else self.processor.submission(
+        examples, [settings["labels"][i] for i in np.argmax(probabilities, -1)])
     runner.write_atomic(os.path.join(output_dir, "test_results.tsv"),
                         "".join("\t".join(str(p) for p in row) + "\n" for row in probabilities))
-    return {"num_predictions": len(probabilities)}
+    results = {"num_predictions": len(probabilities)}
+    if submission is not None:
+      name, text = submission
+      runner.write_atomic(os.path.join(output_dir, name), text)
+      results["submission_file"] = os.path.join(output_dir, name)
+    return results
 
   def export(self, model, export_dir, vocab_file, settings):
     return export_classifier(model, export_dir, vocab_file, settings["do_lower_case"], settings["max_seq_length"],

@@ -9,7 +9,7 @@ r"""Fine-tunes BERT for multiple choice (SWAG, C3), with the flags of Google's r
 
 Tasks: swag (train.csv / val.csv / test.csv of SWAG, 4 endings), c3 (train.json / dev.json /
 test.json, or CLUE's d-train.json + m-train.json, d-dev.json + m-dev.json, test1.1.json / test1.0.json;
-2 to --num_choices options, the missing ones masked). Predicting C3 also writes c3_predict.json.
+2 to --num_choices options, the missing ones masked). Predicting C3 also writes CLUE's c311_predict.json.
 """
 
 import os
@@ -24,8 +24,8 @@ from bert_tf2.core import cli  # noqa: E402  (after the path set-up above)
 
 FLAGS = flags.FLAGS
 common_flags.define_fine_tuning_flags(
-    output_dir="Checkpoints, TensorBoard logs, eval_results.txt, test_results.tsv (, c3_predict.json).",
-    do_predict="Predict the test split; writes test_results.tsv (and c3_predict.json for c3).",
+    output_dir="Checkpoints, TensorBoard logs, eval_results.txt, test_results.tsv (, c311_predict.json).",
+    do_predict="Predict the test split; writes test_results.tsv (and CLUE's c311_predict.json for c3).",
     export_dir="Also write a raw-text SavedModel here: context, question, options -> probabilities, label.")
 common_flags.define_distribution_flags()
 flags.adopt_module_key_flags(common_flags)  # --help lists the shared flags too

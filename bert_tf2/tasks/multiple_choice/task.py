@@ -5,8 +5,9 @@
 
 Outputs in `output_dir` besides the runner's (checkpoints, TensorBoard, vocab and config copies):
 `eval_results.txt` (eval_accuracy, eval_loss), `test_results.tsv` (the options' probabilities, one
-test question a row, num_choices columns, 0 for padding options), for C3 `c3_predict.json` (CLUE's
-submission layout: {"id": ..., "label": the chosen option's index} a line) and
+test question a row, num_choices columns, 0 for padding options), for C3 CLUE's submission file
+(`c311_predict.json`, or `c310_predict.json` from CLUE 1.0's test1.0.json: {"id": ..., "label": the
+chosen option's index} a line, in the test file's order) and
 `multiple_choice_config.json` (task_name, num_choices: what eval, predict and export read back).
 """
 
@@ -23,7 +24,8 @@ from bert_tf2.tasks.multiple_choice.model import (INPUT_NAMES, BertMultipleChoic
                                                   probabilities)
 
 SETTINGS_FILE = "multiple_choice_config.json"
-C3_PREDICTIONS = "c3_predict.json"
+C3_PREDICTIONS = "c311_predict.json"  # CLUE 1.1's submission name (test.json, test1.1.json)
+C3_10_PREDICTIONS = "c310_predict.json"  # CLUE 1.0's, for test1.0.json
 
 
 class MultipleChoiceTask(base.Task):
@@ -97,7 +99,9 @@ class MultipleChoiceTask(base.Task):
     runner.write_atomic(os.path.join(output_dir, "test_results.tsv"),
                         "".join("\t".join(str(p) for p in row) + "\n" for row in chosen))
     if self.task_name == "c3":
-      runner.write_atomic(os.path.join(output_dir, C3_PREDICTIONS), "".join(
+      test_file = os.path.basename(data.split_files("c3", self.data_dir, "test")[0])
+      name = C3_10_PREDICTIONS if test_file == "test1.0.json" else C3_PREDICTIONS
+      runner.write_atomic(os.path.join(output_dir, name), "".join(
           json.dumps({"id": e.guid, "label": int(np.argmax(p))}, ensure_ascii=False) + "\n"
           for e, p in zip(examples, chosen)))
     return {"num_predictions": len(chosen)}

@@ -98,7 +98,7 @@ def test_unknown_task_name_is_one_line_listing_known_tasks(tmp_path, model_files
                 "--bert_config_file=" + model_files[1], "--output_dir=%s" % tmp_path, "--do_train")
   assert run.returncode == 1
   error_lines = [line for line in run.stderr.splitlines() if line.startswith("run_classifier:")]
-  assert len(error_lines) == 1 and "known tasks: cola, csv" in error_lines[0]
+  assert len(error_lines) == 1 and "known tasks: afqmc, bq, chnsenticorp, cmnli, cola, csl, csv" in error_lines[0]
   assert "Traceback" not in run.stderr
 
 

@@ -25,7 +25,7 @@ import os
 
 from bert_tf2.core.features import InputExample
 from bert_tf2.tasks.classification.clue import split_path
-from bert_tf2.tasks.classification.processors import _sorted_labels, DataProcessor
+from bert_tf2.tasks.classification.processors import _sorted_labels, DataProcessor, register_processor
 
 # Header names -> the column they hold.
 COLUMN_NAMES = {
@@ -151,3 +151,5 @@ class ThucnewsProcessor(TsvCorpusProcessor):
 
 
 PROCESSORS = (LcqmcProcessor, BqProcessor, ChnSentiCorpProcessor, ThucnewsProcessor)
+for _cls in PROCESSORS:
+  register_processor(_cls, replace=False)  # a processor registered before under the same name stays

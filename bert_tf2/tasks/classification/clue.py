@@ -32,7 +32,7 @@ from absl import logging
 
 from bert_tf2.core import checks
 from bert_tf2.core.features import InputExample
-from bert_tf2.tasks.classification.processors import DataProcessor
+from bert_tf2.tasks.classification.processors import DataProcessor, register_processor
 
 TNEWS_LABEL_DESC = {
     "100": "news_story", "101": "news_culture", "102": "news_entertainment", "103": "news_sports",
@@ -254,3 +254,5 @@ class WscProcessor(ClueProcessor):
 
 PROCESSORS = (TnewsProcessor, IflytekProcessor, AfqmcProcessor, OcnliProcessor, CmnliProcessor, CslProcessor,
               WscProcessor)
+for _cls in PROCESSORS:
+  register_processor(_cls, replace=False)  # a processor registered before under the same name stays

@@ -9,7 +9,8 @@ Generic processors need no code: "tsv"/"csv" read `{train,dev,test}.{tsv,csv}` w
 (indexes, or header names when `has_header`) and take the label set from the train file;
 "jsonl_multilabel" reads `{"text": ..., "text_b": ..., "label": [...]}` lines.
 Chinese benchmarks as distributed: CLUE's tnews, iflytek, afqmc, ocnli, cmnli, csl, wsc (`clue.py`,
-which also writes CLUE's submission files) and lcqmc, bq, chnsenticorp, thucnews (`chinese_tsv.py`).
+which also writes CLUE's submission files) and lcqmc, bq, chnsenticorp, thucnews (`chinese_tsv.py`),
+registered when those modules are imported (as `classification.task` does).
 Your own processor: subclass `DataProcessor` in any module and pass `--processor_module=my.module`
 (its processors are registered under their `name`, else the lower-cased class name without
 "Processor"), or declare an entry point in the group "bert_tf2.tasks.classification.processors".
@@ -391,10 +392,12 @@ class JsonlMultiLabelProcessor(_SplitFileProcessor):
     return example.label or []
 
 
-def register_processor(cls, name=None):
-  """Registers a DataProcessor subclass under `name` (default: its `name` or class name)."""
+def register_processor(cls, name=None, replace=True):
+  """Registers a DataProcessor subclass under `name` (default: its `name` or class name); with
+  replace=False, a processor already registered under that name stays."""
   name = (name or cls.name or cls.__name__.lower().replace("processor", "")).lower()
-  _REGISTRY[name] = cls
+  if replace or name not in _REGISTRY:
+    _REGISTRY[name] = cls
   return cls
 
 
@@ -427,8 +430,7 @@ def known_tasks():
 
   The registry is filled here, on first use, not when the module is imported.
   """
-  from bert_tf2.tasks.classification import chinese_tsv, clue  # pylint: disable=g-import-not-at-top  (they import this)
-  for cls in BUILTIN_PROCESSORS + clue.PROCESSORS + chinese_tsv.PROCESSORS:
+  for cls in BUILTIN_PROCESSORS:
     _REGISTRY.setdefault(cls.name, cls)  # a processor registered under a built-in name wins
   _load_entry_points()
   return sorted(_REGISTRY)

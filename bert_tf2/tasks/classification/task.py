@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from bert_tf2.core import features
 from bert_tf2.tasks import base, runner
+from bert_tf2.tasks.classification import chinese_tsv, clue  # noqa: F401  (register tnews, ..., thucnews)
 from bert_tf2.tasks.classification.export import export_classifier
 from bert_tf2.tasks.classification.model import BertClassifier, f1_scores, loss_fn, metrics_fn
 

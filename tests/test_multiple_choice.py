@@ -134,7 +134,8 @@ def test_script_end_to_end_on_c3_and_the_export_answers_as_the_keras_model(files
   assert "eval_accuracy = 1.0" in (output_dir / "eval_results.txt").read_text()
   rows = (output_dir / "test_results.tsv").read_text().splitlines()
   assert len(rows) == 4 and rows[2].split("\t")[2:] == ["0.0", "0.0"]  # m1-0 has 2 options
-  predictions = [json.loads(line) for line in (output_dir / "c311_predict.json").read_text().splitlines()]
+  # CLUE 1.0's submission name: the fixture's test file is test1.0.json.
+  predictions = [json.loads(line) for line in (output_dir / "c310_predict.json").read_text().splitlines()]
   assert predictions == [{"id": "d1-0", "label": 0}, {"id": "d2-0", "label": 1}, {"id": "m1-0", "label": 0},
                          {"id": "m1-1", "label": 2}]
   # The export, against the restored Keras model in this process.

@@ -8,7 +8,10 @@ r"""Fine-tunes BERT for classification, with the flags and outputs of Google's r
     --output_dir=/tmp/mrpc_output/ --export_dir=/tmp/mrpc_export/
 
 Tasks: cola, mnli, mrpc, xnli; tsv / csv (any delimited file: --label_column, --text_a_column,
---text_b_column, --has_header); jsonl_multilabel; yours through --processor_module.
+--text_b_column, --has_header); jsonl_multilabel; yours through --processor_module. Chinese, read as
+distributed: CLUE's tnews, iflytek, afqmc, ocnli, cmnli, csl, wsc (--do_predict also writes CLUE's
+submission file: tnews11_predict.json, ..., cluewsc11_predict.json); lcqmc, bq, chnsenticorp,
+thucnews (--do_predict also writes <task>_predict.tsv).
 --init_checkpoint takes a Google checkpoint prefix, a bert_tf2 checkpoint or a Hugging Face dir.
 """
 
@@ -24,13 +27,13 @@ from bert_tf2.core import cli  # noqa: E402  (after the path set-up above)
 
 FLAGS = flags.FLAGS
 common_flags.define_fine_tuning_flags(
-    output_dir="Checkpoints, TensorBoard logs, eval_results.txt, test_results.tsv.",
-    do_predict="Predict the test split; writes test_results.tsv.",
+    output_dir="Checkpoints, TensorBoard logs, eval_results.txt, test_results.tsv (, a submission file).",
+    do_predict="Predict the test split; writes test_results.tsv (and CLUE's <task>_predict.json, ...).",
     export_dir="Also write a raw-text SavedModel here (see export_saved_model.py).")
 common_flags.define_distribution_flags()
 flags.adopt_module_key_flags(common_flags)  # --help lists the shared flags too
 flags.DEFINE_string("data_dir", None, "Directory of the task's train/dev/test files.")
-flags.DEFINE_string("task_name", None, "The processor's name, e.g. mrpc, csv, jsonl_multilabel.")
+flags.DEFINE_string("task_name", None, "The processor's name, e.g. mrpc, csv, jsonl_multilabel, tnews, lcqmc.")
 flags.DEFINE_integer("max_seq_length", 128, "Maximum word pieces per example; longer ones are truncated.")
 flags.DEFINE_bool("do_eval", False, "Evaluate on the dev split; writes eval_results.txt.")
 flags.DEFINE_integer("eval_batch_size", 8, "Evaluation batch size.")

@@ -126,7 +126,7 @@ class ClueProcessor(DataProcessor):
       where = "%s:%d" % (path, line)
       label = None
       if split != "test":  # CLUE's test rows have no label; the baselines ignore one if there is
-        label = label_string(field(row, "label", where, (str, int)), where)
+        label = label_string(field(row, "label", where, object), where)
         if self.skips_no_majority and label.strip() == NO_MAJORITY:
           skipped += 1
           continue

@@ -152,3 +152,25 @@ def test_api_key_flag_and_environment(monkeypatch, capsys):
   with pytest.raises(SystemExit):
     serving_start._check(parser.parse_args(["-api_key", "two words", "-model_dir", "."]))  # pylint: disable=protected-access
   assert "-api_key must be printable ASCII" in capsys.readouterr().err
+
+
+def test_started_server_needs_its_key_and_names_its_model(tmp_path, monkeypatch):
+  """bert-serving-start -model_dir D (the key from $BERT_TF2_API_KEY): the key guards it, /v1/models says D's name."""
+  from bert_tf2 import checkpoints  # pylint: disable=g-import-not-at-top
+  model_dir = tmp_path / "tiny_bert"
+  model_dir.mkdir()
+  (model_dir / "vocab.txt").write_text("\n".join(VOCAB) + "\n")
+  (model_dir / "bert_config.json").write_text(json.dumps(CONFIG))
+  checkpoints.save_google_checkpoint(modeling.BertModel(modeling.BertConfig(**CONFIG)),
+                                     str(model_dir / "bert_model.ckpt"))
+  monkeypatch.setenv("BERT_TF2_API_KEY", KEY)
+  app, _ = serving_start.build_app(serving_start.get_args_parser().parse_args(
+      ["-model_dir", str(model_dir), "-max_seq_len", "16", "-pooling_layer", "-1"]))
+  with serving.background_server(app) as port:
+    assert _request(port, None, "/status", "GET", key=None)[0] == 401
+    with serving.BertClient("127.0.0.1", port) as bc:  # the key from the environment, as the server's
+      vectors = bc.encode(TEXTS[:2])
+    client = openai.OpenAI(base_url="http://127.0.0.1:%d/v1" % port, api_key=KEY, max_retries=0, timeout=30)
+    assert [m.id for m in client.models.list().data] == ["tiny_bert"]
+    response = client.embeddings.create(model="tiny_bert", input=TEXTS[:2])
+  np.testing.assert_allclose([d.embedding for d in response.data], vectors, atol=1e-6)

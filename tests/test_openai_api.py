@@ -2,6 +2,7 @@
 both encoding formats, the same vectors as `BertClient().encode`; the API key on every route (401 that
 the client raises as `openai.AuthenticationError`); one test per malformed-request class (4xx, OpenAI's
 error shape). One server (tiny BERT, key required) serves the whole module."""
+import base64
 import http.client
 import json
 
@@ -63,9 +64,10 @@ def _request(port, body=None, path="/v1/embeddings", method="POST", key=KEY, hea
 def test_embeddings_create_gives_the_vectors_of_encode(client, expected, encoding_format):
   kwargs = {} if encoding_format is None else {"encoding_format": encoding_format}
   response = client.embeddings.create(model="text-embedding-3-small", input=TEXTS, **kwargs)
-  assert response.object == "list" and response.model == "tiny-bert" and [d.index for d in response.data] == [0, 1, 2, 3]
+  assert response.object == "list" and response.model == "tiny-bert"
+  assert [d.index for d in response.data] == [0, 1, 2, 3]
   if encoding_format == "base64":  # asked for explicitly: the client hands over the string as sent
-    vectors = np.stack([np.frombuffer(__import__("base64").b64decode(d.embedding), "<f4") for d in response.data])
+    vectors = np.stack([np.frombuffer(base64.b64decode(d.embedding), "<f4") for d in response.data])
   else:
     vectors = np.array([d.embedding for d in response.data], np.float32)
   np.testing.assert_allclose(vectors, expected, atol=1e-6)
@@ -150,7 +152,8 @@ def test_api_key_flag_and_environment(monkeypatch, capsys):
   assert parser.parse_args([]).api_key == "from-env"
   assert parser.parse_args(["-api_key", "sk-flag"]).api_key == "sk-flag"
   with pytest.raises(SystemExit):
-    serving_start._check(parser.parse_args(["-api_key", "two words", "-model_dir", "."]))  # pylint: disable=protected-access
+    serving_start._check(  # pylint: disable=protected-access
+        parser.parse_args(["-api_key", "two words", "-model_dir", "."]))
   assert "-api_key must be printable ASCII" in capsys.readouterr().err
 
 

@@ -19,10 +19,10 @@ body, so that any client -- curl, urllib, requests -- reads the 413 instead of a
 bad JSON 400; wrong types or an empty list 422. With `api_key`, every route needs `Authorization:
 Bearer <key>` (401 without it). /v1/ routes answer errors in OpenAI's shape `{"error": {"message", ...}}`.
 
-Dynamic batching (`batching.DynamicBatcher`, run by `runner.EncodeRunner`): requests wait in one queue; a worker takes every waiting request
-(up to `max_batch_size` texts) and makes them ONE job in a thread: tokenize, split the merged texts
-into groups of similar length (`length_groups`: no long padding of short texts), run the encoder,
-hand each request its rows. The event loop only parses and answers; the encoder runs while the next
+Dynamic batching (`batching.DynamicBatcher`, each batch run by `runner.EncodeRunner`): requests wait in
+one queue; a worker takes every waiting request (up to `max_batch_size` texts) and makes them ONE job
+in a thread: tokenize, split the merged texts into groups of similar length (`length_groups`: no long
+padding of short texts), run the encoder, hand each request its rows. The event loop only parses and answers; the encoder runs while the next
 requests queue, so under load the encoder is never idle between batches. /status shows where the
 time went (`model_seconds`, `prepare_seconds`, busy share, padding share) and the [UNK] counter.
 """

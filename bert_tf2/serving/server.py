@@ -22,9 +22,10 @@ Bearer <key>` (401 without it). /v1/ routes answer errors in OpenAI's shape `{"e
 Dynamic batching (`batching.DynamicBatcher`, each batch run by `runner.EncodeRunner`): requests wait in
 one queue; a worker takes every waiting request (up to `max_batch_size` texts) and makes them ONE job
 in a thread: tokenize, split the merged texts into groups of similar length (`length_groups`: no long
-padding of short texts), run the encoder, hand each request its rows. The event loop only parses and answers; the encoder runs while the next
-requests queue, so under load the encoder is never idle between batches. /status shows where the
-time went (`model_seconds`, `prepare_seconds`, busy share, padding share) and the [UNK] counter.
+padding of short texts), run the encoder, hand each request its rows. The event loop only parses and
+answers; the encoder runs while the next requests queue, so under load the encoder is never idle
+between batches. /status shows where the time went (`model_seconds`, `prepare_seconds`, busy share,
+padding share) and the [UNK] counter.
 """
 
 import asyncio

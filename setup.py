@@ -29,8 +29,10 @@ setup(
         # ANN search; without it bert_tf2.retrieval.model falls back to exact numpy search.
         "retrieval": ["faiss-cpu>=1.8"],
         # Google's original TF1 code, the reference the tests compare with; jieba for the test of
-        # --chinese_whole_word_mask=jieba (the standard Chinese word segmenter).
-        "test": ["pytest>=8", "bert-tensorflow==1.0.4", "snownlp==0.12.3", "faiss-cpu>=1.8", "jieba==0.42.1"],
+        # --chinese_whole_word_mask=jieba (the standard Chinese word segmenter); the openai client,
+        # which tests/test_openai_api.py drives against the server's /v1/embeddings.
+        "test": ["pytest>=8", "bert-tensorflow==1.0.4", "snownlp==0.12.3", "faiss-cpu>=1.8", "jieba==0.42.1",
+                 "openai>=1.0,<4"],
         # python -m data_prep.create_pretraining_data_beam (Dataflow, Flink, Spark, DirectRunner).
         # 2.77 takes protobuf <7 (6.33 here): inside TF 2.21's >=6.31.1,<8 and its 6.31.1 gencode.
         "beam": ["apache-beam>=2.77,<3"],

@@ -22,6 +22,7 @@ import concurrent.futures
 import http.client
 import importlib.metadata
 import json
+import os
 import threading
 import uuid
 import warnings
@@ -59,16 +60,19 @@ class BertClient:
     check_token_info: ask whether the server returns tokens (`-show_tokens_to_client`).
     ignore_all_checks: contact the server only on the first `encode` (server may still be starting).
     timeout: int, milliseconds to wait for a response; -1 waits forever. Expiry raises TimeoutError.
+    api_key: str, [ours] the server's `-api_key`, sent as `Authorization: Bearer <key>` (default:
+      $BERT_TF2_API_KEY if set); a missing or wrong key raises BertClientError (HTTP 401).
   """
 
   def __init__(self, ip="localhost", port=5555, port_out=5556, output_fmt="ndarray", show_server_config=False,
                identity=None, check_version=True, check_length=True, check_token_info=True, ignore_all_checks=False,
-               timeout=-1):
+               timeout=-1, api_key=None):
     if output_fmt not in ("ndarray", "list"):
       raise AttributeError('"output_fmt" must be "ndarray" or "list"')
     self.ip, self.port, self.port_out, self.output_fmt = ip, port, port_out, output_fmt
     self.identity = str(identity or uuid.uuid4())
     self.timeout = timeout
+    self.api_key = api_key if api_key is not None else os.environ.get("BERT_TF2_API_KEY") or None
     self.length_limit = 0
     self.token_info_available = False
     self.request_id = 0
@@ -112,6 +116,8 @@ class BertClient:
   def _request(self, method, path, payload=None):
     body = None if payload is None else json.dumps(payload, ensure_ascii=False).encode("utf-8")
     headers = {"X-Client-Identity": self.identity}
+    if self.api_key:
+      headers["Authorization"] = "Bearer " + self.api_key
     if body is not None:
       headers["Content-Type"] = "application/json; charset=utf-8"
     for attempt in (0, 1):  # reconnect once if the kept-alive connection was closed by the server

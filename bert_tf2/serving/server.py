@@ -11,18 +11,21 @@ API (UTF-8 JSON in and out; every error is `{"error": "..."}` with a 4xx status,
                  or "result_base64": "<float32 bytes>"  (output "base64", what BertClient asks for),
                  "tokens": [["[CLS]", ..., "[SEP]"], ...]  (show_tokens, if the server shows tokens)}
   GET  /status (also /status/server) -> bert-as-service's server_status keys, limits and counters.
+  POST /v1/embeddings, GET /v1/models: OpenAI's embeddings API on the same batches (`openai_api`).
 `"id"` and `"result"` are bert-as-service's HTTP names (its `-http_port` API), so its HTTP clients work.
 Limits: `max_texts_per_request` texts (413), `max_text_chars` characters per text (413),
 `max_request_bytes` per body (413, sent after reading and discarding up to `max_drain_bytes` of the
 body, so that any client -- curl, urllib, requests -- reads the 413 instead of a connection reset);
-bad JSON 400; wrong types or an empty list 422.
+bad JSON 400; wrong types or an empty list 422. With `api_key`, every route needs `Authorization:
+Bearer <key>` (401 without it). /v1/ routes answer errors in OpenAI's shape `{"error": {"message", ...}}`.
 
-Dynamic batching (`serving_batching.DynamicBatcher`): requests wait in one queue; a worker takes every waiting request
-(up to `max_batch_size` texts) and makes them ONE job in a thread: tokenize, split the merged texts
-into groups of similar length (`length_groups`: no long padding of short texts), run the encoder,
-hand each request its rows. The event loop only parses and answers; the encoder runs while the next
-requests queue, so under load the encoder is never idle between batches. /status shows where the
-time went (`model_seconds`, `prepare_seconds`, busy share, padding share) and the [UNK] counter.
+Dynamic batching (`batching.DynamicBatcher`, each batch run by `runner.EncodeRunner`): requests wait in
+one queue; a worker takes every waiting request (up to `max_batch_size` texts) and makes them ONE job
+in a thread: tokenize, split the merged texts into groups of similar length (`length_groups`: no long
+padding of short texts), run the encoder, hand each request its rows. The event loop only parses and
+answers; the encoder runs while the next requests queue, so under load the encoder is never idle
+between batches. /status shows where the time went (`model_seconds`, `prepare_seconds`, busy share,
+padding share) and the [UNK] counter.
 """
 
 import asyncio
@@ -30,17 +33,17 @@ import base64
 import collections
 import contextlib
 import json
-import logging as std_logging
 import socket
 import threading
 import time
 
 import numpy as np
 
+from bert_tf2.serving import openai_api
+from bert_tf2.serving import runner as runner_lib
 from bert_tf2.serving.batching import DynamicBatcher, length_groups  # noqa: F401  (re-exported)
 from bert_tf2.serving.client import BertClient, BertClientError, ConcurrentBertClient, __version__  # noqa: F401
-
-_log = std_logging.getLogger("bert_tf2.serving.server")
+from bert_tf2.serving.runner import tokenized_features  # noqa: F401  (re-exported)
 EncodeRequest = collections.namedtuple("EncodeRequest", ["texts", "is_tokenized", "show_tokens", "id", "output"])
 
 
@@ -85,80 +88,6 @@ def parse_encode_request(body, max_texts_per_request, max_text_chars):
                        output)
 
 
-def tokenized_features(encoder, pieces_lists):
-  """Pre-tokenized input ([[piece]]) -> [InputFeatures]: `[CLS] pieces [SEP]`, truncated, unknown -> [UNK]."""
-  from bert_tf2.core import features as features_lib  # pylint: disable=g-import-not-at-top
-  vocab, features = encoder.tokenizer.vocab, []
-  for i, pieces in enumerate(pieces_lists):
-    tokens = ["[CLS]"] + [p if p in vocab else "[UNK]" for p in pieces][:encoder.max_seq_length - 2] + ["[SEP]"]
-    ids = [vocab[t] for t in tokens]
-    features.append(features_lib.InputFeatures(input_ids=ids, input_mask=[1] * len(ids), segment_ids=[0] * len(ids),
-                                               tokens=tokens, guid=i))
-  return features
-
-
-class _EncodeRunner:
-  """What a batch does in the worker thread: tokenize, count [UNK], encode by length groups, split."""
-
-  def __init__(self, encoder, stats, max_batch_size, unk_threshold, overhead_tokens, fixed_embed_length,
-               model_batch_size):
-    self.encoder, self.stats, self.max_batch_size = encoder, stats, max_batch_size
-    self.model_batch_size = model_batch_size
-    self.unk_threshold, self.overhead_tokens = unk_threshold, overhead_tokens
-    self.fixed_embed_length = fixed_embed_length
-    self.has_features = hasattr(encoder, "features") and hasattr(encoder, "encode_features")
-    self._last_unk_warning = 0.0
-
-  def __call__(self, requests):
-    if not self.has_features:  # any object with encode(texts, batch_size): no tokens, no groups
-      texts = [t for r in requests for t in r.texts]
-      start = time.perf_counter()
-      vectors = self.encoder.encode(texts, batch_size=self.max_batch_size)
-      self.stats["model_seconds"] += time.perf_counter() - start
-      bounds = np.cumsum([0] + [len(r.texts) for r in requests])
-      return [(vectors[a:b], None) for a, b in zip(bounds[:-1], bounds[1:])]
-    start = time.perf_counter()
-    per_request = [tokenized_features(self.encoder, r.texts) if r.is_tokenized else self.encoder.features(r.texts)
-                   for r in requests]
-    features = [f for fs in per_request for f in fs]
-    self._count_unk(features)
-    lengths = [len(f.input_ids) for f in features]
-    groups = length_groups(lengths, self.overhead_tokens, self.model_batch_size)
-    self.stats["prepare_seconds"] += time.perf_counter() - start
-    start = time.perf_counter()
-    rows = [None] * len(features)
-    for group in groups:
-      vectors = self.encoder.encode_features([features[i] for i in group], batch_size=len(group))
-      for row, i in zip(vectors, group):
-        rows[i] = row
-    self.stats["model_seconds"] += time.perf_counter() - start
-    self.stats.update(model_calls=len(groups), real_tokens=sum(lengths),
-                      padded_tokens=sum(len(g) * max(lengths[i] for i in g) for g in groups))
-    results, offset = [], 0
-    for fs in per_request:
-      mine = rows[offset:offset + len(fs)]
-      offset += len(fs)
-      if mine[0].ndim == 2:  # NONE pooling: token vectors, padded per request (or to max_seq_len)
-        length = self.encoder.max_seq_length if self.fixed_embed_length else max(r.shape[0] for r in mine)
-        mine = [np.pad(r, [(0, length - r.shape[0]), (0, 0)]) for r in mine]
-      results.append((np.stack(mine).astype(np.float32), [f.tokens for f in fs]))
-    return results
-
-  def _count_unk(self, features):
-    from bert_tf2.embeddings import encoder as embeddings  # pylint: disable=g-import-not-at-top
-    unknown, pieces = embeddings.unk_share(features)
-    self.stats.update(unk_pieces=unknown, pieces=pieces)
-    if pieces and unknown > self.unk_threshold * pieces:
-      self.stats["unk_batches"] += 1
-      now = time.monotonic()
-      if now - self._last_unk_warning > 60:  # at most one line a minute; /status counts them all
-        self._last_unk_warning = now
-        _log.warning("%d of %d word pieces (%.0f%%) in a batch of %d texts are [UNK] (threshold %.0f%%): the "
-                     "model's vocabulary does not cover these texts, so their vectors say little "
-                     "(%d such batches so far, see /status)", unknown, pieces, 100.0 * unknown / pieces,
-                     len(features), 100.0 * self.unk_threshold, self.stats["unk_batches"])
-
-
 def _json_bytes(content):
   """A JSON value -> compact UTF-8 bytes (non-ASCII kept as is)."""
   return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -178,17 +107,45 @@ class _Handlers:
   these methods to FastAPI routes and exception handlers.
   """
 
-  def __init__(self, encoder, runner, batcher, stats, limits, max_drain_bytes, show_tokens_to_client, server_info):
+  def __init__(self, encoder, runner, batcher, stats, limits, max_drain_bytes, show_tokens_to_client, server_info,
+               model_name):
     self.encoder, self.runner, self.batcher, self.stats = encoder, runner, batcher, stats
     self.limits = limits  # create_app's limits by name, as /status reports them
     self.max_drain_bytes = max_drain_bytes
     self.show_tokens_to_client, self.server_info = show_tokens_to_client, server_info
+    self.model_name = model_name
     self.started = time.time()
 
-  def error(self, status, message, headers=None):
-    """`{"error": message}` with `status`; counts a rejected request."""
+  def error(self, status, message, headers=None, path="", param=None):
+    """`{"error": message}` with `status` (OpenAI's error object under /v1/); counts a rejected request."""
     self.stats["rejected_requests"] += 1
+    if path.startswith(openai_api.PREFIX):
+      return _json_response(openai_api.error_body(status, message, param), status, headers)
     return _json_response({"error": message}, status, headers)
+
+  async def embeddings(self, request):
+    """POST /v1/embeddings (OpenAI's API): the /encode batch of the same texts, in OpenAI's response shape."""
+    path = request.url.path
+    try:
+      body = await self._read_body(request)
+      parsed = openai_api.parse_embeddings_request(body, self.limits["max_texts_per_request"],
+                                                   self.limits["max_text_chars"])
+      vectors, tokens = await self.batcher.submit(EncodeRequest(parsed.texts, False, False, None, "base64"))
+      counts = [len(t) for t in tokens] if tokens is not None else [len(t.split()) for t in parsed.texts]
+      out = openai_api.embeddings_response(vectors, counts, self.model_name, parsed,
+                                           bool(getattr(self.encoder, "normalize", False)))
+    except RequestError as e:
+      return self.error(e.status, str(e), e.headers, path)
+    except openai_api.InvalidRequest as e:
+      return self.error(e.status, str(e), path=path, param=e.param)
+    self.stats.update(requests=1, texts=len(parsed.texts))
+    if parsed.encoding_format == "float" and vectors.size > 20000:  # as /encode: no long float printing on the loop
+      return _json_response(None, body=await asyncio.get_running_loop().run_in_executor(None, _json_bytes, out))
+    return _json_response(out)
+
+  def models(self):
+    """GET /v1/models: the served model, in OpenAI's list shape."""
+    return _json_response(openai_api.models_response(self.model_name, self.started))
 
   async def encode(self, request):
     """POST /encode: body -> EncodeRequest -> one batcher job -> the JSON reply (or a 4xx error)."""
@@ -265,29 +222,32 @@ class _Handlers:
 
 
 def _add_error_handlers(app, handlers):
-  """Every error as `{"error": ...}`: 500 for an exception in a handler, 404 and 405 for wrong routes."""
-  from fastapi.responses import JSONResponse  # pylint: disable=g-import-not-at-top
+  """Every error as JSON (OpenAI's error object under /v1/): 500 for an exception in a handler, 404 and 405."""
 
   @app.exception_handler(Exception)
   async def _internal_error(request, exc):
-    del request
     handlers.stats["failed_requests"] += 1
-    return JSONResponse({"error": "internal error: %s: %s" % (type(exc).__name__, exc)}, status_code=500)
+    message = "internal error: %s: %s" % (type(exc).__name__, exc)
+    if request.url.path.startswith(openai_api.PREFIX):
+      return _json_response(openai_api.error_body(500, message), 500)
+    return _json_response({"error": message}, 500)
 
   @app.exception_handler(405)
   async def _method_not_allowed(request, exc):
     del exc
-    return handlers.error(405, "%s is not allowed on %s" % (request.method, request.url.path))
+    return handlers.error(405, "%s is not allowed on %s" % (request.method, request.url.path), path=request.url.path)
 
   @app.exception_handler(404)
   async def _not_found(request, exc):
     del exc
-    return handlers.error(404, "no such endpoint %s; use POST /encode or GET /status" % request.url.path)
+    return handlers.error(404, "no such endpoint %s; use POST /encode, POST /v1/embeddings or GET /status"
+                          % request.url.path, path=request.url.path)
 
 
 def create_app(encoder, max_batch_size=256, num_worker=1, max_texts_per_request=256, max_text_chars=10000,
                max_request_bytes=4 << 20, max_drain_bytes=64 << 20, unk_threshold=0.1, show_tokens_to_client=False,
-               fixed_embed_length=False, overhead_tokens=64, model_batch_size=16, cors=None, server_info=None):
+               fixed_embed_length=False, overhead_tokens=64, model_batch_size=16, cors=None, server_info=None,
+               model_name="bert_tf2", api_key=None):
   """A FastAPI app serving `encoder` (a `SentenceEncoder`, or anything with `encode(texts, batch_size)`).
 
   Args beyond the limits above: `unk_threshold` (float: share of [UNK] pieces in a batch that
@@ -295,18 +255,21 @@ def create_app(encoder, max_batch_size=256, num_worker=1, max_texts_per_request=
   `fixed_embed_length` (NONE pooling: pad token vectors to max_seq_len), `overhead_tokens` and
   `model_batch_size` (see `length_groups`: most texts in one model call; on this 2-core CPU calls
   of 8-16 texts ran about twice as many sentences/s as calls of 64-128), `cors` (the
-  Access-Control-Allow-Origin value, or None), `server_info` (dict merged into /status, e.g. ports).
+  Access-Control-Allow-Origin value, or None), `server_info` (dict merged into /status, e.g. ports),
+  `model_name` (the model id /v1/embeddings and /v1/models answer with), `api_key` (str: every route
+  then needs `Authorization: Bearer <api_key>`, else 401; None: open).
   """
   from fastapi import FastAPI, Request  # pylint: disable=g-import-not-at-top
 
   stats = collections.Counter()
-  runner = _EncodeRunner(encoder, stats, max_batch_size, unk_threshold, overhead_tokens, fixed_embed_length,
-                         model_batch_size)
+  runner = runner_lib.EncodeRunner(encoder, stats, max_batch_size, unk_threshold, overhead_tokens,
+                                   fixed_embed_length, model_batch_size)
   batcher = DynamicBatcher(runner, max_batch_size, num_worker, stats)
   limits = dict(max_batch_size=max_batch_size, num_worker=num_worker, max_texts_per_request=max_texts_per_request,
                 max_text_chars=max_text_chars, max_request_bytes=max_request_bytes, unk_threshold=unk_threshold,
                 model_batch_size=model_batch_size)
-  handlers = _Handlers(encoder, runner, batcher, stats, limits, max_drain_bytes, show_tokens_to_client, server_info)
+  handlers = _Handlers(encoder, runner, batcher, stats, limits, max_drain_bytes, show_tokens_to_client, server_info,
+                       model_name)
 
   @contextlib.asynccontextmanager
   async def lifespan(app):
@@ -317,6 +280,8 @@ def create_app(encoder, max_batch_size=256, num_worker=1, max_texts_per_request=
 
   app = FastAPI(title="bert_tf2 embedding server", lifespan=lifespan)
   app.state.batcher = batcher
+  if api_key:  # added before CORS, so CORS is the outer one and answers browsers' preflights itself
+    app.add_middleware(openai_api.BearerAuth, api_key=api_key, on_reject=lambda: stats.update(rejected_requests=1))
   if cors:
     from fastapi.middleware.cors import CORSMiddleware  # pylint: disable=g-import-not-at-top
     app.add_middleware(CORSMiddleware, allow_origins=[cors], allow_methods=["GET", "POST"], allow_headers=["*"])
@@ -330,6 +295,14 @@ def create_app(encoder, max_batch_size=256, num_worker=1, max_texts_per_request=
   @app.get("/status/server")
   async def status():
     return handlers.status()
+
+  @app.post("/v1/embeddings")
+  async def embeddings(request: Request):
+    return await handlers.embeddings(request)
+
+  @app.get("/v1/models")
+  async def models():
+    return handlers.models()
 
   return app
 

@@ -18,6 +18,8 @@ What differs from bert-as-service, and why:
   -port_out      accepted, unused: HTTP answers on the request's connection
   -num_worker    concurrent model calls (threads sharing the cores), not processes
   -cpu           hides GPUs from TensorFlow; -device_map picks the GPUs it may see
+  -api_key       [ours] a bearer token every request must carry (or $BERT_TF2_API_KEY); OpenAI's
+                 POST /v1/embeddings is served beside /encode, named by -model_name
   accepted and ignored (resource tuning with no meaning here): -graph_tmp_dir -http_max_connect
     -priority_batch_size -xla -fp16 -gpu_memory_fraction -prefetch_size
   refused with an error (they would change the vectors, and are not implemented): -mask_cls_sep
@@ -104,6 +106,10 @@ def get_args_parser():
   add(serving, "max_texts_per_request", type=int, default=256, help="[ours] most texts in one request (413 above)")
   add(serving, "max_text_chars", type=int, default=10000, help="[ours] most characters in one text (413 above)")
   add(serving, "max_request_bytes", type=int, default=4 << 20, help="[ours] largest request body in bytes (413 above)")
+  add(serving, "api_key", default=os.environ.get("BERT_TF2_API_KEY") or None,
+      help="[ours] every request needs 'Authorization: Bearer <key>' (401 without); default: $BERT_TF2_API_KEY, "
+      "which keeps the key out of `ps`")
+  add(serving, "model_name", help="[ours] model id of /v1/embeddings and /v1/models (default: -model_dir's name)")
   add(serving, "unk_threshold", type=float, default=0.1,
       help="[ours] share of [UNK] pieces in a batch that logs a warning and counts in /status")
   add(parser, "verbose", action="store_true", help="log every request")
@@ -121,6 +127,10 @@ def _check(args):
                "max_text_chars", "max_request_bytes"):
     if getattr(args, name) < 1:
       cli.fail("-%s must be positive, got %d" % (name, getattr(args, name)))
+  if args.api_key is not None and not (args.api_key.isascii() and args.api_key.isprintable() and args.api_key
+                                       and " " not in args.api_key):
+    cli.fail("-api_key must be printable ASCII without spaces (it travels in an HTTP header), got %d characters"
+             % len(args.api_key))
   if not 0.0 <= args.unk_threshold <= 1.0:
     cli.fail("-unk_threshold must be in [0, 1], got %g" % args.unk_threshold)
   if args.init_checkpoint:
@@ -140,6 +150,15 @@ def _check(args):
   if args.tuned_model_dir:
     cli.fail("-tuned_model_dir: no checkpoint %s (.index)" % prefix)
   return args.model_dir, None, None
+
+
+def _model_name(path):
+  """The served model's id: the model directory's name (its parent's if it is called `model`)."""
+  path = os.path.normpath(path)
+  name = os.path.basename(path)
+  if name == "model" or name.startswith(("bert_model.ckpt", "model.ckpt")):
+    name = os.path.basename(os.path.dirname(path)) or name
+  return name
 
 
 def build_app(args):
@@ -174,7 +193,8 @@ def build_app(args):
       max_request_bytes=args.max_request_bytes, unk_threshold=args.unk_threshold,
       show_tokens_to_client=args.show_tokens_to_client, fixed_embed_length=args.fixed_embed_length,
       model_batch_size=args.model_batch_size,
-      cors=args.cors, server_info=server_info)
+      cors=args.cors, server_info=server_info, model_name=args.model_name or _model_name(path),
+      api_key=args.api_key)
   ports = [args.port] + ([args.http_port] if args.http_port and args.http_port != args.port else [])
   return application, ports
 
@@ -185,9 +205,10 @@ def main(argv=None):
   logging.basicConfig(level=logging.INFO, format="%(levelname).1s %(asctime)s %(name)s: %(message)s")
   application, ports = build_app(args)
   from bert_tf2.serving import server as serving  # pylint: disable=g-import-not-at-top
-  print("bert-tf2-serving-start: serving %s on %s (POST /encode, GET /status); -port_out is unused over HTTP"
-        % (args.model_dir or args.init_checkpoint, ", ".join("http://%s:%d" % (args.host, p) for p in ports)),
-        flush=True)
+  print("bert-tf2-serving-start: serving %s on %s (POST /encode, POST /v1/embeddings, GET /status%s); -port_out is "
+        "unused over HTTP" % (args.model_dir or args.init_checkpoint,
+                              ", ".join("http://%s:%d" % (args.host, p) for p in ports),
+                              "; API key required" if args.api_key else ""), flush=True)
   try:
     serving.serve(application, host=args.host, port=ports[0], extra_ports=ports[1:],
                   log_level="info" if args.verbose else "warning")

@@ -264,6 +264,8 @@ def test_script_trains_evaluates_predicts_and_writes_the_clue_submission(tmp_pat
   assert "run_classifier: submission_file = %s" % (out / "tnews11_predict.json") in run.stdout
   assert "eval_accuracy" in (out / "eval_results.txt").read_text()
   _check_submission("tnews", str(out))
+  # The baselines' own name beside the leaderboard's versioned one, same rows.
+  assert (out / "tnews_predict.json").read_text() == (out / "tnews11_predict.json").read_text()
 
 
 @pytest.mark.slow  # a training run each (~3 s); the default suite runs tnews through the script above

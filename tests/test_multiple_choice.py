@@ -138,6 +138,7 @@ def test_script_end_to_end_on_c3_and_the_export_answers_as_the_keras_model(files
   predictions = [json.loads(line) for line in (output_dir / "c310_predict.json").read_text().splitlines()]
   assert predictions == [{"id": "d1-0", "label": 0}, {"id": "d2-0", "label": 1}, {"id": "m1-0", "label": 0},
                          {"id": "m1-1", "label": 2}]
+  assert (output_dir / "c3_predict.json").read_text() == (output_dir / "c310_predict.json").read_text()
   # The export, against the restored Keras model in this process.
   task = registry.FAMILIES["multiple_choice"]()
   settings = runner.read_settings(str(output_dir), task.settings_file)

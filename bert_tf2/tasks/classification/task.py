@@ -96,6 +96,11 @@ class ClassificationTask(base.Task):
       name, text = submission
       runner.write_atomic(os.path.join(output_dir, name), text)
       results["submission_file"] = os.path.join(output_dir, name)
+      # CLUE's baselines write `<task>_predict.json` and rename it for the versioned leaderboard name
+      # (tnews -> tnews11_predict.json): both are written, so either convention finds its file.
+      plain = f"{self.processor.name}_predict.json"
+      if name.endswith(".json") and name != plain:
+        runner.write_atomic(os.path.join(output_dir, plain), text)
     return results
 
   def export(self, model, export_dir, vocab_file, settings):

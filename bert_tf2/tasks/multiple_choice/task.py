@@ -26,6 +26,7 @@ from bert_tf2.tasks.multiple_choice.model import (INPUT_NAMES, BertMultipleChoic
 SETTINGS_FILE = "multiple_choice_config.json"
 C3_PREDICTIONS = "c311_predict.json"  # CLUE 1.1's submission name (test.json, test1.1.json)
 C3_10_PREDICTIONS = "c310_predict.json"  # CLUE 1.0's, for test1.0.json
+C3_BASELINE_PREDICTIONS = "c3_predict.json"  # what CLUE's baselines write before renaming it for submission
 
 
 class MultipleChoiceTask(base.Task):
@@ -101,9 +102,10 @@ class MultipleChoiceTask(base.Task):
     if self.task_name == "c3":
       test_file = os.path.basename(data.split_files("c3", self.data_dir, "test")[0])
       name = C3_10_PREDICTIONS if test_file == "test1.0.json" else C3_PREDICTIONS
-      runner.write_atomic(os.path.join(output_dir, name), "".join(
-          json.dumps({"id": e.guid, "label": int(np.argmax(p))}, ensure_ascii=False) + "\n"
-          for e, p in zip(examples, chosen)))
+      text = "".join(json.dumps({"id": e.guid, "label": int(np.argmax(p))}, ensure_ascii=False) + "\n"
+                     for e, p in zip(examples, chosen))
+      for file_name in (name, C3_BASELINE_PREDICTIONS):  # the leaderboard's name and the baselines' own
+        runner.write_atomic(os.path.join(output_dir, file_name), text)
     return {"num_predictions": len(chosen)}
 
   def export(self, model, export_dir, vocab_file, settings):

@@ -208,7 +208,7 @@ class BertEmbeddings(BertConfigLayer):
     seq_length = tf.shape(input_ids)[1]
     x = self.word_embeddings(input_ids) + self.token_type_embeddings(segment_ids)  # (B, T, D)
     position = tf.cast(self.position_embeddings[:seq_length], x.dtype)  # (T, D)
-    x = x + position[tf.newaxis]
+    x = x + tf.expand_dims(position, 0)
     return self.dropout(self.layer_norm(x), training=training)
 
   def compute_output_shape(self, input_shape):

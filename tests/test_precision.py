@@ -93,3 +93,38 @@ print(json.dumps(out))
     # The signatures: bfloat16 computes in bfloat16; int8's graph is float32 (TF's int8 matmul is slow).
     assert _min_cosine(np.array(got["signature"], np.float32), reference) >= MIN_COSINE["bfloat16"]
   assert os.path.exists(tmp_path / "int8" / "assets" / "encoder_int8.tflite")
+
+
+def _one_error_line(result, program):
+  lines = [line for line in result.stderr.splitlines() if line.startswith(program + ": ")]
+  assert result.returncode == 1 and len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+  return lines[0]
+
+
+@pytest.mark.slow
+def test_precision_flag_on_encode_and_export_scripts(model, vocab_file, tmp_path):
+  from bert_tf2 import checkpoints  # pylint: disable=g-import-not-at-top
+  prefix = checkpoints.save_google_checkpoint(model, str(tmp_path / "m" / "bert_model.ckpt"))
+  config = tmp_path / "m" / "bert_config.json"
+  model.config.to_json_file(str(config))
+  (tmp_path / "in.txt").write_text("\n".join(TEXTS) + "\n")
+  reference = _encoder(model, vocab_file, "float32").encode(TEXTS)
+  run = lambda script, *args: subprocess.run([sys.executable, os.path.join(ROOT, "scripts", script)] + list(args),
+                                             capture_output=True, text=True, cwd=ROOT, timeout=300)
+  common = ["--model=" + prefix, "--vocab_file=" + vocab_file, "--input_file=%s" % (tmp_path / "in.txt"),
+            "--max_seq_length=16", "--pooling_layer=-1", "--normalize"]
+  result = run("encode.py", *common, "--output_file=%s" % (tmp_path / "int8.npy"), "--precision=int8")
+  assert result.returncode == 0, result.stderr[-2000:]
+  assert _min_cosine(np.load(tmp_path / "int8.npy"), reference) >= MIN_COSINE["int8"]
+  assert "got 'int4'" in _one_error_line(run("encode.py", *common, "--output_file=%s" % (tmp_path / "x.npy"),
+                                             "--precision=int4"), "encode")
+  export = ["--encoder_only", "--bert_config_file=%s" % config, "--vocab_file=" + vocab_file,
+            "--init_checkpoint=" + prefix, "--max_seq_length=16"]
+  result = run("export_saved_model.py", *export, "--export_dir=%s" % (tmp_path / "bf16"), "--precision=bfloat16")
+  assert result.returncode == 0, result.stderr[-2000:]
+  loaded = embeddings.SentenceEncoder.from_pretrained(str(tmp_path / "bf16"), pooling_layer=-1, normalize=True)
+  assert loaded.precision == "bfloat16"
+  assert _min_cosine(loaded.encode(TEXTS), reference) >= MIN_COSINE["bfloat16"]
+  assert "got 'int4'" in _one_error_line(run("export_saved_model.py", *export, "--export_dir=%s" % (tmp_path / "x"),
+                                             "--precision=int4"), "export_saved_model")
+  assert not os.path.exists(tmp_path / "x")

@@ -77,10 +77,13 @@ QUANTIZED_OPERATORS = ["Conv", "MatMul", "Attention", "LSTM", "Gather", "Transpo
 
 
 def quantize(fused_path, int8_path):
+  import onnx  # pylint: disable=g-import-not-at-top
   from onnxruntime.quantization import QuantType, quantize_dynamic  # pylint: disable=g-import-not-at-top
   tmp = int8_path + ".tmp-%d.onnx" % os.getpid()
+  # DefaultTensorType: the fused contrib ops' outputs have no inferred type (Optimum sets the same).
   quantize_dynamic(fused_path, tmp, weight_type=QuantType.QInt8, per_channel=True, reduce_range=False,
-                   op_types_to_quantize=QUANTIZED_OPERATORS)
+                   op_types_to_quantize=QUANTIZED_OPERATORS,
+                   extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
   os.replace(tmp, int8_path)
 
 

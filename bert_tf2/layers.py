@@ -221,6 +221,9 @@ def _dense(x, denses):
   One batched matmul for several projections of the same input (query, key and value); the same
   numbers as one matmul each.
   """
+  if any(getattr(dense, "quantization_mode", None) for dense in denses):  # kernel would be unscaled int8
+    raise ValueError("Keras' model.quantize() does not apply to bert_tf2 layers (they read the kernels); "
+                     "use precision='int8' (LiteRT, bert_tf2.core.precision)")
   kernels = [tf.cast(dense.kernel, x.dtype) for dense in denses]
   biases = [tf.cast(dense.bias, x.dtype) for dense in denses]
   kernel = kernels[0] if len(denses) == 1 else tf.concat(kernels, axis=1)

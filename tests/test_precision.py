@@ -64,6 +64,15 @@ def test_bad_precision_is_one_line(model, vocab_file):
     _encoder(model, vocab_file, "int4")
 
 
+def test_keras_quantize_is_refused_not_silently_wrong(tiny_config):
+  # Our layers read Dense kernels into einsums: after Keras' quantize("int8") those are unscaled int8.
+  keras_model = modeling.BertModel(tiny_config)
+  keras_model.quantize("int8")
+  ids = np.array([[2, 5, 6, 3]], np.int32)
+  with pytest.raises(ValueError, match="does not apply to bert_tf2 layers"):
+    keras_model({"input_ids": ids, "input_mask": np.ones_like(ids), "segment_ids": np.zeros_like(ids)})
+
+
 @pytest.mark.slow
 def test_export_at_each_precision_runs_so_in_a_fresh_process(model, vocab_file, tmp_path):
   """bfloat16 and int8 SavedModels: same signatures as float32; from_pretrained runs each at its precision."""

@@ -137,3 +137,21 @@ def test_precision_flag_on_encode_and_export_scripts(model, vocab_file, tmp_path
   assert "got 'int4'" in _one_error_line(run("export_saved_model.py", *export, "--export_dir=%s" % (tmp_path / "x"),
                                              "--precision=int4"), "export_saved_model")
   assert not os.path.exists(tmp_path / "x")
+
+
+@pytest.mark.slow
+def test_server_precision_flag_serves_int8(model, vocab_file, tmp_path):
+  from bert_tf2 import checkpoints  # pylint: disable=g-import-not-at-top
+  from bert_tf2.serving import server as serving  # pylint: disable=g-import-not-at-top
+  from bert_tf2.serving import start as serving_start  # pylint: disable=g-import-not-at-top
+  checkpoints.save_google_checkpoint(model, str(tmp_path / "m" / "bert_model.ckpt"))
+  model.config.to_json_file(str(tmp_path / "m" / "bert_config.json"))
+  (tmp_path / "m" / "vocab.txt").write_text(open(vocab_file, encoding="utf-8").read())
+  app, _ = serving_start.build_app(serving_start.get_args_parser().parse_args(
+      ["-model_dir", str(tmp_path / "m"), "-max_seq_len", "16", "-pooling_layer", "-1", "-normalize",
+       "-precision", "int8"]))
+  with serving.background_server(app) as port:
+    served = serving.BertClient("127.0.0.1", port, ignore_all_checks=True).encode(TEXTS)
+  np.testing.assert_allclose(served, _encoder(model, vocab_file, "int8").encode(TEXTS), atol=1e-3)
+  reference = _encoder(model, vocab_file, "float32").encode(TEXTS)
+  assert _min_cosine(served, reference) >= MIN_COSINE["int8"] and not np.allclose(served, reference, atol=1e-6)

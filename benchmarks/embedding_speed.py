@@ -108,8 +108,8 @@ def english_sentences(n, seed=0):
       except (SyntaxError, UnicodeDecodeError, ValueError):
         continue
       for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and ast.get_docstring(node):
-          for sentence in re.split(r"(?<=[.!?])\s+", " ".join(ast.get_docstring(node).split())):
+        documented = isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+        for sentence in re.split(r"(?<=[.!?])\s+", " ".join((documented and ast.get_docstring(node) or "").split())):
             if (5 <= len(sentence.split()) <= 30 and sentence[0].isupper() and sentence.endswith(".")
                 and re.fullmatch(r"[A-Za-z0-9 ,.;:'()\-]+", sentence) and sentence not in seen):
               seen.add(sentence)

@@ -91,7 +91,8 @@ def export_litert(saved_model_dir, output_dir, precision="float32"):
   with open(os.path.join(tmp, "model.tflite"), "wb") as f:
     f.write(tflite)
   shutil.copyfile(vocab_file, os.path.join(tmp, "vocab.txt"))
-  config.update(precision=precision, inputs=list(litert.INPUT_NAMES), outputs=sorted(litert.Runner(tflite).output_names))
+  config.update(precision=precision, inputs=list(litert.INPUT_NAMES),
+                outputs=sorted(litert.Runner(tflite).output_names))
   with open(os.path.join(tmp, CONFIG_FILE), "w", encoding="utf-8") as f:
     json.dump(config, f, indent=2, sort_keys=True)
   export.replace_directory(tmp, output_dir)

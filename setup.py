@@ -30,12 +30,15 @@ setup(
         "retrieval": ["faiss-cpu>=1.8"],
         # Google's original TF1 code, the reference the tests compare with; jieba for the test of
         # --chinese_whole_word_mask=jieba (the standard Chinese word segmenter); the openai client,
-        # which tests/test_openai_api.py drives against the server's /v1/embeddings.
+        # which tests/test_openai_api.py drives against the server's /v1/embeddings; LiteRT's interpreter.
         "test": ["pytest>=8", "bert-tensorflow==1.0.4", "snownlp==0.12.3", "faiss-cpu>=1.8", "jieba==0.42.1",
-                 "openai>=1.0,<4"],
+                 "openai>=1.0,<4", "ai-edge-litert==2.3.0"],
         # python -m data_prep.create_pretraining_data_beam (Dataflow, Flink, Spark, DirectRunner).
         # 2.77 takes protobuf <7 (6.33 here): inside TF 2.21's >=6.31.1,<8 and its 6.31.1 gencode.
         "beam": ["apache-beam>=2.77,<3"],
+        # --precision=int8 (LiteRT on XNNPACK) and scripts/export_litert.py's interpreter; without it
+        # TensorFlow's tf.lite interpreter runs the same .tflite files. The suite's LiteRT tests need it.
+        "litert": ["ai-edge-litert==2.3.0"],
         # The TF-IDF + logistic-regression baseline of benchmarks/sentiment_zh.sh; the CRF baseline
         # of benchmarks/ner_zh.sh (python-crfsuite) and seqeval, which tests/test_tagging.py
         # compares entity scores with when installed.

@@ -17,6 +17,13 @@ truncation at max_seq_length 256), mean pooling over the attention mask, L2 norm
 --sort_by=tokens, all sentences tokenized first and sorted by token count (bert_tf2's bucketing:
 on the benchmark's mixed Chinese/English lines 51,200 padded tokens instead of 81,016).
 
+`--variant=fused_int8`: the fused model after ONNX Runtime's dynamic quantization with the settings
+sentence-transformers' `export_dynamic_quantized_onnx_model(model, "avx512_vnni")` passes through
+Optimum (`AutoQuantizationConfig.avx512_vnni(is_static=False, per_channel=True)`: int8 weights per
+channel, uint8 activations quantized per call, reduce_range off, its operator list). `--runtime=openvino`
+compiles the plain ONNX model with OpenVINO's CPU plugin instead (its default precision hint: bf16 on
+AVX512-BF16 CPUs). `--latency_sentences=K`: also the p50 of K single-sentence calls (batch 1).
+
 Reads the sentences as a JSON list on stdin; prints one JSON line per timed run ({"seconds": ...});
 with --vectors_out writes the last run's float32 [N, 384] vectors there (.npy).
 """
@@ -65,8 +72,23 @@ def fuse(path, fused_path, num_heads, hidden_size):
   return fused
 
 
+# Optimum's ORTConfig default operators_to_quantize (what its avx512_vnni config quantizes).
+QUANTIZED_OPERATORS = ["Conv", "MatMul", "Attention", "LSTM", "Gather", "Transpose", "EmbedLayerNormalization"]
+
+
+def quantize(fused_path, int8_path):
+  import onnx  # pylint: disable=g-import-not-at-top
+  from onnxruntime.quantization import QuantType, quantize_dynamic  # pylint: disable=g-import-not-at-top
+  tmp = int8_path + ".tmp-%d.onnx" % os.getpid()
+  # DefaultTensorType: the fused contrib ops' outputs have no inferred type (Optimum sets the same).
+  quantize_dynamic(fused_path, tmp, weight_type=QuantType.QInt8, per_channel=True, reduce_range=False,
+                   op_types_to_quantize=QUANTIZED_OPERATORS,
+                   extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+  os.replace(tmp, int8_path)
+
+
 def model_file(model_dir, onnx_dir, variant):
-  """The ONNX file for `variant` ("plain" or "fused"), exported (and fused) once, then cached."""
+  """The ONNX file for `variant` ("plain", "fused" or "fused_int8"), exported (fused, quantized) once, then cached."""
   os.makedirs(onnx_dir, exist_ok=True)
   plain = os.path.join(onnx_dir, "model.onnx")
   if not os.path.exists(plain):
@@ -79,6 +101,11 @@ def model_file(model_dir, onnx_dir, variant):
     with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
       config = json.load(f)
     fused = fuse(plain, fused_path, config["num_attention_heads"], config["hidden_size"])
+  if variant == "fused_int8":
+    int8_path = os.path.join(onnx_dir, "model_fused_qint8_avx512_vnni.onnx")
+    if not os.path.exists(int8_path):
+      quantize(fused_path, int8_path)
+    return int8_path, fused
   return fused_path, fused
 
 
@@ -86,7 +113,9 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--model_dir", required=True)
   parser.add_argument("--onnx_dir", required=True)
-  parser.add_argument("--variant", choices=["plain", "fused"], default="fused")
+  parser.add_argument("--variant", choices=["plain", "fused", "fused_int8"], default="fused")
+  parser.add_argument("--runtime", choices=["onnxruntime", "openvino"], default="onnxruntime")
+  parser.add_argument("--latency_sentences", type=int, default=0)
   parser.add_argument("--threads", type=int, default=2)
   parser.add_argument("--batch_size", type=int, default=64)
   parser.add_argument("--max_seq_length", type=int, default=256)
@@ -95,14 +124,24 @@ def main():
   parser.add_argument("--sort_by", choices=["characters", "tokens"], default="characters",
                       help="characters: sentence-transformers' encode loop; tokens: sorted by token count")
   args = parser.parse_args()
-  import onnxruntime as ort  # pylint: disable=g-import-not-at-top
   from transformers import AutoTokenizer  # pylint: disable=g-import-not-at-top
   path, fused = model_file(args.model_dir, args.onnx_dir, args.variant)
-  options = ort.SessionOptions()
-  options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-  options.intra_op_num_threads, options.inter_op_num_threads = args.threads, 1
-  options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-  session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+  if args.runtime == "openvino":
+    import openvino as ov  # pylint: disable=g-import-not-at-top
+    compiled = ov.Core().compile_model(path, "CPU", {"INFERENCE_NUM_THREADS": args.threads,
+                                                     "PERFORMANCE_HINT": "LATENCY"})
+    request = compiled.create_infer_request()
+    run = lambda feeds: [request.infer(feeds)[compiled.output(0)]]
+    version = "openvino " + ov.__version__
+  else:
+    import onnxruntime as ort  # pylint: disable=g-import-not-at-top
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads, options.inter_op_num_threads = args.threads, 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    run = lambda feeds: session.run(None, feeds)
+    version = "onnxruntime " + ort.__version__
   tokenizer = AutoTokenizer.from_pretrained(args.model_dir)
   sentences = json.load(sys.stdin)
 
@@ -133,7 +172,7 @@ def main():
     vectors = None
     batches = batches_by_tokens if args.sort_by == "tokens" else batches_by_characters
     for rows, feeds in batches(texts):
-      hidden = session.run(None, feeds)[0]  # (B, T, D)
+      hidden = run(feeds)[0]  # (B, T, D)
       mask = feeds["attention_mask"][:, :, None].astype(np.float32)
       pooled = (hidden * mask).sum(1) / np.maximum(mask.sum(1), 1e-9)
       if vectors is None:
@@ -145,8 +184,15 @@ def main():
   for _ in range(args.repeats):
     start = time.perf_counter()
     vectors = encode(sentences)
-    print(json.dumps({"seconds": time.perf_counter() - start, "onnxruntime": ort.__version__,
+    print(json.dumps({"seconds": time.perf_counter() - start, "runtime": version,
                       "variant": args.variant, "sort_by": args.sort_by, "fused_operators": fused}), flush=True)
+  if args.latency_sentences:
+    times = []
+    for sentence in sentences[:args.latency_sentences]:
+      start = time.perf_counter()
+      encode([sentence])
+      times.append(time.perf_counter() - start)
+    print(json.dumps({"p50_ms": 1000 * float(np.median(times))}), flush=True)
   if args.vectors_out:
     np.save(args.vectors_out, vectors)
 

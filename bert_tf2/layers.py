@@ -208,7 +208,7 @@ class BertEmbeddings(BertConfigLayer):
     seq_length = tf.shape(input_ids)[1]
     x = self.word_embeddings(input_ids) + self.token_type_embeddings(segment_ids)  # (B, T, D)
     position = tf.cast(self.position_embeddings[:seq_length], x.dtype)  # (T, D)
-    x = x + position[tf.newaxis]
+    x = x + tf.expand_dims(position, 0)
     return self.dropout(self.layer_norm(x), training=training)
 
   def compute_output_shape(self, input_shape):
@@ -221,6 +221,9 @@ def _dense(x, denses):
   One batched matmul for several projections of the same input (query, key and value); the same
   numbers as one matmul each.
   """
+  if any(getattr(dense, "quantization_mode", None) for dense in denses):  # kernel would be unscaled int8
+    raise ValueError("Keras' model.quantize() does not apply to bert_tf2 layers (they read the kernels); "
+                     "use precision='int8' (LiteRT, bert_tf2.core.precision)")
   kernels = [tf.cast(dense.kernel, x.dtype) for dense in denses]
   biases = [tf.cast(dense.bias, x.dtype) for dense in denses]
   kernel = kernels[0] if len(denses) == 1 else tf.concat(kernels, axis=1)

@@ -135,7 +135,7 @@ class BertConfig:
 
 def attention_bias_from_mask(input_mask, dtype=tf.float32):
   """int [B, T] mask (1 = token, 0 = padding) -> [B, 1, 1, T] bias of 0 / -10000 (the original's)."""
-  mask = tf.cast(input_mask, dtype)[:, tf.newaxis, tf.newaxis, :]
+  mask = tf.reshape(tf.cast(input_mask, dtype), [tf.shape(input_mask)[0], 1, 1, -1])  # (B, 1, 1, T); LiteRT-convertible
   return (1.0 - mask) * -10000.0
 
 

@@ -7,7 +7,10 @@ r"""Embeds a text file, one text a line, into a float32 .npy matrix (row i = lin
 
 `--model` is a Google checkpoint (prefix, or directory with bert_config.json + vocab.txt), a
 Hugging Face directory, or a SavedModel from `--export_dir` (which also writes one: raw strings in).
-A line `a ||| b` is embedded as a sentence pair.
+A line `a ||| b` is embedded as a sentence pair. `--precision=bfloat16` or `int8` computes so
+(int8: LiteRT dynamic-range int8 on XNNPACK; needs ai-edge-litert or TensorFlow's tf.lite); a
+SavedModel runs at the precision it was exported with unless told otherwise, and `--export_dir`
+writes one at `--precision`.
 """
 
 import os
@@ -33,6 +36,7 @@ flags.DEFINE_list("pooling_layer", ["-2"], "Encoder layer(s) to pool; -1 = last;
 flags.DEFINE_bool("normalize", False, "L2-normalize each vector.")
 flags.DEFINE_integer("batch_size", 64, "Texts per model call (texts are bucketed by length).")
 flags.DEFINE_string("export_dir", None, "Also write a raw-string SavedModel of this encoder here.")
+flags.DEFINE_string("precision", None, "float32, bfloat16 or int8; default: the SavedModel's, else float32.")
 cli.define_errors_flag()
 
 
@@ -42,6 +46,8 @@ def main(argv):
     cli.fail("--model is required")
   if not (FLAGS.input_file and FLAGS.output_file) and not FLAGS.export_dir:
     cli.fail("give --input_file and --output_file, or --export_dir")
+  if FLAGS.precision not in (None, "float32", "bfloat16", "int8"):
+    cli.fail("--precision must be one of float32, bfloat16, int8; got %r" % FLAGS.precision)
   try:
     pooling_layer = [int(x) for x in FLAGS.pooling_layer]
   except ValueError:
@@ -57,7 +63,7 @@ def main(argv):
   encoder = embeddings.SentenceEncoder.from_pretrained(
       FLAGS.model, vocab_file=FLAGS.vocab_file, do_lower_case=FLAGS.do_lower_case,
       max_seq_length=FLAGS.max_seq_length, pooling_strategy=FLAGS.pooling_strategy,
-      pooling_layer=pooling_layer, normalize=FLAGS.normalize, batch_size=FLAGS.batch_size)
+      pooling_layer=pooling_layer, normalize=FLAGS.normalize, batch_size=FLAGS.batch_size, precision=FLAGS.precision)
   if FLAGS.input_file:
     count, shape = embeddings.encode_file(encoder, FLAGS.input_file, FLAGS.output_file, show_progress=True,
                                           errors=FLAGS.errors)

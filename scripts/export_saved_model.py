@@ -9,6 +9,9 @@ r"""Exports any fine-tuned model (raw text in) or a bare encoder as a SavedModel
     --bert_config_file=$BERT_BASE_DIR/bert_config.json --vocab_file=$BERT_BASE_DIR/vocab.txt \
     --init_checkpoint=$BERT_BASE_DIR/bert_model.ckpt --export_dir=/tmp/encoder_export
 
+  # --precision=bfloat16: the same signatures computing in bfloat16 (any family); int8: encoders only
+  # (their LiteRT int8 model in assets/, which SentenceEncoder and the server run)
+
   saved_model_cli show --dir /tmp/mrpc_export --all
 Loading needs only TensorFlow and `import tensorflow_text` (for the tokenizer's ops).
 """
@@ -35,19 +38,25 @@ flags.DEFINE_bool("do_lower_case", True, "Encoder export: lower-case the input."
 flags.DEFINE_integer("max_seq_length", 128, "Encoder export: serve_text truncates to this length.")
 flags.DEFINE_float("threshold", 0.5, "Multi-label classifier: labels with probability >= threshold "
                    "(default: the one it was trained with).")
+flags.DEFINE_string("precision", "float32", "float32, bfloat16 (every family) or int8 (--encoder_only: a LiteRT "
+                    "int8 model in assets/, run by SentenceEncoder and the server).")
 
 
 def main(argv):
   del argv
   cli.require_flags(FLAGS, ("export_dir",))
+  if FLAGS.precision not in ("float32", "bfloat16", "int8"):
+    cli.fail("--precision must be one of float32, bfloat16, int8; got %r" % FLAGS.precision)
   if FLAGS.encoder_only:
     from bert_tf2.core import export  # pylint: disable=g-import-not-at-top
     path = export.export_encoder_checkpoint(FLAGS.export_dir, FLAGS.bert_config_file, FLAGS.vocab_file,
-                                            FLAGS.init_checkpoint, FLAGS.do_lower_case, FLAGS.max_seq_length)
+                                            FLAGS.init_checkpoint, FLAGS.do_lower_case, FLAGS.max_seq_length,
+                                            FLAGS.precision)
   elif FLAGS.model_dir:
     from bert_tf2.tasks import registry  # pylint: disable=g-import-not-at-top
     overrides = {"threshold": FLAGS.threshold} if FLAGS["threshold"].present else None
-    path = registry.export_from_dir(FLAGS.model_dir, FLAGS.export_dir, overrides, FLAGS.init_checkpoint)
+    path = registry.export_from_dir(FLAGS.model_dir, FLAGS.export_dir, overrides, FLAGS.init_checkpoint,
+                                    FLAGS.precision)
   else:
     cli.fail("give --model_dir (a fine-tuning output_dir) or --encoder_only with --init_checkpoint")
   print("export_saved_model: wrote %s" % path)

@@ -21,13 +21,16 @@ import shutil
 import tensorflow as tf
 
 from bert_tf2 import checkpoints, modeling
-from bert_tf2.core import checks
+from bert_tf2.core import checks, litert
+from bert_tf2.core import precision as precisions
 from bert_tf2.embeddings import pooling
 from bert_tf2.fast_tokenizer import FastTokenizer, pack_inputs
 
 _INPUT_NAMES = ("input_ids", "input_mask", "segment_ids")
 # TF Hub's names for the same inputs (the BERT encoders on tfhub.dev / Kaggle Models).
 HUB_INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
+# An int8 encoder export's LiteRT model (ids -> encoder_outputs), in assets/: what bert_tf2 runs.
+INT8_ASSET = "encoder_int8.tflite"
 IDS_SIGNATURE = {name: tf.TensorSpec([None, None], tf.int32, name=name) for name in _INPUT_NAMES}
 
 
@@ -98,7 +101,7 @@ class EncoderModule(tf.Module):
   variables = trainable_variables = None  # saved lists per instance (tf.Module's properties are not saved)
 
   def __init__(self, encoder, vocab_file, do_lower_case, max_seq_length, pooling_strategy="REDUCE_MEAN",
-               pooling_layer=-1, normalize=False):
+               pooling_layer=-1, normalize=False, precision="float32"):
     super().__init__()
     self.variables = list(encoder.variables)
     self.trainable_variables = list(encoder.trainable_variables)
@@ -115,6 +118,7 @@ class EncoderModule(tf.Module):
     self.pooling_strategy = tf.Variable(pooling_strategy, trainable=False)
     self.pooling_layer = tf.Variable(self._options[1], trainable=False)
     self.normalize = tf.Variable(bool(normalize), trainable=False)
+    self.precision = tf.Variable(precision, trainable=False)
 
   def _outputs(self, inputs):
     out = self.encoder(inputs, training=False)
@@ -169,14 +173,15 @@ def encoder_settings(loaded):
   """What an encoder SavedModel (`tf.saved_model.load` of `export_encoder`'s directory) records.
 
   Returns {vocab_file, do_lower_case, max_seq_length, num_layers, pooling_strategy, pooling_layer,
-  normalize}; ValueError when `loaded` is not one.
+  normalize, precision} (precision float32 for exports older than it); ValueError when `loaded` is not one.
   """
   if "serve_ids" not in loaded.signatures or not hasattr(loaded, "num_layers"):
     raise ValueError("not an encoder SavedModel of bert_tf2 (export.export_encoder)")
   return {"vocab_file": loaded.vocab_file.asset_path.numpy().decode(),
           "do_lower_case": bool(loaded.do_lower_case.numpy()), "max_seq_length": int(loaded.max_seq_length.numpy()),
           "num_layers": int(loaded.num_layers.numpy()), "pooling_strategy": loaded.pooling_strategy.numpy().decode(),
-          "pooling_layer": [int(i) for i in loaded.pooling_layer.numpy()], "normalize": bool(loaded.normalize.numpy())}
+          "pooling_layer": [int(i) for i in loaded.pooling_layer.numpy()], "normalize": bool(loaded.normalize.numpy()),
+          "precision": loaded.precision.numpy().decode() if hasattr(loaded, "precision") else "float32"}
 
 
 def replace_directory(tmp, directory):
@@ -197,15 +202,20 @@ def save_module(module, export_dir, extra_assets=None, signatures=None):
   tmp = export_dir + ".tmp-%d" % os.getpid()
   shutil.rmtree(tmp, ignore_errors=True)
   tf.saved_model.save(module, tmp, signatures=signatures or module.signatures())
-  for name, text in (extra_assets or {}).items():
-    with open(os.path.join(tmp, "assets", name), "w", encoding="utf-8") as f:
-      f.write(text)
+  for name, content in (extra_assets or {}).items():
+    if isinstance(content, bytes):
+      with open(os.path.join(tmp, "assets", name), "wb") as f:
+        f.write(content)
+    else:
+      with open(os.path.join(tmp, "assets", name), "w", encoding="utf-8") as f:
+        f.write(content)
   replace_directory(tmp, export_dir)
   return export_dir
 
 
 def export_encoder(encoder, export_dir, vocab_file, do_lower_case, max_seq_length, pooling_strategy="REDUCE_MEAN",
-                   pooling_layer=-1, normalize=False, default_signature="serve_ids"):
+                   pooling_layer=-1, normalize=False, default_signature="serve_ids", precision="float32",
+                   tflite=None):
   """Writes the encoder SavedModel (`EncoderModule`) of a bare `BertModel` to `export_dir`; returns the path.
 
   Args:
@@ -216,18 +226,27 @@ def export_encoder(encoder, export_dir, vocab_file, do_lower_case, max_seq_lengt
       `SentenceEncoder.from_pretrained` reads back); by default the masked mean of the last layer.
     default_signature: which signature is `serving_default`: "serve_ids" (TF Hub's encoder
       interface) or "serve_embeddings" (text in, one vector out: `embeddings.export_saved_model`).
+    precision: "float32", "bfloat16" (the signatures compute in bfloat16) or "int8" (the signatures
+      compute in float32, as TensorFlow's int8 matmul is slower than float32 on CPU; the LiteRT int8
+      model of the layers, `tflite` or converted here, is written to assets/INT8_ASSET, and
+      `SentenceEncoder.from_pretrained` and the server run that). Recorded in the export.
   """
+  precisions.check_precision(precision)
+  assets = None
+  if precision == "int8":
+    assets = {INT8_ASSET: tflite or litert.convert(litert.encoder_layers_function(encoder), "int8")}
+  encoder = precisions.for_precision(encoder, precision)
   module = EncoderModule(encoder, vocab_file, do_lower_case, max_seq_length, pooling_strategy, pooling_layer,
-                         normalize)
-  return save_module(module, export_dir, signatures=module.signatures(default_signature))
+                         normalize, precision)
+  return save_module(module, export_dir, assets, signatures=module.signatures(default_signature))
 
 
 def export_encoder_checkpoint(export_dir, bert_config_file, vocab_file, init_checkpoint, do_lower_case=True,
-                              max_seq_length=128):
+                              max_seq_length=128, precision="float32"):
   """A pretrained encoder's files (Google prefix, bert_tf2 checkpoint or HF directory) -> `export_encoder`."""
   if not init_checkpoint:
     raise ValueError("exporting an encoder needs init_checkpoint (its weights)")
   config = checks.check_model_files(vocab_file, bert_config_file, init_checkpoint, max_seq_length)
   encoder = modeling.BertModel(config)
   checkpoints.load_checkpoint(encoder, init_checkpoint)
-  return export_encoder(encoder, export_dir, vocab_file, do_lower_case, max_seq_length)
+  return export_encoder(encoder, export_dir, vocab_file, do_lower_case, max_seq_length, precision=precision)

@@ -17,6 +17,12 @@ feature axis before pooling). Padding never enters a pooled value:
   CLS_TOKEN        the first token ([CLS])                    [B, D]
   SEP_TOKEN        the last real token ([SEP])                [B, D]
   NONE             token vectors, zero on padding             [B, T, D]
+`precision` ("float32", "bfloat16", "int8"; `bert_tf2.core.precision`) is how the encoder computes:
+bfloat16 rebuilds the `BertModel` under `mixed_bfloat16`; int8 converts it to a LiteRT dynamic-range
+int8 model (`bert_tf2.core.litert`, XNNPACK) that runs ids -> layers; pooling is the same for all.
+An exported SavedModel records its precision, and `from_pretrained` runs it so (int8: the
+`encoder_int8.tflite` in its assets).
+
 Texts are tokenized as Google's `extract_features` (`a ||| b` is a pair), sorted by length and
 batched so that short sentences are not padded to the longest one, then put back in input order.
 """
@@ -30,7 +36,8 @@ from absl import logging
 
 from bert_tf2 import modeling, tokenization
 from bert_tf2.core import checks
-from bert_tf2.core import export
+from bert_tf2.core import export, litert
+from bert_tf2.core import precision as precisions
 from bert_tf2.core.features import (INPUT_NAMES, bucket_batches, check_max_seq_length, convert_examples_to_features,
                                lines_to_examples, pad_batch)
 # POOLING_STRATEGIES: the pooling_strategy values, part of this module's interface.
@@ -62,11 +69,20 @@ class SentenceEncoder:
     normalize: bool, L2-normalize each vector.
     batch_size: int, texts per model call.
     vocab_file: str or None, the tokenizer's file (kept for `export_saved_model`).
+    precision: "float32", "bfloat16" or "int8" (module doc). With a `litert.Runner` as `model`
+      (ids -> {"encoder_outputs": [B, L, T, D]}), that is what runs.
   """
 
   def __init__(self, model, tokenizer, num_layers=None, max_seq_length=128, pooling_strategy="REDUCE_MEAN",
-               pooling_layer=-2, normalize=False, batch_size=64, vocab_file=None):
+               pooling_layer=-2, normalize=False, batch_size=64, vocab_file=None, precision="float32"):
+    self.precision = precisions.check_precision(precision)
     config = getattr(model, "config", None)
+    self.runner = model if isinstance(model, litert.Runner) else None
+    if config is not None and precision == "bfloat16":
+      model = precisions.for_precision(model, precision)
+    elif config is not None and precision == "int8":
+      self.tflite = litert.convert(litert.encoder_layers_function(model), "int8")
+      self.runner = litert.Runner(self.tflite, num_threads=litert.default_threads())
     self.num_layers = num_layers or config.num_hidden_layers
     self.pooling_layer = check_options(pooling_strategy, pooling_layer, self.num_layers)
     check_max_seq_length(max_seq_length, config.max_position_embeddings if config is not None else None)
@@ -80,12 +96,17 @@ class SentenceEncoder:
     @tf.function(input_signature=[{"input_ids": spec, "input_mask": spec, "segment_ids": spec}])
     def run(batch):
       return pool_layers(layers_fn(batch), batch["input_mask"], self.pooling_layer, pooling_strategy, normalize)
-    self._run = run
+
+    def run_litert(batch):  # LiteRT runs the layers; pooling as above, eagerly
+      layers = tf.unstack(tf.constant(self.runner(batch)["encoder_outputs"]), axis=1)  # L x (B, T, D)
+      return pool_layers(layers, tf.constant(batch["input_mask"]), self.pooling_layer, pooling_strategy, normalize)
+    self._run = run if self.runner is None else run_litert
 
   @property
   def dimension(self):
     """Width of one vector (of one token vector for NONE)."""
-    width = self.model.config.hidden_size if hasattr(self.model, "config") else self._probe_width()
+    config = getattr(self.model, "config", None)
+    width = config.hidden_size if config is not None else self._probe_width()
     width *= len(self.pooling_layer)
     return 2 * width if self.pooling_strategy == "REDUCE_MEAN_MAX" else width
 
@@ -141,19 +162,22 @@ class SentenceEncoder:
 
   @classmethod
   def from_pretrained(cls, path, vocab_file=None, bert_config_file=None, do_lower_case=None, max_seq_length=None,
-                      **kwargs):
+                      precision=None, **kwargs):
     """Loads a Google checkpoint, a Hugging Face directory or an exported SavedModel (see module doc).
 
     `vocab_file` and `bert_config_file` default to the files beside the checkpoint. `max_seq_length`
-    defaults to the SavedModel's, a sentence-transformers directory's, or 128. Other kwargs go to
-    the constructor.
+    defaults to the SavedModel's, a sentence-transformers directory's, or 128. `precision` defaults
+    to the SavedModel's, else float32. Other kwargs go to the constructor.
     """
     path = os.fspath(path)
+    if precision is not None:
+      precisions.check_precision(precision)
     if os.path.exists(os.path.join(path, "saved_model.pb")):
-      return _from_saved_model(path, max_seq_length=max_seq_length, do_lower_case=do_lower_case, **kwargs)
+      return _from_saved_model(path, max_seq_length=max_seq_length, do_lower_case=do_lower_case,
+                               precision=precision, **kwargs)
     model, tokenizer, found = modeling.from_pretrained(path, vocab_file, bert_config_file, do_lower_case)
     return cls(model, tokenizer, max_seq_length=max_seq_length or found["max_seq_length"],  # checked, never clamped
-               vocab_file=found["vocab_file"], **kwargs)
+               vocab_file=found["vocab_file"], precision=precision or "float32", **kwargs)
 
 
 def encode_file(encoder, input_file, output_file, show_progress=False, errors="strict"):
@@ -177,18 +201,22 @@ def export_saved_model(encoder, export_dir, vocab_file, do_lower_case=True):
   Tokenization runs in the graph (`bert_tf2.fast_tokenizer`, ids equal to `FullTokenizer`'s),
   with the encoder's max_seq_length, pooling and normalization, which are recorded so that
   `SentenceEncoder.from_pretrained(export_dir)` restores them (or re-pools with other options
-  through the `serve_ids` signature). Written to a temporary directory, then renamed.
+  through the `serve_ids` signature), and its precision (`export.export_encoder`). Written to a
+  temporary directory, then renamed.
   """
-  if not hasattr(encoder.model, "config"):
+  if getattr(encoder.model, "config", None) is None:
     raise ValueError("only an encoder over a BertModel can be exported (this one runs a SavedModel)")
   return export.export_encoder(encoder.model, export_dir, vocab_file, do_lower_case, encoder.max_seq_length,
                                encoder.pooling_strategy, encoder.pooling_layer, encoder.normalize,
-                               default_signature="serve_embeddings")
+                               default_signature="serve_embeddings", precision=encoder.precision,
+                               tflite=getattr(encoder, "tflite", None))
 
 
-def _from_saved_model(export_dir, max_seq_length=None, do_lower_case=None, **kwargs):
+def _from_saved_model(export_dir, max_seq_length=None, do_lower_case=None, precision=None, **kwargs):
   """A SentenceEncoder over an encoder SavedModel (`export.export_encoder`, `export_saved_model`):
-  its recorded casing, length and pooling are the defaults; every layer is there to re-pool."""
+  its recorded casing, length, pooling and precision are the defaults; every layer is there to re-pool.
+  int8 runs its `encoder_int8.tflite` asset (or, for another export, its serve_ids converted now);
+  bfloat16 and float32 run its graph, which computes at the precision it was exported with."""
   import tensorflow_text  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import  (the tokenizer's ops)
   loaded = tf.saved_model.load(export_dir)
   try:
@@ -201,13 +229,29 @@ def _from_saved_model(export_dir, max_seq_length=None, do_lower_case=None, **kwa
     kwargs.setdefault(key, settings[key])
   serve_ids = loaded.signatures["serve_ids"]
   hub_names = dict(zip(INPUT_NAMES, export.HUB_INPUT_NAMES))
+  recorded = settings["precision"]
+  precision = precision or recorded
+  graph_precision = "bfloat16" if recorded == "bfloat16" else "float32"  # what its graph computes in
+  if precision != "int8" and precision != graph_precision:
+    raise ValueError("%s was exported at %s; it runs at %s or int8, not %s (export again with --precision=%s)"
+                     % (export_dir, recorded, graph_precision, precision, precision))
 
   def layers_fn(batch):
     out = serve_ids(**{hub_names[k]: v for k, v in batch.items()})["encoder_outputs"]  # (B, L, T, D)
     return tf.unstack(out, axis=1)
+  model = layers_fn
+  if precision == "int8":
+    tflite_file = os.path.join(export_dir, "assets", export.INT8_ASSET)
+    if os.path.exists(tflite_file):
+      model = litert.Runner(model_path=tflite_file, num_threads=litert.default_threads())
+    else:
+      model = litert.Runner(litert.convert(tf.function(lambda input_ids, input_mask, segment_ids: {
+          "encoder_outputs": serve_ids(input_word_ids=input_ids, input_mask=input_mask,
+                                       input_type_ids=segment_ids)["encoder_outputs"]}), "int8"),
+          num_threads=litert.default_threads())
   tokenizer = tokenization.FullTokenizer(vocab_file, do_lower_case=do_lower_case)
-  encoder = SentenceEncoder(layers_fn, tokenizer, num_layers=settings["num_layers"],
+  encoder = SentenceEncoder(model, tokenizer, num_layers=settings["num_layers"],
                             max_seq_length=max_seq_length or settings["max_seq_length"], vocab_file=vocab_file,
-                            **kwargs)
+                            precision=precision, **kwargs)
   encoder.saved_model = loaded  # keeps the restored variables alive
   return encoder

@@ -23,7 +23,7 @@ def pool(hidden, input_mask, strategy):
   Returns:
     float Tensor [B, D] ([B, 2D] for REDUCE_MEAN_MAX, [B, T, D] for NONE).
   """
-  mask = tf.cast(input_mask, hidden.dtype)[:, :, tf.newaxis]  # (B, T, 1)
+  mask = tf.expand_dims(tf.cast(input_mask, hidden.dtype), -1)  # (B, T, 1)
   if strategy in ("REDUCE_MEAN", "REDUCE_MEAN_MAX"):
     mean = tf.reduce_sum(hidden * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1e-9)
   if strategy in ("REDUCE_MAX", "REDUCE_MEAN_MAX"):

@@ -82,6 +82,8 @@ def get_args_parser():
   add(bert, "show_tokens_to_client", action="store_true", help="send tokens to clients that ask (show_tokens=True)")
   add(bert, "fixed_embed_length", action="store_true", help="NONE pooling: pad token vectors to max_seq_len")
   add(bert, "normalize", action="store_true", help="[ours] L2-normalize the vectors")
+  add(bert, "precision", choices=("float32", "bfloat16", "int8"), default=None,
+      help="[ours] how the encoder computes (int8: LiteRT on XNNPACK); default: the SavedModel's, else float32")
   for name in REFUSED:
     add(bert, name, action="store_true", help="not implemented (refused: it would change the vectors)")
 
@@ -177,7 +179,8 @@ def build_app(args):
     encoder = embeddings.SentenceEncoder.from_pretrained(
         path, vocab_file=vocab_file, bert_config_file=config_file, do_lower_case=args.do_lower_case,
         max_seq_length=args.max_seq_len, pooling_strategy=_ALIASES.get(args.pooling_strategy, args.pooling_strategy),
-        pooling_layer=args.pooling_layer, normalize=args.normalize, batch_size=args.max_batch_size)
+        pooling_layer=args.pooling_layer, normalize=args.normalize, batch_size=args.max_batch_size,
+        precision=args.precision)
   except (ValueError, OSError) as e:
     cli.fail(str(e))
   config = getattr(encoder.model, "config", None)

@@ -9,6 +9,7 @@ and text pairs for a number of steps, and export encoders, not raw-text task mod
 import os
 
 from bert_tf2.core import checks
+from bert_tf2.core import precision as precisions
 from bert_tf2.modeling import BertConfig
 from bert_tf2.tasks import runner
 from bert_tf2.tasks.classification.task import ClassificationTask
@@ -26,14 +27,20 @@ FAMILIES = {
 }
 
 
-def export_from_dir(model_dir, export_dir, overrides=None, init_checkpoint=None):
+def export_from_dir(model_dir, export_dir, overrides=None, init_checkpoint=None, precision="float32"):
   """Exports the newest checkpoint of any family's `output_dir` as that family's SavedModel.
 
   The family is the one of `FAMILIES` whose settings file is in `model_dir`; its vocab and
   bert_config are the copies training wrote there. `overrides` {name: value} replace
   saved settings (a classifier's multi-label `threshold`); `init_checkpoint`, other weights than
-  model_dir's newest checkpoint. Returns export_dir.
+  model_dir's newest checkpoint. `precision`: "float32", or "bfloat16" (the model is built under
+  `mixed_bfloat16`: same signatures, float32 outputs); int8 runs through LiteRT, which the raw-text
+  graphs cannot hold (scripts/export_litert.py covers encoders and classifiers). Returns export_dir.
   """
+  if precision == "int8":
+    raise ValueError("--precision=int8 runs through LiteRT, not a TensorFlow graph: export this model at "
+                     "float32 or bfloat16 here, or a classifier to .tflite with scripts/export_litert.py")
+  precisions.check_precision(precision)
   found = [cls for cls in FAMILIES.values() if os.path.isfile(os.path.join(model_dir, cls.settings_file))]
   if not found:
     raise ValueError("%s: not a fine-tuning output_dir (none of %s)" % (
@@ -42,6 +49,7 @@ def export_from_dir(model_dir, export_dir, overrides=None, init_checkpoint=None)
   checks.check_output_dir(export_dir, "export_dir")
   settings = dict(runner.read_settings(model_dir, task.settings_file), **(overrides or {}))
   config = BertConfig.from_json_file(os.path.join(model_dir, "bert_config.json"))
-  model = task.build_model(config, settings)
+  with precisions.build_scope(precision):
+    model = task.build_model(config, settings)
   runner.restore(model, None if init_checkpoint else model_dir, init_checkpoint, task)
   return task.export(model, export_dir, os.path.join(model_dir, "vocab.txt"), settings)

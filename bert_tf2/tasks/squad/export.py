@@ -121,7 +121,8 @@ class SquadModule(tf.Module):
   def serve_ids(self, input_ids, input_mask, segment_ids):
     outputs = self.model({"input_ids": input_ids, "input_mask": input_mask, "segment_ids": segment_ids},
                          training=False)
-    return {"start_logits": outputs["start_logits"], "end_logits": outputs["end_logits"]}
+    return {"start_logits": tf.cast(outputs["start_logits"], tf.float32),  # float32 at any precision
+            "end_logits": tf.cast(outputs["end_logits"], tf.float32)}
 
   def _windows(self, question, context):
     """Model inputs of every window of the batch, and where each window's pieces come from."""

@@ -39,6 +39,9 @@ flags.DEFINE_integer("max_seq_length", 128, "Word pieces per window (batch sizes
                      "are windowed.")
 flags.DEFINE_integer("doc_stride", 64, "Pieces between the starts of consecutive windows of a long sentence.")
 flags.DEFINE_bool("crf", False, "Score tag sequences with a linear-chain CRF (Viterbi decoding).")
+flags.DEFINE_float("crf_learning_rate", None, "With --crf: peak learning rate of the CRF's transition scores "
+                   "(same warmup and decay); default 100 x --learning_rate. bert4keras' crf_lr_multiplier=1000 "
+                   "at 2e-5 is 2e-2.")
 flags.DEFINE_bool("do_eval", False, "Evaluate on dev.txt; writes eval_results.txt.")
 flags.DEFINE_integer("eval_batch_size", 8, "Evaluation batch size.")
 flags.DEFINE_integer("max_train_examples", None, "Train on a seeded random subset of this many sentences.")
@@ -51,7 +54,8 @@ def main(argv):
   from bert_tf2.tasks.tagging import data  # pylint: disable=g-import-not-at-top
   from bert_tf2.tasks.tagging.task import TaggingTask  # pylint: disable=g-import-not-at-top
   task = TaggingTask(data.get_tagging_processor(FLAGS.task_name), FLAGS.data_dir, use_crf=FLAGS.crf,
-                     doc_stride=FLAGS.doc_stride, max_train_examples=FLAGS.max_train_examples, seed=FLAGS.seed)
+                     doc_stride=FLAGS.doc_stride, max_train_examples=FLAGS.max_train_examples, seed=FLAGS.seed,
+                     crf_learning_rate=FLAGS.crf_learning_rate)
   common_flags.print_results("run_ner", runner.run(task, **common_flags.run_args(FLAGS)))
 
 

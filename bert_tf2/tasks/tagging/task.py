@@ -30,20 +30,35 @@ class TaggingTask(base.Task):
     use_crf: bool, a CRF over the tags (a trained output_dir's setting wins).
     doc_stride: int, pieces between the starts of consecutive windows of a long sentence.
     max_train_examples: int or None, train on a random subset of this many sentences (`seed`).
+    crf_learning_rate: float or None, the peak learning rate of the CRF's scores (transitions, start,
+      end), on the same warmup and decay as the encoder's; None = `tagging.CRF_LR_MULTIPLIER` (100)
+      times the encoder's. bert4keras' `crf_lr_multiplier=1000` at lr 2e-5 is crf_learning_rate=2e-2.
   """
 
   name = "tagger"
   settings_file = TAGGER_CONFIG
 
   def __init__(self, processor=None, data_dir=None, use_crf=False, doc_stride=64, max_train_examples=None,
-               seed=12345):
+               seed=12345, crf_learning_rate=None):
     self.processor, self.data_dir, self.use_crf, self.doc_stride = processor, data_dir, use_crf, doc_stride
-    self.max_train_examples, self.seed = max_train_examples, seed
+    self.max_train_examples, self.seed, self.crf_learning_rate = max_train_examples, seed, crf_learning_rate
     self._train_examples = None
 
   def check(self, config, max_seq_length, phases):
     if self.doc_stride < 1:
       raise ValueError("doc_stride must be at least 1, got %d" % self.doc_stride)
+    if self.crf_learning_rate is not None:
+      if "train" in phases and not self.use_crf:
+        raise ValueError("crf_learning_rate is the CRF's learning rate: train with a CRF (use_crf / --crf)")
+      if not self.crf_learning_rate > 0:
+        raise ValueError("crf_learning_rate must be positive, got %r" % (self.crf_learning_rate,))
+
+  def lr_multipliers(self, settings, learning_rate):
+    """The CRF's variables at crf_learning_rate: the model multiplies them by CRF_LR_MULTIPLIER, and
+    Adam's steps do not depend on the gradient's scale, so their factor is crf_lr / (lr * that)."""
+    if not settings["use_crf"] or self.crf_learning_rate is None:
+      return []
+    return [("(^|/)crf/", self.crf_learning_rate / (learning_rate * tagging.CRF_LR_MULTIPLIER))]
 
   def settings(self, saved):
     if saved is not None:

@@ -18,52 +18,28 @@ sentences must be well formed (an I-/M-/E- continues a B- of its type, a B- is c
 The tag set is every prefix of the scheme for every type found, so dev and test never hold a tag
 the model lacks. Predictions: `test_predictions.txt`, "char gold predicted" lines.
 
-CLUENER2020 (`cluener`): `{train,dev,test}.json`, one JSON object a line, `{"text": ..., "label":
-{"address": {"台湾": [[15, 16]]}, ...}}` with inclusive character offsets, ten types; test rows
-have `id` and `text` only. Tagged BIOES; predictions: `cluener_predict.json`, the CLUE submission
-file, `{"id": ..., "label": {type: {span text: [[start, end], ...]}}}` a line in test.json's order.
+CLUENER2020 (`cluener`): `bert_tf2.tasks.tagging.cluener`.
 
 Every error is one ValueError "file:line: what", raised while reading, before anything is written.
 """
 
 import dataclasses
-import json
 import os
 import re
-import typing
 
-from bert_tf2.tasks.tagging import data, metrics
+from bert_tf2.core import checks
+from bert_tf2.tasks.tagging import cluener, data
 
 SCHEME_PREFIXES = {"BIO": "BI", "BIOES": "BIES", "BMES": "BMES"}
 TAG = re.compile(r"^(O|([BIMES])-(.+))$")
 SPLIT_PATTERNS = ("{}.char.bmes", "{}.char.bioes", "{}.char.bio", "{}.bmes", "{}.bioes", "{}.bio", "{}.txt",
                   "{}.tsv", "weiboNER_2nd_conll.{}", "msra_{}_bio.txt")
-CLUENER_TYPES = ("address", "book", "company", "game", "government", "movie", "name", "organization", "position",
-                 "scene")
 
 
 @dataclasses.dataclass
 class CharExample(data.TaggingExample):
   """A sentence of a character-per-line file; `lines`: each character's line number (for errors)."""
   lines: list = dataclasses.field(default_factory=list)
-
-
-@dataclasses.dataclass
-class CluenerExample(data.TaggingExample):
-  """A CLUENER row; `row_id`: its "id" (test.json), else its 0-based row number."""
-  row_id: typing.Any = None
-
-
-def _lines(path):
-  """(line number, text without the newline) of a UTF-8 file; ValueError naming file and line."""
-  if not os.path.isfile(path):
-    raise ValueError("%s: file not found" % path)
-  with open(path, "rb") as f:
-    for number, raw in enumerate(f, 1):
-      try:
-        yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8").rstrip("\r\n")
-      except UnicodeDecodeError as e:
-        raise ValueError("%s:%d: not valid UTF-8 (%s)" % (path, number, e.reason)) from None
 
 
 def read_char_file(path, strip_word_index=False):
@@ -76,7 +52,8 @@ def read_char_file(path, strip_word_index=False):
                                   "%s:%d" % (path, lines[0]), list(lines)))
     words.clear(), tags.clear(), lines.clear()
 
-  for number, line in _lines(path):
+  for number, line in enumerate(checks.read_text(path).split("\n"), 1):
+    line = line.rstrip("\r")
     if not line.strip() or line.startswith("-DOCSTART-"):
       close()
       continue
@@ -215,114 +192,6 @@ class CharNerProcessor:
     return list(self._labels)
 
 
-def _fail(path, number, message):
-  raise ValueError("%s:%d: %s" % (path, number, message))
-
-
-def read_cluener(path, split):
-  """[TaggingExample] of a CLUENER2020 JSON-lines file, BIOES tags (None for test rows without label)."""
-  examples = []
-  for number, line in _lines(path):
-    if not line.strip():
-      continue
-    try:
-      row = json.loads(line)
-    except json.JSONDecodeError as e:
-      _fail(path, number, "not valid JSON (%s)" % e.msg)
-    if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-      _fail(path, number, "expected an object with a \"text\" string")
-    text, label = row["text"], row.get("label")
-    tags = None
-    if label is None and split != "test":
-      _fail(path, number, "no \"label\" (only test.json rows may have none)")
-    if label is not None:
-      tags = _cluener_tags(path, number, text, label)
-    row_id = row.get("id", len(examples))
-    examples.append(CluenerExample(str(row_id), list(text), tags, "%s:%d" % (path, number), row_id))
-  return examples
-
-
-def _cluener_tags(path, number, text, label):
-  """BIOES tags of `text` from a CLUENER label dict; ValueError on unknown types, bad or overlapping spans."""
-  if not isinstance(label, dict):
-    _fail(path, number, "\"label\" must be an object {type: {span text: [[start, end], ...]}}")
-  tags = ["O"] * len(text)
-  for kind, spans in label.items():
-    if kind not in CLUENER_TYPES:
-      _fail(path, number, "label type %r is not one of %s" % (kind, ", ".join(CLUENER_TYPES)))
-    if not isinstance(spans, dict):
-      _fail(path, number, "label %r must map span texts to [[start, end], ...]" % kind)
-    for span, offsets in spans.items():
-      if not isinstance(offsets, list) or not all(
-          isinstance(o, list) and len(o) == 2 and all(type(i) is int for i in o) for o in offsets):
-        _fail(path, number, "%s %r: offsets must be [[start, end], ...] integers" % (kind, span))
-      for start, end in offsets:
-        if not 0 <= start <= end < len(text):
-          _fail(path, number, "%s %r at [%d, %d] is outside the text (%d characters)" % (kind, span, start, end,
-                                                                                        len(text)))
-        if text[start:end + 1] != span:
-          _fail(path, number, "%s %r at [%d, %d] does not match the text there (%r)" % (
-              kind, span, start, end, text[start:end + 1]))
-        if any(t != "O" for t in tags[start:end + 1]):
-          _fail(path, number, "%s %r at [%d, %d] overlaps another entity" % (kind, span, start, end))
-        if start == end:
-          tags[start] = "S-" + kind
-        else:
-          tags[start:end + 1] = ["B-" + kind] + ["I-" + kind] * (end - start - 1) + ["E-" + kind]
-  return tags
-
-
-def cluener_label(text, tags):
-  """The CLUENER label dict of predicted tags: {type: {span text: [[start, end], ...]}}, inclusive ends."""
-  label = {}
-  for kind, start, end in metrics.entity_spans(tags):
-    label.setdefault(kind, {}).setdefault(text[start:end], []).append([start, end - 1])
-  return label
-
-
-class CluenerProcessor:
-  """CLUENER2020's train.json / dev.json / test.json; BIOES over its ten types."""
-
-  name = "cluener"
-  scheme = "BIOES"
-
-  def __init__(self, labels=None):
-    self._labels = ["O"] + ["%s-%s" % (p, k) for k in CLUENER_TYPES for p in SCHEME_PREFIXES["BIOES"]]
-    self._cache = {}
-
-  def _read(self, data_dir, split):
-    path = os.path.join(data_dir, split + ".json")
-    if path not in self._cache:
-      self._cache[path] = read_cluener(path, split)
-    return self._cache[path]
-
-  def get_train_examples(self, data_dir):
-    return self._read(data_dir, "train")
-
-  def get_dev_examples(self, data_dir):
-    return self._read(data_dir, "dev")
-
-  def get_test_examples(self, data_dir):
-    return self._read(data_dir, "test")
-
-  def set_labels(self, labels, source):
-    if list(labels) != self._labels:
-      raise ValueError("%s: its tags are not CLUENER's BIOES tags over %s" % (source, ", ".join(CLUENER_TYPES)))
-
-  def get_labels(self):
-    return list(self._labels)
-
-  def write_predictions(self, output_dir, examples, predicted_tags):
-    """cluener_predict.json (CLUE's submission layout), written to a temporary name then renamed."""
-    path = os.path.join(output_dir, "cluener_predict.json")
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-      for example, tags in zip(examples, predicted_tags):
-        row = {"id": example.row_id, "label": cluener_label("".join(example.words), tags)}
-        f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(path + ".tmp", path)
-    return path
-
-
 CHAR_TASKS = {"char": ("auto", False), "char_bio": ("BIO", False), "char_bioes": ("BIOES", False),
               "char_bmes": ("BMES", False), "msra": ("auto", False), "msra_bmes": ("BMES", False),
               "resume": ("auto", False), "weibo": ("auto", True)}
@@ -337,7 +206,7 @@ def get_processor(task_name, tag_scheme=None):
   if name == "cluener" or name in data.TAGGING_PROCESSORS:
     if tag_scheme is not None:
       raise ValueError("tag_scheme is for the character-per-line tasks (%s), not %s" % (", ".join(CHAR_TASKS), name))
-    return CluenerProcessor() if name == "cluener" else data.get_tagging_processor(name)
+    return cluener.CluenerProcessor() if name == "cluener" else data.get_tagging_processor(name)
   if name not in CHAR_TASKS:
     names = sorted(set(data.TAGGING_PROCESSORS) | set(CHAR_TASKS) | {"cluener"})
     raise ValueError("unknown task_name %r; one of %s" % (task_name, ", ".join(names)))

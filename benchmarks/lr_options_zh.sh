@@ -27,6 +27,8 @@ SENTIMENT_VARIANTS=${SENTIMENT_VARIANTS:-"default| ld08|--layerwise_lr_decay=0.8
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/log.txt") 2>&1
 [ -f "$PRETRAINED/bert_model.ckpt.index" ] || { echo "no $PRETRAINED/bert_model.ckpt: run benchmarks/pretrain_zh.sh"; exit 1; }
+CONFIG="$PRETRAINED/bert_config.json"
+[ -f "$CONFIG" ] || CONFIG="$PRETRAINED/data/bert_config.json"   # where pretrain_zh.sh writes it first
 
 for seed in $SEEDS; do
   for variant in $NER_VARIANTS; do
@@ -56,7 +58,7 @@ for seed in $SEEDS; do
     [ -f "$dir/eval_results.txt" ] && { echo "-- sentiment $name seed $seed: done before"; continue; }
     echo "== sentiment $name seed $seed: $flags"
     $PY scripts/run_classifier.py --task_name=tsv --data_dir="$SD" --label_column=label --text_a_column=text \
-      --vocab_file="$PRETRAINED/vocab.txt" --bert_config_file="$PRETRAINED/bert_config.json" \
+      --vocab_file="$PRETRAINED/vocab.txt" --bert_config_file="$CONFIG" \
       --init_checkpoint="$PRETRAINED/bert_model.ckpt" --do_lower_case --output_dir="$dir" --do_train --do_eval \
       --max_seq_length=128 --train_batch_size=32 --eval_batch_size=64 --learning_rate="$SENTIMENT_LR" \
       --num_train_epochs="$SENTIMENT_EPOCHS" --save_checkpoints_steps=100000 --log_steps=100 --seed="$seed" $flags \

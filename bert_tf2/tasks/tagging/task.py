@@ -15,7 +15,7 @@ import os
 import random
 
 from bert_tf2.tasks import base, runner
-from bert_tf2.tasks.tagging import data, datasets, metrics
+from bert_tf2.tasks.tagging import data, metrics
 from bert_tf2.tasks.tagging import model as tagging
 from bert_tf2.tasks.tagging.export import export_tagger
 from bert_tf2.tasks.tagging.model import BertTagger
@@ -76,11 +76,13 @@ class TaggingTask(base.Task):
 
   def _read_splits(self):
     """Reads dev / test now when this run evaluates / predicts: a bad file stops it before training."""
+    self._splits = {}
     for phase, split in (("eval", "dev"), ("predict", "test")):
       if phase in self._phases:
-        self._splits[split] = getattr(self.processor, "get_%s_examples" % split)(self.data_dir)
+        self._examples(split)
 
   def _examples(self, split):
+    """The examples of "dev" or "test", read once."""
     if split not in self._splits:
       self._splits[split] = getattr(self.processor, "get_%s_examples" % split)(self.data_dir)
     return self._splits[split]

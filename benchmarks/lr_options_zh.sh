@@ -21,9 +21,9 @@ SENTIMENT_TRAIN=${SENTIMENT_TRAIN:-4000}
 SENTIMENT_EPOCHS=${SENTIMENT_EPOCHS:-2}
 SENTIMENT_LR=${SENTIMENT_LR:-1e-4}     # sentiment_zh.sh's LR
 DATA=${DATA:-/work/shared/data/sentiment_zh}
-# name|run_ner.py flags. NER's LR is ner_zh.sh's 1e-3: the CRF default (100x) is 0.1.
-NER_VARIANTS=${NER_VARIANTS:-"crf100x_default| crf1x|--crf_learning_rate=1e-3 crf10x|--crf_learning_rate=1e-2 ld08|--layerwise_lr_decay=0.8"}
-SENTIMENT_VARIANTS=${SENTIMENT_VARIANTS:-"default| ld08|--layerwise_lr_decay=0.8 ld05|--layerwise_lr_decay=0.5"}
+# name|flags (empty: none of them). NER's LR is ner_zh.sh's 1e-3: the CRF default (100x) is 0.1.
+NER_VARIANTS=${NER_VARIANTS-"crf100x_default| crf1x|--crf_learning_rate=1e-3 crf10x|--crf_learning_rate=1e-2 ld08|--layerwise_lr_decay=0.8"}
+SENTIMENT_VARIANTS=${SENTIMENT_VARIANTS-"default| ld08|--layerwise_lr_decay=0.8 ld05|--layerwise_lr_decay=0.5"}
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/log.txt") 2>&1
 [ -f "$PRETRAINED/bert_model.ckpt.index" ] || { echo "no $PRETRAINED/bert_model.ckpt: run benchmarks/pretrain_zh.sh"; exit 1; }

@@ -66,30 +66,4 @@ for seed in $SEEDS; do
   done
 done
 
-$PY - "$OUT" <<'PYEOF' | tee "$OUT/summary.txt"
-import glob, os, re, statistics, sys
-out = sys.argv[1]
-
-def value(path, key):
-  for line in open(path, encoding="utf-8") if os.path.isfile(path) else []:
-    k, _, v = line.partition(" = ")
-    if k.strip() == key:
-      return float(v)
-
-def table(title, pattern, files):
-  runs = {}
-  for d in sorted(glob.glob(pattern)):
-    m = re.search(r"(?:bert_pretrained_crf_)?(.+)_s(\d+)$", os.path.basename(d))
-    scores = [value(os.path.join(d, f), k) for f, k in files]
-    if m and None not in scores:
-      runs.setdefault(m.group(1), []).append((int(m.group(2)), scores))
-  print(title)
-  for name, rows in runs.items():
-    per_seed = ", ".join("seed %d: %s" % (s, " / ".join("%.4f" % x for x in v)) for s, v in sorted(rows))
-    means = " / ".join("%.4f" % statistics.mean(v[i] for _, v in rows) for i in range(len(files)))
-    print("  %-16s mean %s  (%s)" % (name, means, per_seed))
-
-table("NER (People's Daily), test entity F1 / dev entity F1", os.path.join(out, "ner", "bert_pretrained_crf_*"),
-      [("test_results.txt", "test_f1"), ("eval_results.txt", "eval_f1")])
-table("Sentiment, dev accuracy", os.path.join(out, "sentiment", "*"), [("eval_results.txt", "eval_accuracy")])
-PYEOF
+$PY benchmarks/lr_options_summary.py "$OUT" | tee "$OUT/summary.txt"

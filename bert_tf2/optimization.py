@@ -32,7 +32,8 @@ wins, no match = 1.0. The variable's update uses `multiplier * learning_rate` (w
 included); a multiplier of 1.0 leaves the update bit for bit as without it.
   * `layerwise_lr_multipliers(L, decay)`: layer-wise decay (ELECTRA, Clark et al., 2020; PaddleNLP's
     `layerwise_lr_decay`): encoder layer l (0-based, `layer_<l>/`) gets decay^(L - l), the
-    embeddings decay^(L + 1), everything else (pooler, task heads, a CRF) 1.
+    embeddings decay^(L + 1), everything else (pooler, task heads, a CRF) 1. (ELECTRA's own
+    `_get_layer_lrs` counts one more: its top layer gets decay^2, its embeddings decay^(L + 2).)
   * a task's own pairs in front, e.g. a tagger's CRF: `[("(^|/)crf/", 10.0)]`.
 """
 

@@ -4,7 +4,8 @@
 #   review sentiment with sentiment_zh.sh's fine-tuning recipe (run_classifier --task_name=tsv) from the same
 #   checkpoint on a seeded SENTIMENT_TRAIN-row subset of train.tsv (dev accuracy).
 # Usage: bash benchmarks/lr_options_zh.sh                 (table: $OUT/summary.txt; finished runs are reused)
-#        TRAIN=4000 EPOCHS=2 SENTIMENT_TRAIN=4000 SENTIMENT_EPOCHS=2 SEEDS="12345 1" bash benchmarks/lr_options_zh.sh
+#        TRAIN=4000 EPOCHS=2 SENTIMENT_TRAIN=4000 SENTIMENT_EPOCHS=2 SEEDS="12345 1 2" bash benchmarks/lr_options_zh.sh (the defaults)
+#        SENTIMENT_LR=2e-4 OUT=runs/lr_options_sent_lr2e-4 NER_VARIANTS="" bash benchmarks/lr_options_zh.sh
 # Needs $PRETRAINED/{bert_model.ckpt*,bert_config.json,vocab.txt} (benchmarks/pretrain_zh.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,14 +17,14 @@ OUT=${OUT:-runs/lr_options}
 PRETRAINED=${PRETRAINED:-runs/pretrain_zh}
 TRAIN=${TRAIN:-4000}                   # NER training sentences (ner_zh.sh's TRAIN, a subset drawn with each seed)
 EPOCHS=${EPOCHS:-2}
-SEEDS=${SEEDS:-12345 1}
+SEEDS=${SEEDS:-12345 1 2}
 SENTIMENT_TRAIN=${SENTIMENT_TRAIN:-4000}
 SENTIMENT_EPOCHS=${SENTIMENT_EPOCHS:-2}
 SENTIMENT_LR=${SENTIMENT_LR:-1e-4}     # sentiment_zh.sh's LR
 DATA=${DATA:-/work/shared/data/sentiment_zh}
 # name|flags (empty: none of them). NER's LR is ner_zh.sh's 1e-3: the CRF default (100x) is 0.1.
-NER_VARIANTS=${NER_VARIANTS-"crf100x_default| crf1x|--crf_learning_rate=1e-3 crf10x|--crf_learning_rate=1e-2 ld08|--layerwise_lr_decay=0.8"}
-SENTIMENT_VARIANTS=${SENTIMENT_VARIANTS-"default| ld08|--layerwise_lr_decay=0.8 ld05|--layerwise_lr_decay=0.5"}
+NER_VARIANTS=${NER_VARIANTS-"crf100x_default| crf1x|--crf_learning_rate=1e-3 crf10x|--crf_learning_rate=1e-2 crf1000x|--crf_learning_rate=1 ld08|--layerwise_lr_decay=0.8"}
+SENTIMENT_VARIANTS=${SENTIMENT_VARIANTS-"default| ld08|--layerwise_lr_decay=0.8 ld09|--layerwise_lr_decay=0.9"}
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/log.txt") 2>&1
 [ -f "$PRETRAINED/bert_model.ckpt.index" ] || { echo "no $PRETRAINED/bert_model.ckpt: run benchmarks/pretrain_zh.sh"; exit 1; }

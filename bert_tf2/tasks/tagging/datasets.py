@@ -43,7 +43,7 @@ class CharExample(data.TaggingExample):
 
 
 def read_char_file(path, strip_word_index=False):
-  """[TaggingExample] of a character-per-line file; `lines` holds each character's line number."""
+  """[CharExample] of a character-per-line file (module docstring); ValueError "file:line" on a bad line."""
   examples, words, tags, lines = [], [], [], []
 
   def close():
@@ -108,17 +108,21 @@ def check_chunks(example, scheme):
 
 
 class CharNerProcessor:
-  """Character-per-line NER files in data_dir (module docstring); `scheme` "auto", BIO, BIOES or BMES."""
+  """Character-per-line NER files in data_dir (module docstring).
 
-  name = "char"
+  Args:
+    scheme: "auto" (read from the tags), "BIO", "BIOES" or "BMES"; `self.scheme` is the one in use.
+    strip_word_index: drop the digits after each character (weiboNER_2nd_conll's "口0").
+    labels: a trained model's tag list (fixes the scheme); default: read from the files.
+    name: the task name, written to the model's settings.
+  """
 
-  def __init__(self, scheme="auto", strip_word_index=False, labels=None):
+  def __init__(self, scheme="auto", strip_word_index=False, labels=None, name="char"):
     scheme = scheme.upper()
     if scheme != "AUTO" and scheme not in SCHEME_PREFIXES:
       raise ValueError("tag_scheme must be auto, bio, bioes or bmes, got %r" % (scheme,))
-    self.declared = None if scheme == "AUTO" else scheme
-    self.scheme = self.declared
-    self.strip_word_index = strip_word_index
+    self.scheme = None if scheme == "AUTO" else scheme
+    self.strip_word_index, self.name = strip_word_index, name
     self._labels, self._label_source, self._examples = None, None, {}
     if labels:
       self.set_labels(labels, "the given labels")
@@ -211,4 +215,4 @@ def get_processor(task_name, tag_scheme=None):
     names = sorted(set(data.TAGGING_PROCESSORS) | set(CHAR_TASKS) | {"cluener"})
     raise ValueError("unknown task_name %r; one of %s" % (task_name, ", ".join(names)))
   scheme, strip = CHAR_TASKS[name]
-  return CharNerProcessor(tag_scheme or scheme, strip_word_index=strip)
+  return CharNerProcessor(tag_scheme or scheme, strip_word_index=strip, name=name)

@@ -54,11 +54,11 @@ def _flags(model_files, task, data_dir, out, *extra):
 
 def test_cluener_through_the_script_writes_the_submission_file(model_files, tmp_path):
   out = tmp_path / "out"
-  run = _script(*_flags(model_files, "cluener", os.path.join(DATA, "cluener"), out, "--do_train", "--do_eval",
-                         "--do_predict", "--crf", "--crf_learning_rate=0.05", "--layerwise_lr_decay=0.8"))
+  run = _script(*_flags(model_files, "cluener", os.path.join(DATA, "cluener"), out, "--do_train", "--do_predict",
+                         "--crf", "--crf_learning_rate=0.05", "--layerwise_lr_decay=0.8"))
   assert run.returncode == 0, run.stderr[-3000:]
   printed = dict(line[len("run_ner: "):].split(" = ") for line in run.stdout.splitlines() if line.startswith("run_ner:"))
-  assert printed["train_sentences"] == "4" and printed["num_predictions"] == "3" and "eval_f1" in printed
+  assert printed["train_sentences"] == "4" and printed["num_predictions"] == "3"  # eval: -m slow (char layouts)
   assert "Learning-rate multipliers" in run.stderr and "(^|/)crf/" in run.stderr
   settings = json.loads((out / "tagger_config.json").read_text())
   assert settings["scheme"] == "BIOES" and settings["task"] == "cluener" and len(settings["labels"]) == 41
@@ -118,3 +118,17 @@ def test_bad_cluener_offsets_through_the_script_one_line_nothing_written(model_f
   assert errors == ["run_ner: error: %s:2: address '台湾' at [1, 2] is outside the text (2 characters)"
                     % (data_dir / "dev.json")]
   assert not out.exists()
+
+
+@pytest.mark.slow
+def test_cluener_evaluates_on_dev_and_predicts_again_from_the_output_dir(model_files, tmp_path):
+  data_dir, out = os.path.join(DATA, "cluener"), str(tmp_path / "out")
+  kwargs = dict(max_seq_length=24, train_batch_size=2, num_train_epochs=1, learning_rate=1e-3, log_steps=1)
+  results = tagging_job.run_ner(datasets.get_processor("cluener"), data_dir, out, model_files["vocab"],
+                                model_files["config"], use_crf=True, do_train=True, do_eval=True, **kwargs)
+  assert {"eval_f1", "eval_precision", "eval_recall"} <= set(results)
+  assert os.path.isfile(os.path.join(out, "eval_results.txt"))
+  assert not os.path.exists(os.path.join(out, "cluener_predict.json"))
+  again = tagging_job.run_ner(datasets.get_processor("cluener"), data_dir, out, model_files["vocab"],
+                              model_files["config"], do_predict=True, max_seq_length=24)
+  assert again["num_predictions"] == 3 and os.path.isfile(os.path.join(out, "cluener_predict.json"))

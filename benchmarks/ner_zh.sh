@@ -9,6 +9,8 @@
 #        INITS=random STOP_AFTER=bert bash benchmarks/ner_zh.sh    (only the random-init runs, then stop)
 #        EPOCHS=10 HEADS=crf SUFFIX=_e10 bash benchmarks/ner_zh.sh (the CRF pair trained longer; same table)
 #        TRAIN=8000 OUT=runs/ner_zh_8000 bash benchmarks/ner_zh.sh (a seeded 8,000-sentence subset: benchmarks/README.md's earlier table)
+#        SEED=1 FLAGS="--layerwise_lr_decay=0.8" SUFFIX=_ld08_s1 bash benchmarks/ner_zh.sh  (other seed, extra
+#          run_ner.py flags; benchmarks/lr_options_zh.sh runs these for the learning-rate options)
 # Needs runs/pretrain_zh/{bert_model.ckpt*,bert_config.json,vocab.txt} (bash benchmarks/pretrain_zh.sh,
 # BERT-tiny: LAYERS=2 HIDDEN=128 HEADS=2); without them the pretrained rows are skipped.
 set -euo pipefail
@@ -21,6 +23,8 @@ OUT=${OUT:-runs/ner_zh}
 PRETRAINED=${PRETRAINED:-runs/pretrain_zh}
 TRAIN=${TRAIN:-0}             # training sentences: 0 = all 40,702; N = a seeded subset (TRAIN=8000: ~4x less CPU)
 EPOCHS=${EPOCHS:-3}
+SEED=${SEED:-12345}           # run_ner.py --seed (initialization, dropout, shuffling, the TRAIN subset)
+FLAGS=${FLAGS:-}              # more run_ner.py flags, e.g. "--crf_learning_rate=1e-2 --layerwise_lr_decay=0.8"
 SUFFIX=${SUFFIX:-}            # appended to the run names, e.g. EPOCHS=10 HEADS=crf SUFFIX=_e10 (benchmarks/README.md)
 LR=${LR:-1e-3}                # BERT-tiny fine-tunes best well above BERT-base's 5e-5 (see benchmarks/README.md)
 BATCH=${BATCH:-16}
@@ -50,7 +54,7 @@ run_ner() {  # name task init_checkpoint crf
     ${init:+--init_checkpoint=$init} --crf="$crf" --do_train --do_eval --do_predict \
     --max_seq_length=$SEQ --doc_stride=$STRIDE --max_train_examples="$TRAIN" --num_train_epochs="$EPOCHS" \
     --train_batch_size=$BATCH --learning_rate="$LR" --eval_batch_size=64 --predict_batch_size=64 \
-    --save_checkpoints_steps=100000 --log_steps=100 --iterations_per_loop=10 --seed=12345 \
+    --save_checkpoints_steps=100000 --log_steps=100 --iterations_per_loop=10 --seed="$SEED" $FLAGS \
     | grep "run_ner:"
 }
 

@@ -25,6 +25,16 @@ What is reproduced, step for step:
     the same decoupled weight decay, scaled per variable by the trust ratio ||param|| / ||update||
     (1 where either norm is 0, and for the variables excluded from weight decay), as in TF Model
     Garden's LAMB.
+
+Per-variable learning rates (not in the original; fine-tuning recipes): `lr_multipliers`, a list of
+(regex, multiplier) pairs matched with `re.search` against each variable's path, the first match
+wins, no match = 1.0. The variable's update uses `multiplier * learning_rate` (weight decay
+included); a multiplier of 1.0 leaves the update bit for bit as without it.
+  * `layerwise_lr_multipliers(L, decay)`: layer-wise decay (ELECTRA, Clark et al., 2020; PaddleNLP's
+    `layerwise_lr_decay`): encoder layer l (0-based, `layer_<l>/`) gets decay^(L - l), the
+    embeddings decay^(L + 1), everything else (pooler, task heads, a CRF) 1. (ELECTRA's own
+    `_get_layer_lrs` counts one more: its top layer gets decay^2, its embeddings decay^(L + 2).)
+  * a task's own pairs in front, e.g. a tagger's CRF: `[("(^|/)crf/", 10.0)]`.
 """
 
 import re
@@ -72,19 +82,27 @@ class _DecoupledDecayOptimizer(keras.optimizers.Optimizer):
   """Shared parts of AdamWeightDecay and Lamb: m/v slots and the per-variable weight-decay choice."""
 
   def __init__(self, learning_rate, weight_decay_rate=0.0, beta_1=0.9, beta_2=0.999, epsilon=1e-6,
-               exclude_from_weight_decay=None, global_clipnorm=None, name=None, **kwargs):
+               exclude_from_weight_decay=None, global_clipnorm=None, lr_multipliers=None, name=None, **kwargs):
     super().__init__(learning_rate=learning_rate, global_clipnorm=global_clipnorm, name=name, **kwargs)
     self.weight_decay_rate = weight_decay_rate
     self.beta_1 = beta_1
     self.beta_2 = beta_2
     self.epsilon = epsilon
     self.exclude_from_weight_decay_patterns = tuple(exclude_from_weight_decay or ())
+    self.lr_multipliers = [(str(p), float(m)) for p, m in (lr_multipliers or ())]
 
   def use_weight_decay(self, variable_path):
     """Whether `variable_path` (e.g. "layer_0/intermediate/kernel") gets weight decay."""
     if not self.weight_decay_rate:
       return False
     return not any(re.search(p, variable_path) for p in self.exclude_from_weight_decay_patterns)
+
+  def lr_multiplier(self, variable_path):
+    """The factor on the learning rate of `variable_path`: the first matching `lr_multipliers` pair's, else 1."""
+    for pattern, multiplier in self.lr_multipliers:
+      if re.search(pattern, variable_path):
+        return multiplier
+    return 1.0
 
   def build(self, var_list):
     if self.built:
@@ -94,6 +112,12 @@ class _DecoupledDecayOptimizer(keras.optimizers.Optimizer):
     # Decided once here: inside a distributed update the variable is a bare per-replica tf.Variable
     # without the Keras path.
     self._decay = [self.use_weight_decay(getattr(v, "path", v.name)) for v in var_list]
+    self._lr_scale = [self.lr_multiplier(getattr(v, "path", v.name)) for v in var_list]
+
+  def _scaled(self, learning_rate, variable):
+    """`learning_rate` times the variable's multiplier (untouched when it is 1)."""
+    scale = self._lr_scale[self._get_variable_index(variable)]
+    return learning_rate if scale == 1.0 else learning_rate * scale
 
   def _moments(self, gradient, variable):
     """Updates and returns (m, v, decay?) for `variable`; `gradient` is dense float."""
@@ -109,7 +133,8 @@ class _DecoupledDecayOptimizer(keras.optimizers.Optimizer):
     config = super().get_config()
     config.update({"weight_decay_rate": self.weight_decay_rate, "beta_1": self.beta_1,
                    "beta_2": self.beta_2, "epsilon": self.epsilon,
-                   "exclude_from_weight_decay": list(self.exclude_from_weight_decay_patterns)})
+                   "exclude_from_weight_decay": list(self.exclude_from_weight_decay_patterns),
+                   "lr_multipliers": [list(pair) for pair in self.lr_multipliers]})
     return config
 
 
@@ -135,6 +160,7 @@ class AdamWeightDecay(_DecoupledDecayOptimizer):
 
   def update_step(self, gradient, variable, learning_rate):
     gradient = _dense(gradient, variable.dtype)
+    learning_rate = self._scaled(learning_rate, variable)
     next_m, next_v, decay = self._moments(gradient, variable)
     update = next_m / (tf.sqrt(next_v) + self.epsilon)
     if decay:
@@ -154,6 +180,7 @@ class Lamb(_DecoupledDecayOptimizer):
 
   def update_step(self, gradient, variable, learning_rate):
     gradient = _dense(gradient, variable.dtype)
+    learning_rate = self._scaled(learning_rate, variable)
     next_m, next_v, decay = self._moments(gradient, variable)
     step = tf.cast(self.iterations + 1, variable.dtype)
     m_hat = next_m / (1.0 - tf.pow(tf.cast(self.beta_1, variable.dtype), step))
@@ -168,8 +195,24 @@ class Lamb(_DecoupledDecayOptimizer):
     self.assign(variable, param - ratio * tf.cast(learning_rate, variable.dtype) * update)
 
 
+def layerwise_lr_multipliers(num_layers, decay):
+  """(regex, multiplier) pairs of layer-wise learning-rate decay over a `num_layers`-layer encoder.
+
+  Layer l (0-based, variable paths `layer_<l>/...`) gets decay^(num_layers - l), the embeddings
+  decay^(num_layers + 1); the pooler and the task heads match nothing and keep the full rate.
+  decay 1.0 -> [] (every variable at the full rate). Example: num_layers=2, decay=0.5 ->
+  [("(^|/)embeddings/", 0.125), ("(^|/)layer_0/", 0.25), ("(^|/)layer_1/", 0.5)].
+  """
+  if not 0.0 < decay <= 1.0:
+    raise ValueError("layerwise_lr_decay must be in (0, 1], got %r" % (decay,))
+  if decay == 1.0:
+    return []
+  return ([("(^|/)embeddings/", decay ** (num_layers + 1))]
+          + [("(^|/)layer_%d/" % l, decay ** (num_layers - l)) for l in range(num_layers)])
+
+
 def create_optimizer(init_lr, num_train_steps, num_warmup_steps, optimizer_type="adamw",
-                     weight_decay_rate=0.01, global_clipnorm=1.0):
+                     weight_decay_rate=0.01, global_clipnorm=1.0, lr_multipliers=None):
   """The original's optimizer: warmup + linear decay, global-norm clipping, AdamW (or LAMB).
 
   Args:
@@ -179,13 +222,16 @@ def create_optimizer(init_lr, num_train_steps, num_warmup_steps, optimizer_type=
     optimizer_type: "adamw" (Google's AdamWeightDecayOptimizer) or "lamb".
     weight_decay_rate: float, decoupled weight decay, not on LayerNorm or bias variables.
     global_clipnorm: float, gradients are clipped to this global norm (1.0 as the original).
+    lr_multipliers: optional (regex, multiplier) pairs on variable paths (module docstring), e.g.
+      `layerwise_lr_multipliers(12, 0.8)`; None: every variable at `init_lr`'s schedule.
 
   Returns:
     A `keras.optimizers.Optimizer`; `optimizer.learning_rate` is the current rate.
   """
   schedule = WarmupPolynomialDecay(init_lr, num_train_steps, num_warmup_steps)
   kwargs = dict(weight_decay_rate=weight_decay_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-6,
-                exclude_from_weight_decay=EXCLUDE_FROM_WEIGHT_DECAY, global_clipnorm=global_clipnorm)
+                exclude_from_weight_decay=EXCLUDE_FROM_WEIGHT_DECAY, global_clipnorm=global_clipnorm,
+                lr_multipliers=lr_multipliers)
   if optimizer_type == "adamw":
     return AdamWeightDecay(schedule, **kwargs)
   if optimizer_type == "lamb":

@@ -40,6 +40,9 @@ def define_fine_tuning_flags(*, output_dir, do_predict, export_dir, do_train="Fi
   flags.DEFINE_integer("log_steps", 100, "Log and write TensorBoard summaries every this many steps.")
   flags.DEFINE_integer("seed", 12345, seed)
   flags.DEFINE_string("export_dir", None, export_dir)
+  flags.DEFINE_float("layerwise_lr_decay", 1.0, "Layer-wise learning-rate decay (ELECTRA's recipe, 0.8 there): "
+                     "encoder layer l of L trains at learning_rate * decay^(L - l), the embeddings at "
+                     "decay^(L + 1), pooler and heads at learning_rate; 1.0 = off.")
 
 
 def define_distribution_flags():
@@ -75,7 +78,8 @@ def run_args(flag_values):
               warmup_proportion=flag_values.warmup_proportion,
               save_checkpoints_steps=flag_values.save_checkpoints_steps, log_steps=flag_values.log_steps,
               steps_per_execution=flag_values.iterations_per_loop, strategy=strategy_from_flags(flag_values),
-              mixed_precision=flag_values.mixed_precision, export_dir=flag_values.export_dir, seed=flag_values.seed)
+              mixed_precision=flag_values.mixed_precision, export_dir=flag_values.export_dir, seed=flag_values.seed,
+              layerwise_lr_decay=flag_values.layerwise_lr_decay)
   for name in ("do_eval", "eval_batch_size"):
     if name in flag_values:
       args[name] = flag_values[name].value

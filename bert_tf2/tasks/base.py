@@ -69,6 +69,11 @@ class Task:
     """The Keras task model over a fresh `BertModel(config)`; its heads declare their checkpoint names."""
     raise NotImplementedError
 
+  def lr_multipliers(self, settings, learning_rate):
+    """(variable path regex, factor) pairs on `learning_rate` for the family's own variables (a CRF's
+    rate); matched before the layer-wise decay's (`bert_tf2.optimization`). [] = none."""
+    return []
+
   def loss_fn(self, model, features, training):
     """`bert_tf2.core.training` loss: (float32 scalar, {name: float32 sum})."""
     raise NotImplementedError

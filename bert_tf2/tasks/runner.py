@@ -36,7 +36,7 @@ def run(task, output_dir, vocab_file, bert_config_file, init_checkpoint=None, do
         max_seq_length=128, do_train=False, do_eval=False, do_predict=False, train_batch_size=32,
         eval_batch_size=8, predict_batch_size=8, learning_rate=5e-5, num_train_epochs=3.0,
         warmup_proportion=0.1, save_checkpoints_steps=1000, log_steps=100, strategy=None,
-        mixed_precision="none", steps_per_execution=1, export_dir=None, seed=12345):
+        mixed_precision="none", steps_per_execution=1, export_dir=None, seed=12345, layerwise_lr_decay=1.0):
   """Runs `task` as the original run_classifier.py runs MRPC; returns {name: value} of what ran.
 
   Args:
@@ -44,6 +44,9 @@ def run(task, output_dir, vocab_file, bert_config_file, init_checkpoint=None, do
     strategy: a `tf.distribute.Strategy`; None = the default strategy. Batch sizes are global.
     mixed_precision: "none", "mixed_float16" or "mixed_bfloat16".
     export_dir: also write the family's raw-text SavedModel there.
+    layerwise_lr_decay: float in (0, 1]: encoder layer l of L trains at learning_rate * decay^(L - l),
+      the embeddings at decay^(L + 1), heads at the full rate (`optimization.layerwise_lr_multipliers`);
+      1.0 = every variable at learning_rate. A task's own rates (`task.lr_multipliers`) come first.
     Other args: as the original's flags of the same names.
 
   A run restarted with the same `output_dir` resumes from its newest checkpoint.
@@ -55,6 +58,7 @@ def run(task, output_dir, vocab_file, bert_config_file, init_checkpoint=None, do
   for name, path in (("output_dir", output_dir), ("export_dir", export_dir)):
     if path:
       checks.check_output_dir(path, name)
+  optimization.layerwise_lr_multipliers(config.num_hidden_layers, layerwise_lr_decay)  # checks the value
   task.check(config, max_seq_length, {name for name, on in (("train", do_train), ("eval", do_eval),
                                                              ("predict", do_predict)) if on})
   tokenization.validate_case_matches_checkpoint(do_lower_case, init_checkpoint)  # as the original scripts
@@ -69,7 +73,9 @@ def run(task, output_dir, vocab_file, bert_config_file, init_checkpoint=None, do
   if do_train:
     hyper = dict(batch_size=train_batch_size, epochs=num_train_epochs, learning_rate=learning_rate,
                  warmup_proportion=warmup_proportion, save_checkpoints_steps=save_checkpoints_steps,
-                 log_steps=log_steps, steps_per_execution=steps_per_execution, seed=seed)
+                 log_steps=log_steps, steps_per_execution=steps_per_execution, seed=seed,
+                 lr_multipliers=(task.lr_multipliers(settings, learning_rate)
+                                 + optimization.layerwise_lr_multipliers(config.num_hidden_layers, layerwise_lr_decay)))
     global_step = _train(task, model, train_inputs, strategy, output_dir, init_checkpoint, hyper)
     results.update(train_inputs.counts)
     _write_model_files(output_dir, vocab_file, config, task.settings_file, settings)
@@ -122,7 +128,10 @@ def _train(task, model, inputs, strategy, output_dir, init_checkpoint, hyper):
   num_train_steps = max(int(inputs.num_examples / batch_size * hyper["epochs"]), 1)
   with strategy.scope():
     optimizer = optimization.create_optimizer(hyper["learning_rate"], num_train_steps,
-                                              int(num_train_steps * hyper["warmup_proportion"]))
+                                              int(num_train_steps * hyper["warmup_proportion"]),
+                                              lr_multipliers=hyper["lr_multipliers"])
+  if hyper["lr_multipliers"]:
+    logging.info("Learning-rate multipliers (variable path regex, factor): %s", hyper["lr_multipliers"])
   logging.info("Training on %d examples (%d rows), batch %d, %d steps", inputs.num_examples,
                len(inputs.arrays["input_ids"]), batch_size, num_train_steps)
   init_fn = (lambda: checkpoints.load_checkpoint(model, init_checkpoint)) if init_checkpoint else None

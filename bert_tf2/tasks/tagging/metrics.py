@@ -4,8 +4,8 @@
     entity_scores(gold_tag_lists, predicted_tag_lists)      # {"precision": ..., "per_type": {...}}
     text_entities("江泽民在北京", tags)                       # [("PER", 0, 3, "江泽民"), ("LOC", 4, 6, "北京")]
 
-Chunks follow conlleval.pl's `startOfChunk` / `endOfChunk` for BIO and BIOES alike (seqeval's
-default mode counts the same): an I- or E- tag after O, after another type or after E-/S- starts
+Chunks follow conlleval.pl's `startOfChunk` / `endOfChunk` for BIO, BIOES and BMES alike (M- read
+as I-; seqeval's default mode counts the same): an I- or E- tag after O, after another type or after E-/S- starts
 a new entity, so ill-formed predictions are still read, not dropped. An entity is correct when
 its type, start and end all equal a gold entity's. Spans are [start, end), end exclusive.
 """
@@ -17,7 +17,7 @@ def _split(tag):
   if tag in ("O", "", None):
     return "O", ""
   prefix, _, kind = tag.partition("-")
-  return prefix, kind
+  return ("I" if prefix == "M" else prefix), kind  # BMES's M- is BIOES's I-
 
 
 def _ends(prev_prefix, prefix, prev_kind, kind):

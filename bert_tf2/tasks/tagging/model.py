@@ -21,6 +21,7 @@ from bert_tf2.layers import OutputLayer
 from bert_tf2.modeling import BertConfig, BertModel
 
 INPUT_NAMES = tagging_data.INPUT_NAMES
+CRF_LR_MULTIPLIER = 100.0  # BertTagger's default: the CRF's scores learn 100x as fast as the encoder
 
 
 def compact(values, mask):
@@ -66,7 +67,8 @@ class BertTagger(keras.Model):
 
   hf_architecture = "BertForTokenClassification"  # the transformers class save_hf_checkpoint writes
 
-  def __init__(self, encoder, num_labels, use_crf=False, dropout_rate=None, crf_lr_multiplier=100.0, **kwargs):
+  def __init__(self, encoder, num_labels, use_crf=False, dropout_rate=None, crf_lr_multiplier=CRF_LR_MULTIPLIER,
+               **kwargs):
     if isinstance(encoder, (BertConfig, dict)):
       encoder = BertModel(encoder)
     config = encoder.config

@@ -49,6 +49,7 @@ flags.DEFINE_integer("max_batch_size", 128, "Server -max_batch_size (and the bar
 flags.DEFINE_integer("num_worker", 1, "Server -num_worker.")
 flags.DEFINE_integer("model_batch_size", 16, "Server -model_batch_size (texts per model call).")
 flags.DEFINE_integer("bare_batch_size", 16, "The bare encoder's batch_size (16 was its fastest here; see benchmarks/README.md).")
+flags.DEFINE_list("precisions", ["float32", "int8"], "Our server's -precision, one server each.")
 flags.DEFINE_list("routes", ["encode", "v1"], "Our routes to load: encode (/encode), v1 (/v1/embeddings).")
 flags.DEFINE_list("infinity_engines", ["optimum"], "infinity's engines to load, one server each (optimum: "
                   "ONNX Runtime int8, torch); empty = no peer. (Not --peers: embedding_speed.py has that flag.)")
@@ -150,12 +151,16 @@ def _targets(stack, model_dir):
   """Starts the servers (inside `stack`); [(name, port, new_client, is_ours)] in the order they are loaded."""
   from benchmarks import peers  # pylint: disable=g-import-not-at-top
   targets = []
-  port = stack.enter_context(peers.start_ours(model_dir, _free_port(), FLAGS.max_seq_len, FLAGS.max_batch_size,
-                                              FLAGS.num_worker, FLAGS.model_batch_size))
-  if "encode" in FLAGS.routes:
-    targets.append(("ours /encode", port, lambda: _BertClientTarget(port), True))
-  if "v1" in FLAGS.routes:
-    targets.append(("ours /v1/embeddings", port, lambda: peers.OpenAIStyleClient(port, "/v1/embeddings"), True))
+  for precision in FLAGS.precisions:  # one server of ours per precision (-precision)
+    port = stack.enter_context(peers.start_ours(model_dir, _free_port(), FLAGS.max_seq_len, FLAGS.max_batch_size,
+                                                FLAGS.num_worker, FLAGS.model_batch_size,
+                                                extra_flags=("-precision", precision)))
+    tag = "" if precision == "float32" else " %s" % precision
+    if "encode" in FLAGS.routes:
+      targets.append(("ours%s /encode" % tag, port, lambda p=port: _BertClientTarget(p), True))
+    if "v1" in FLAGS.routes:
+      targets.append(("ours%s /v1/embeddings" % tag, port,
+                      lambda p=port: peers.OpenAIStyleClient(p, "/v1/embeddings"), True))
   for engine in FLAGS.infinity_engines:
     if engine not in ("optimum", "torch"):
       sys.exit("--infinity_engines: %r is not optimum or torch" % engine)

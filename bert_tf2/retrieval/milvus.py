@@ -19,6 +19,7 @@ Milvus Lite (`*.db` path) runs inside this process and locks its directory: one 
 """
 
 import json
+import logging
 import math
 import os
 
@@ -51,6 +52,9 @@ def connect(uri, timeout=10.0):
   """A `MilvusClient` for `uri` (a `*.db` path: Milvus Lite; else a server); ValueError naming the URI."""
   from pymilvus import MilvusClient  # pylint: disable=g-import-not-at-top
   from pymilvus.exceptions import MilvusException  # pylint: disable=g-import-not-at-top
+  # Their errors come back here as one-line ValueErrors; their tracebacks and INFO lines would repeat them.
+  logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
+  logging.getLogger("milvus_lite").setLevel(logging.WARNING)
   if uri.endswith(".db") and not os.path.isdir(os.path.dirname(os.path.abspath(uri))):
     raise ValueError("milvus_uri: no such directory for Milvus Lite: %s" % os.path.dirname(os.path.abspath(uri)))
   try:
@@ -88,6 +92,7 @@ class MilvusIndex(VectorIndex):
         described = client.describe_index(collection, "vector") or {}
         kept = described.get("index_type", index_type)
         params = {k: v for k, v in described.items() if k in index_params(kept, 1)} or index_params(kept, expected_rows)
+        client.load_collection(collection)
         return cls(client, uri, collection, kept, params, dimension, metadata_fields)
       client.drop_collection(collection)
     from pymilvus import DataType, MilvusClient  # pylint: disable=g-import-not-at-top
@@ -115,6 +120,7 @@ class MilvusIndex(VectorIndex):
     if not client.has_collection(meta["collection"]):
       raise ValueError("index_dir: %s names collection %r, which %s does not hold"
                        % (os.path.join(directory, META_FILE), meta["collection"], uri))
+    client.load_collection(meta["collection"])
     return cls(client, uri, meta["collection"], meta["milvus_index"], meta.get("index_params", {}),
                meta["dimension"], meta.get("metadata_fields", ()))
 

@@ -80,25 +80,39 @@ def fill_index(index, vectors, payloads, output_dir, meta, kind="flat", ids=None
   return index
 
 
-def build_index(encoder, texts, payloads, output_dir, kind="flat", model_path=None, metadata_fields=(),
+def build_index(encoder, texts, payloads, output_dir, kind="flat", model_path=None, metadata_fields=(), first_id=0,
                 **milvus_options):
   """Embeds `texts` (normalized vectors, as the encoder is configured) and saves an index.
 
-  kind: "flat" / "hnsw" (faiss, in memory) or "milvus" (`milvus_options`: `open_index`'s). The
-  encoder's loading options are written into meta.json so `Searcher.load` rebuilds it. An
-  unwritable `output_dir`, an unreachable Milvus or a collection of another dimension fails before
-  anything is embedded; a collection this call created is dropped again if it fails.
+  kind: "flat" / "hnsw" (faiss, in memory) or "milvus" (`milvus_options`: `open_index`'s); ids are
+  `first_id` + row numbers. The encoder's loading options go into meta.json so `Searcher.load`
+  rebuilds it. An unwritable `output_dir`, an unreachable Milvus or a collection of another
+  dimension fails before anything is embedded; a collection this call created is dropped if it fails.
   """
   checks.check_output_dir(output_dir)
   index = open_index(kind, output_dir, encoder.dimension, metadata_fields=metadata_fields,
                      expected_rows=len(texts), **milvus_options)
+  return _fill(index, lambda: encoder.encode(texts, show_progress=len(texts) > 1000), payloads, output_dir,
+               encoder_meta(encoder, model_path), kind, first_id + np.arange(len(texts)) if first_id else None,
+               metadata_of(payloads, metadata_fields))
+
+
+def index_vectors(vectors, payloads, output_dir, meta, kind="flat", ids=None, metadata_fields=(), **milvus_options):
+  """`build_index` for vectors embedded already (scripts/embed_corpus.py's): `meta` names their encoder."""
+  checks.check_output_dir(output_dir)
+  index = open_index(kind, output_dir, vectors.shape[1], metadata_fields=metadata_fields,
+                     expected_rows=len(vectors), **milvus_options)
+  return _fill(index, lambda: vectors, payloads, output_dir, meta, kind, ids, metadata_of(payloads, metadata_fields))
+
+
+def _fill(index, make_vectors, payloads, output_dir, meta, kind, ids, metadata):
   try:
-    vectors = encoder.encode(texts, show_progress=len(texts) > 1000)
-    return fill_index(index, vectors, payloads, output_dir, encoder_meta(encoder, model_path), kind,
-                      metadata=metadata_of(payloads, metadata_fields))
+    return fill_index(index, make_vectors(), payloads, output_dir, meta, kind, ids, metadata)
   except BaseException:
-    if index is not None and index.created:
-      index.drop()
+    if index is not None:
+      if index.created:
+        index.drop()
+      index.close()
     raise
 
 

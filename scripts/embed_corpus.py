@@ -45,7 +45,10 @@ def main(argv):
   for name in ("batch_size", "window", "rows_per_shard"):
     if getattr(FLAGS, name) < 1:
       cli.fail("--%s must be positive" % name)
-  from apache_beam.options.pipeline_options import PipelineOptions  # pylint: disable=g-import-not-at-top
+  import logging  # pylint: disable=g-import-not-at-top
+  from apache_beam.options.pipeline_options import PipelineOptions
+  # A failing element is re-raised here and printed as one line; not also as a logged traceback.
+  logging.getLogger("apache_beam.runners.worker.bundle_processor").setLevel(logging.CRITICAL)
   from bert_tf2.core import checks
   from bert_tf2.embeddings import encoder as embeddings
   from bert_tf2.retrieval import corpus_beam, searcher

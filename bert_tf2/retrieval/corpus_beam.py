@@ -213,7 +213,7 @@ def one_line_error(error):
   """The message of the ValueError/OSError a step raised, also when the runner wrapped it in its own."""
   text = str(error).strip()
   if isinstance(error, (ValueError, OSError)) and "\n" not in text:
-    return text
+    return re.sub(r"\s*\[while running .*\]\s*$", "", text)
   found = re.findall(r"(?:ValueError|OSError|FileNotFoundError): (.+)", text)
   message = found[-1] if found else "%s: %s" % (type(error).__name__, (text.splitlines() or [""])[0])
   return re.sub(r"\s*\[while running .*\]\s*$", "", message.strip())

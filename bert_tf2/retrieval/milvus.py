@@ -55,6 +55,8 @@ def connect(uri, timeout=10.0):
   # Their errors come back here as one-line ValueErrors; their tracebacks and INFO lines would repeat them.
   logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
   logging.getLogger("milvus_lite").setLevel(logging.WARNING)
+  if uri.endswith(".db"):  # Milvus Lite's in-process gRPC server logs the RPCs it lacks (AllocTimestamp) as errors
+    logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
   if uri.endswith(".db") and not os.path.isdir(os.path.dirname(os.path.abspath(uri))):
     raise ValueError("milvus_uri: no such directory for Milvus Lite: %s" % os.path.dirname(os.path.abspath(uri)))
   try:

@@ -173,3 +173,21 @@ def evaluate_recall(encoder, queries, passages, gold, ks=(1, 5, 10, 50), kind="f
   index = FaissIndex(encoder.encode(passages), kind=kind)
   _, ids = index.search(encoder.encode(queries), max(ks))
   return recall_at_k(ids, gold, ks)
+
+
+def rank_fusion(rankings, k=60):
+  """Reciprocal-rank fusion (Cormack et al., 2009) of [Q, K] id rankings: score(d) = sum 1 / (k + rank).
+
+  Example: rank_fusion([[[1, 2]], [[2, 3]]]) -> [[2, 1]] (2 is second and first: 1/62 + 1/61).
+  Returns int64 [Q, K] ids, K the first ranking's width; -1 ids (padding) are skipped.
+  """
+  fused = []
+  for rows in zip(*rankings):
+    scores = {}
+    for row in rows:
+      for rank, i in enumerate(row):
+        if i >= 0:
+          scores[int(i)] = scores.get(int(i), 0.0) + 1.0 / (k + rank + 1)
+    best = sorted(scores, key=lambda i: -scores[i])[:len(rows[0])]
+    fused.append(best + [-1] * (len(rows[0]) - len(best)))
+  return np.array(fused, np.int64)

@@ -7,9 +7,11 @@ r"""Embeds a corpus on Apache Beam (RunInference): sharded vectors + ids + paylo
     --output_dir=runs/corpus_index --index_type=milvus
 
 Input: build_index.py's (one item a line, `text<TAB>field...`). Beam's own flags (`--runner`,
-`--direct_num_workers`, `--project`, `--temp_location`, ...) go to the pipeline; on Dataflow the
-model and output_dir are gs:// paths and `--setup_file=./setup.py` ships bert_tf2. Vectors equal
-`SentenceEncoder.encode`'s (<= 1e-5; tests/test_embed_corpus.py). Prints one line per shard.
+`--direct_num_workers`, `--flink_master`, `--setup_file`, ...) go to the pipeline. The workers read the
+input file and the model and write the shards at the paths given, so on Flink/Spark/Dataflow they
+must be on a filesystem every worker sees (the launcher checks them as local paths: gs:// is not
+supported yet), and `--setup_file=./setup.py` ships bert_tf2. Vectors equal `SentenceEncoder.encode`'s
+(<= 1e-5; tests/test_embed_corpus.py). Prints one line per shard.
 """
 
 import os

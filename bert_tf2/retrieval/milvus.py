@@ -62,7 +62,8 @@ def connect(uri, timeout=10.0):
   try:
     return MilvusClient(uri=uri, timeout=timeout)
   except MilvusException as e:
-    raise ValueError("milvus_uri: cannot connect to %s: %s" % (uri, _error(e))) from None
+    hint = " (Milvus Lite serves one process at a time: is another one using it?)" if uri.endswith(".db") else ""
+    raise ValueError("milvus_uri: cannot connect to %s: %s%s" % (uri, _error(e), hint)) from None
 
 
 class MilvusIndex(VectorIndex):
@@ -93,7 +94,7 @@ class MilvusIndex(VectorIndex):
       if not overwrite:
         described = client.describe_index(collection, "vector") or {}
         kept = described.get("index_type", index_type)
-        params = {k: v for k, v in described.items() if k in index_params(kept, 1)} or index_params(kept, expected_rows)
+        params = {k: v for k, v in described.items() if k in index_params(kept, 1)}  # Milvus Lite describes none
         client.load_collection(collection)
         return cls(client, uri, collection, kept, params, dimension, metadata_fields)
       client.drop_collection(collection)

@@ -48,8 +48,8 @@ cli.define_errors_flag()
 
 
 def _delete():
-  from bert_tf2.retrieval import index as indexes  # pylint: disable=g-import-not-at-top
-  index, meta = indexes.VectorIndex.load(FLAGS.output_dir)
+  from bert_tf2.retrieval import searcher  # pylint: disable=g-import-not-at-top
+  index, meta = searcher.load_index(FLAGS.output_dir)
   try:
     before = len(index)
     index.delete(ids=[int(i) for i in FLAGS.delete_ids] if FLAGS.delete_ids else None, filter=FLAGS.delete_filter)

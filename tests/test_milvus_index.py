@@ -107,8 +107,8 @@ def test_reopened_in_a_fresh_process_gives_the_same_results(tmp_path):
   index.save(str(tmp_path), {"model": "m"})
   index.close()  # Milvus Lite: one process at a time
   np.save(tmp_path / "queries.npy", queries)
-  code = ("import json, sys, numpy as np; from bert_tf2.retrieval.index import VectorIndex\n"
-          "index, meta = VectorIndex.load(sys.argv[1]); s, i = index.search(np.load(sys.argv[2]), 10)\n"
+  code = ("import json, sys, numpy as np; from bert_tf2.retrieval.searcher import load_index\n"
+          "index, meta = load_index(sys.argv[1]); s, i = index.search(np.load(sys.argv[2]), 10)\n"
           "print(json.dumps([len(index), meta['milvus_index'], s.tolist(), i.tolist()]))")
   done = subprocess.run([sys.executable, "-c", code, str(tmp_path), str(tmp_path / "queries.npy")], cwd=ROOT,
                         capture_output=True, text=True, timeout=120, env=dict(os.environ, PYTHONPATH=ROOT))
@@ -122,7 +122,7 @@ def test_reopened_in_a_fresh_process_gives_the_same_results(tmp_path):
 @pytest.mark.parametrize("index_type", ["HNSW", "IVF_FLAT"])
 def test_approximate_recall_within_one_point_of_exact(lite, index_type):
   """At the module's (the README's) settings: HNSW M 32 / efConstruction 200 / ef 128, IVF nlist 4 sqrt(N) / nprobe 32."""
-  vectors, queries, gold = clustered(20000, 64, seed=4, queries=1000, noise=0.8)
+  vectors, queries, gold = clustered(20000, 64, seed=4, queries=1000, noise=2.5)  # exact R@1 ~0.53
   exact = recall_at_k(indexes.FaissIndex(vectors).search(queries, max(KS))[1], gold, KS)
   approximate = recall_at_k(_filled(lite, index_type.lower(), vectors, index_type).search(queries, max(KS))[1],
                             gold, KS)

@@ -165,7 +165,7 @@ def test_hnsw_index_finds_near_duplicates(tmp_path):
   _, ids = index.search(vectors[:50] + 0.01, 1)
   assert (ids[:, 0] == np.arange(50)).mean() >= 0.98
   index.save(str(tmp_path / "idx"), meta={"model": "x"})
-  loaded, meta = retrieval.VectorIndex.load(str(tmp_path / "idx"))
+  loaded, meta = retrieval.FaissIndex.load(str(tmp_path / "idx"))
   assert meta["model"] == "x" and loaded.kind == "hnsw" and loaded.payloads[3] == "doc3"
 
 

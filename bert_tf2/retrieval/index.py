@@ -4,7 +4,7 @@
     scores, ids = index.search(query_vectors, k=10)                       # float32 [Q, k], int64 [Q, k]
     index.get_payloads(ids[0])                                            # [{"text": ..., "fields": [...]}]
     index.save("runs/idx", meta)                                          # meta.json says which backend
-    index, meta = VectorIndex.load("runs/idx")                            # FaissIndex or MilvusIndex
+    index, meta = searcher.load_index("runs/idx")                         # FaissIndex or MilvusIndex
 
 Ids are int64: a corpus's row numbers (0, 1, ... over its non-blank lines) unless given. Scores are
 inner products, cosines for the L2-normalized vectors the retrieval tools write. A row with fewer
@@ -52,7 +52,7 @@ def pad_hits(rows, k):
 
 
 class VectorIndex(abc.ABC):
-  """The interface both backends keep; `VectorIndex.load(directory)` opens either."""
+  """The interface both backends keep; `searcher.load_index(directory)` opens either (meta.json's "kind")."""
 
   kind = None  # "flat" / "hnsw" (faiss) or "milvus"
 
@@ -80,15 +80,6 @@ class VectorIndex(abc.ABC):
 
   def close(self):
     """Releases what the index holds (Milvus: the connection, and Milvus Lite's lock on its files)."""
-
-  @staticmethod
-  def load(directory):
-    """Returns (index, meta) from an index directory: a FaissIndex or a MilvusIndex, as meta.json says."""
-    meta = read_meta(directory)
-    if meta.get("kind") == "milvus":
-      from bert_tf2.retrieval import milvus  # pylint: disable=g-import-not-at-top  (pymilvus only when used)
-      return milvus.MilvusIndex.from_meta(directory, meta), meta
-    return FaissIndex.from_meta(directory, meta), meta
 
 
 class FaissIndex(VectorIndex):
@@ -177,7 +168,7 @@ class FaissIndex(VectorIndex):
                ids=np.load(ids_file) if os.path.exists(ids_file) else None)
 
   @classmethod
-  def load(cls, directory):  # pylint: disable=arguments-differ
+  def load(cls, directory):
     """Returns (FaissIndex, meta dict) from `save`'s directory (the faiss index is rebuilt)."""
     meta = read_meta(directory)
     return cls.from_meta(directory, meta), meta

@@ -14,7 +14,7 @@ import numpy as np
 
 from bert_tf2.core import checks
 from bert_tf2.embeddings import encoder as embeddings
-from bert_tf2.retrieval.index import FaissIndex, VectorIndex, read_meta
+from bert_tf2.retrieval.index import FaissIndex, read_meta
 
 _ENCODER_OPTIONS = ("vocab_file", "do_lower_case", "max_seq_length", "pooling_strategy", "pooling_layer")
 
@@ -116,6 +116,15 @@ def _fill(index, make_vectors, payloads, output_dir, meta, kind, ids, metadata):
     raise
 
 
+def load_index(directory):
+  """Returns (index, meta) from an index directory: a FaissIndex or a MilvusIndex, as meta.json says."""
+  meta = read_meta(directory)
+  if meta.get("kind") == "milvus":
+    from bert_tf2.retrieval import milvus  # pylint: disable=g-import-not-at-top  (pymilvus only when used)
+    return milvus.MilvusIndex.from_meta(directory, meta), meta
+  return FaissIndex.from_meta(directory, meta), meta
+
+
 class Searcher:
   """An index plus the encoder that built it: queries (str) -> [(score, payload)] best first."""
 
@@ -126,7 +135,7 @@ class Searcher:
   def load(cls, index_dir, model=None):
     """Loads `build_index`'s directory (faiss or Milvus); the model is the one recorded there unless `model`."""
     meta = read_meta_checked(index_dir, model)
-    index, meta = VectorIndex.load(index_dir)
+    index, meta = load_index(index_dir)
     options = {k: meta[k] for k in _ENCODER_OPTIONS if meta.get(k) is not None}
     if model:
       options.pop("vocab_file", None)

@@ -16,6 +16,7 @@ supported yet), and `--setup_file=./setup.py` ships bert_tf2. Vectors equal `Sen
 
 import os
 import sys
+import threading
 
 from absl import flags
 
@@ -70,14 +71,28 @@ def main(argv):
   print("embed_corpus: %d rows in %d shard(s); Beam options: %s" % (rows, len(shards), " ".join(argv[1:]) or "-"),
         flush=True)
   os.makedirs(FLAGS.output_dir, exist_ok=True)
+  outcome = {}
+
+  def pipeline():
+    try:
+      outcome["summary"] = corpus_beam.run(shards, FLAGS.input_file, FLAGS.output_dir, FLAGS.model, options,
+                                           PipelineOptions(argv[1:]), FLAGS.batch_size, FLAGS.window, FLAGS.errors,
+                                           meta)
+    except BaseException as e:  # pylint: disable=broad-except
+      outcome["error"] = e
+  # The pipeline runs in a thread: the runner may block the main thread in C where Ctrl-C is not seen;
+  # here it is, and cli.run reports it and removes what the run made.
+  thread = threading.Thread(target=pipeline, daemon=True)
+  thread.start()
   try:
-    summary = corpus_beam.run(shards, FLAGS.input_file, FLAGS.output_dir, FLAGS.model, options,
-                              PipelineOptions(argv[1:]), FLAGS.batch_size, FLAGS.window, FLAGS.errors, meta)
-  except BaseException as e:
-    corpus_beam.remove_temporaries(FLAGS.output_dir)
-    if isinstance(e, Exception):
-      raise ValueError(corpus_beam.one_line_error(e)) from None
-    raise
+    while thread.is_alive():
+      thread.join(0.2)
+  finally:
+    if "summary" not in outcome:
+      corpus_beam.remove_temporaries(FLAGS.output_dir)
+  if "error" in outcome:
+    raise ValueError(corpus_beam.one_line_error(outcome["error"]))
+  summary = outcome["summary"]
   for shard in summary["shards"]:
     print("  %s  %7d rows  ids %d-%d" % (shard["file"], shard["rows"], shard["first_id"], shard["last_id"]))
   print("embed_corpus: %d vectors of %d dims in %.1f s (%.1f texts/s) -> %s"

@@ -148,16 +148,20 @@ def test_interrupted_script_leaves_nothing(corpus, tmp_path):
   model, corpus_file = corpus
   big = tmp_path / "big.tsv"
   big.write_text(open(corpus_file, encoding="utf-8").read() * 40)
-  out = tmp_path / "emb"
+  out, log = tmp_path / "emb", open(tmp_path / "stderr.txt", "w")  # a file: a full pipe would block the script
   process = subprocess.Popen([sys.executable, os.path.join(ROOT, "scripts", "embed_corpus.py"), "--model=" + model,
                               "--input_file=%s" % big, "--output_dir=%s" % out, "--max_seq_length=16",
                               "--rows_per_shard=500", "--window=16"], cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT),
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # even if ours is ignored
   deadline = time.time() + 300
-  while time.time() < deadline and not (out.exists() and any(n.startswith("shard-") for n in os.listdir(out))):
-    time.sleep(0.2)  # interrupt once the first shard is written, in the middle of the others
-  process.send_signal(signal.SIGINT)
-  _, stderr = process.communicate(timeout=120)
+  while process.poll() is None and time.time() < deadline and not (
+      out.exists() and any(n.startswith("shard-") for n in os.listdir(out))):
+    time.sleep(0.1)  # interrupt once the first shard is written, in the middle of the others
+  assert process.poll() is None, "finished before it could be interrupted"
+  os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the whole process group
+  process.wait(timeout=120)
+  stderr = open(tmp_path / "stderr.txt", encoding="utf-8").read()
   assert process.returncode == 130 and stderr.strip().splitlines()[-1] == "embed_corpus: interrupted", stderr[-2000:]
   assert not out.exists()
 

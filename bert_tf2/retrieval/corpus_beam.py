@@ -131,9 +131,14 @@ def write_shard(item, output_dir, num_shards):
            ids=np.array([i for i, _, _ in rows], np.int64), payloads=np.frombuffer(payloads, np.uint8))
   final = FileSystems.join(output_dir, SHARD_PATTERN % (index, num_shards))
   tmp = "%s.tmp-%s" % (final, uuid.uuid4().hex)
-  with FileSystems.create(tmp) as f:
-    f.write(buffer.getvalue())
-  FileSystems.rename([tmp], [final])
+  if FileSystems.get_scheme(output_dir) is None:  # local: never re-creates a directory a Ctrl-C removed
+    with open(tmp, "wb") as f:
+      f.write(buffer.getvalue())
+    os.replace(tmp, final)
+  else:
+    with FileSystems.create(tmp) as f:
+      f.write(buffer.getvalue())
+    FileSystems.rename([tmp], [final])
   _log.info("embed_corpus: wrote %s (%d vectors)", final, len(rows))
   return {"shard": index, "file": os.path.basename(final), "rows": len(rows), "first_id": rows[0][0],
           "last_id": rows[-1][0], "bytes": len(buffer.getvalue())}

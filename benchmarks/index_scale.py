@@ -69,6 +69,7 @@ def measure(backend, n):
     index = milvus.MilvusIndex.create(FLAGS.milvus_uri or os.path.join(directory, "milvus.db"), FLAGS.dim,
                                       "scale_%d" % n, backend.split("_", 1)[1], expected_rows=n, overwrite=True)
     index.upsert(np.arange(n), vectors, payloads)
+    index.flush()  # as build_index does
     index.search(queries[:1], FLAGS.k)  # searchable: the first search waits for what the build left to do
   build = time.perf_counter() - start
   grown = rss_mb() - before

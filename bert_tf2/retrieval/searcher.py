@@ -76,6 +76,7 @@ def fill_index(index, vectors, payloads, output_dir, meta, kind="flat", ids=None
     index = FaissIndex(vectors, payloads, kind=kind, ids=ids)
   else:
     index.upsert(np.arange(len(vectors)) if ids is None else ids, vectors, payloads, metadata)
+    index.flush()
   index.save(output_dir, meta)
   return index
 

@@ -2,7 +2,7 @@
 
     model = DualEncoder(bert_model)                                   # .encoder is the BertModel
     loss = in_batch_negative_loss(model(queries), model(passages))     # or hardest_negative, simcse
-    index = FaissIndex(passage_vectors, kind="hnsw")   # or milvus.MilvusIndex (bert_tf2.retrieval.index)
+    index = FaissIndex(passage_vectors, kind="hnsw")   # or bert_tf2.retrieval.milvus.MilvusIndex
     scores, ids = index.search(query_vectors, k=10)
     recall_at_k(ids, gold, ks=(1, 5, 10, 50))                         # {1: 0.41, 5: ...}
 

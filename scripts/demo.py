@@ -246,7 +246,7 @@ def search():
   ranked = {"BM25 (characters + bigrams)": bm25.search([retrieval.char_ngrams(q) for q in queries], 100)}
   encoder = embeddings.SentenceEncoder.from_pretrained(_path("pretrain"), vocab_file=_path("vocab.txt"),
                                                        max_seq_length=64, pooling_layer=-1, normalize=True)
-  index = lambda: retrieval.VectorIndex(encoder.encode(passages))
+  index = lambda: retrieval.FaissIndex(encoder.encode(passages))
   ranked["pretrained encoder, mean pooled"] = index().search(encoder.encode(queries), 100)[1]
   dual, epochs, trained_s = retrieval.DualEncoder(encoder.model), 0, 0.0
   rng = random.Random(12345)

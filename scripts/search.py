@@ -3,8 +3,11 @@ r"""Top-k search in an index from scripts/build_index.py: queries from flags, a 
   PYTHONPATH=. .venv/bin/python scripts/search.py --index_dir=runs/faq_index --query=医疗保险怎么缴纳 --top_k=5
   PYTHONPATH=. .venv/bin/python scripts/search.py --index_dir=runs/faq_index   # FAQ mode: type questions
 
+  PYTHONPATH=. .venv/bin/python scripts/search.py --index_dir=runs/idx --query=医保 --filter='source == "faq"'
+
 Prints, per query, `rank. score  text<TAB>answer...`; in FAQ mode the nearest known questions
-with their answers. An empty line or end of input quits.
+with their answers. An empty line or end of input quits. The index may be faiss or Milvus
+(build_index.py --index_type); --filter is a Milvus boolean expression over its metadata fields.
 """
 
 import os
@@ -22,6 +25,7 @@ flags.DEFINE_string("model", None, "Override the model recorded in the index (sa
 flags.DEFINE_multi_string("query", None, "A query; repeat the flag for several.")
 flags.DEFINE_string("query_file", None, "Queries, one a line.")
 flags.DEFINE_integer("top_k", 5, "Results per query.")
+flags.DEFINE_string("filter", None, "Milvus boolean expression over metadata fields, e.g. 'source == \"faq\"'.")
 cli.define_errors_flag()
 
 
@@ -43,26 +47,26 @@ def main(argv):
   if FLAGS.top_k < 1:
     cli.fail("--top_k must be positive")
   from bert_tf2.core import checks  # pylint: disable=g-import-not-at-top
-  from bert_tf2.retrieval import model as retrieval
+  from bert_tf2.retrieval import searcher as searching
+  queries = list(FLAGS.query or [])
+  if FLAGS.query_file:
+    queries += [q for q in checks.read_lines(FLAGS.query_file, FLAGS.errors) if q.strip()]
+  searcher = searching.Searcher.load(FLAGS.index_dir, FLAGS.model)  # errors: one line (cli.run)
   try:
-    searcher = retrieval.Searcher.load(FLAGS.index_dir, FLAGS.model)
-    queries = list(FLAGS.query or [])
-    if FLAGS.query_file:
-      queries += [q for q in checks.read_lines(FLAGS.query_file, FLAGS.errors) if q.strip()]
-  except (ValueError, OSError) as e:
-    cli.fail(str(e))
-  if queries:
-    for query, results in zip(queries, searcher.search(queries, FLAGS.top_k)):
-      _print_results(query, results)
-    return
-  interactive = sys.stdin.isatty()
-  while True:  # FAQ mode
-    if interactive:
-      print("question> ", end="", file=sys.stderr, flush=True)
-    line = sys.stdin.readline()
-    if not line.strip():
-      break
-    _print_results(line.strip(), searcher.search([line.strip()], FLAGS.top_k)[0])
+    if queries:
+      for query, results in zip(queries, searcher.search(queries, FLAGS.top_k, filter=FLAGS.filter)):
+        _print_results(query, results)
+      return
+    interactive = sys.stdin.isatty()
+    while True:  # FAQ mode
+      if interactive:
+        print("question> ", end="", file=sys.stderr, flush=True)
+      line = sys.stdin.readline()
+      if not line.strip():
+        break
+      _print_results(line.strip(), searcher.search([line.strip()], FLAGS.top_k, filter=FLAGS.filter)[0])
+  finally:
+    searcher.close()
 
 
 if __name__ == "__main__":

@@ -112,7 +112,7 @@ def test_unwritable_output_dir_is_one_line(tmp_path, bert_base_dir, glue_dir):
   assert not os.path.exists(out)
 
 
-@pytest.mark.parametrize("script", ["train_dual_encoder", "build_index"])
+@pytest.mark.parametrize("script", ["train_dual_encoder", "build_index", "embed_corpus"])
 def test_retrieval_tools_check_their_output_dir_before_the_work(tmp_path, bert_base_dir, script):
   (tmp_path / "pairs.txt").write_text("who was jim henson\tjim henson was a puppeteer\n" * 4, encoding="utf-8")
   out = os.path.join(_unwritable_dir(tmp_path), "out")

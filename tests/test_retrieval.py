@@ -146,9 +146,9 @@ def test_faiss_and_numpy_fallback_agree(monkeypatch):
   rng = np.random.default_rng(0)
   vectors = rng.normal(size=[300, 8]).astype(np.float32)
   queries = rng.normal(size=[20, 8]).astype(np.float32)
-  flat_scores, flat_ids = retrieval.VectorIndex(vectors).search(queries, 5)
+  flat_scores, flat_ids = retrieval.FaissIndex(vectors).search(queries, 5)
   monkeypatch.setitem(sys.modules, "faiss", None)  # import faiss -> ImportError
-  exact = retrieval.VectorIndex(vectors, kind="hnsw")
+  exact = retrieval.FaissIndex(vectors, kind="hnsw")
   assert exact.faiss_index is None
   scores, ids = exact.search(queries, 5)
   np.testing.assert_array_equal(ids, flat_ids)
@@ -161,11 +161,11 @@ def test_hnsw_index_finds_near_duplicates(tmp_path):
   rng = np.random.default_rng(1)
   vectors = rng.normal(size=[500, 16]).astype(np.float32)
   vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)  # inner product = cosine
-  index = retrieval.VectorIndex(vectors, payloads=["doc%d" % i for i in range(500)], kind="hnsw")
+  index = retrieval.FaissIndex(vectors, payloads=["doc%d" % i for i in range(500)], kind="hnsw")
   _, ids = index.search(vectors[:50] + 0.01, 1)
   assert (ids[:, 0] == np.arange(50)).mean() >= 0.98
   index.save(str(tmp_path / "idx"), meta={"model": "x"})
-  loaded, meta = retrieval.VectorIndex.load(str(tmp_path / "idx"))
+  loaded, meta = retrieval.FaissIndex.load(str(tmp_path / "idx"))
   assert meta["model"] == "x" and loaded.kind == "hnsw" and loaded.payloads[3] == "doc3"
 
 

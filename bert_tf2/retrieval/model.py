@@ -2,7 +2,7 @@
 
     model = DualEncoder(bert_model)                                   # .encoder is the BertModel
     loss = in_batch_negative_loss(model(queries), model(passages))     # or hardest_negative, simcse
-    index = VectorIndex.build(query_vectors_of_passages, kind="hnsw")  # faiss, or exact numpy
+    index = FaissIndex(passage_vectors, kind="hnsw")   # or bert_tf2.retrieval.milvus.MilvusIndex
     scores, ids = index.search(query_vectors, k=10)
     recall_at_k(ids, gold, ks=(1, 5, 10, 50))                         # {1: 0.41, 5: ...}
 
@@ -17,18 +17,15 @@ all replicas, so each query is scored against the global batch, B - 1 negatives,
 The training job is `bert_tf2.retrieval.job`.
 """
 
-import json
-import os
-
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import logging
 
 from bert_tf2 import modeling
-from bert_tf2.core import checks
-from bert_tf2.embeddings import encoder as embeddings
 from bert_tf2.embeddings import pooling
+from bert_tf2.retrieval.index import FaissIndex, VectorIndex  # noqa: F401  (VectorIndex: the interface, kept here)
+# The index tools, kept importable from here: build_index, Searcher, read_texts_with_payloads.
+from bert_tf2.retrieval.searcher import Searcher, build_index, read_texts_with_payloads  # noqa: F401
 
 OBJECTIVES = ("in_batch", "hardest", "simcse")
 
@@ -115,73 +112,6 @@ def simcse_loss(first, second, temperature=0.05):
   return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
 
 
-class VectorIndex:
-  """Inner-product search over vectors (cosine when they are normalized).
-
-  kind "flat": exact (faiss IndexFlatIP, or numpy when faiss is not installed); "hnsw": approximate
-  (faiss IndexHNSWFlat, exact numpy fallback without faiss). `payloads` are kept beside (texts).
-  """
-
-  def __init__(self, vectors, payloads=None, kind="flat", hnsw_m=32):
-    self.vectors = np.ascontiguousarray(vectors, np.float32)
-    self.payloads = list(payloads) if payloads is not None else list(range(len(self.vectors)))
-    if len(self.payloads) != len(self.vectors):
-      raise ValueError("%d payloads for %d vectors" % (len(self.payloads), len(self.vectors)))
-    if kind not in ("flat", "hnsw"):
-      raise ValueError("kind must be 'flat' or 'hnsw', got %r" % (kind,))
-    self.kind, self.hnsw_m = kind, hnsw_m
-    self.faiss_index = None
-    try:
-      import faiss  # pylint: disable=g-import-not-at-top
-    except ImportError:
-      logging.warning("faiss is not installed: exact numpy search")
-      return
-    dim = self.vectors.shape[1]
-    if kind == "hnsw":
-      self.faiss_index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
-      self.faiss_index.hnsw.efSearch = 128
-    else:
-      self.faiss_index = faiss.IndexFlatIP(dim)
-    self.faiss_index.add(self.vectors)
-
-  def __len__(self):
-    return len(self.vectors)
-
-  def search(self, queries, k=10):
-    """float [Q, D] -> (scores float32 [Q, k'], ids int64 [Q, k']), best first, k' = min(k, len)."""
-    queries = np.ascontiguousarray(np.atleast_2d(queries), np.float32)
-    k = min(k, len(self.vectors))
-    if self.faiss_index is not None:
-      return self.faiss_index.search(queries, k)
-    scores = queries @ self.vectors.T  # (Q, N)
-    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    top_scores = np.take_along_axis(scores, top, axis=1)
-    order = np.argsort(-top_scores, axis=1, kind="stable")
-    return np.take_along_axis(top_scores, order, axis=1), np.take_along_axis(top, order, axis=1).astype(np.int64)
-
-  def save(self, directory, meta=None):
-    """Writes vectors.npy, payloads.jsonl and meta.json (plus `meta`) into `directory`."""
-    os.makedirs(directory, exist_ok=True)
-    for name, write in (("vectors.npy", lambda f: np.save(f, self.vectors)),
-                        ("payloads.jsonl", lambda f: f.write("".join(json.dumps(p, ensure_ascii=False) + "\n"
-                                                                     for p in self.payloads).encode("utf-8"))),
-                        ("meta.json", lambda f: f.write(json.dumps(dict(meta or {}, kind=self.kind, hnsw_m=self.hnsw_m,
-                                                                        size=len(self)), indent=2).encode()))):
-      tmp = os.path.join(directory, name + ".tmp-%d" % os.getpid())
-      with open(tmp, "wb") as f:
-        write(f)
-      os.replace(tmp, os.path.join(directory, name))
-
-  @classmethod
-  def load(cls, directory):
-    """Returns (VectorIndex, meta dict) from `save`'s directory (the faiss index is rebuilt)."""
-    with open(os.path.join(directory, "meta.json"), encoding="utf-8") as f:
-      meta = json.load(f)
-    with open(os.path.join(directory, "payloads.jsonl"), encoding="utf-8") as f:
-      payloads = [json.loads(line) for line in f]
-    return cls(np.load(os.path.join(directory, "vectors.npy")), payloads, meta["kind"], meta["hnsw_m"]), meta
-
-
 def recall_at_k(retrieved, gold, ks=(1, 5, 10, 50)):
   """Fraction of queries whose gold id is among their first k retrieved ids.
 
@@ -240,66 +170,24 @@ def char_ngrams(text, n=2):
 
 def evaluate_recall(encoder, queries, passages, gold, ks=(1, 5, 10, 50), kind="flat"):
   """Recall@K of `encoder` (a SentenceEncoder) retrieving `passages[gold[i]]` for `queries[i]`."""
-  index = VectorIndex(encoder.encode(passages), kind=kind)
+  index = FaissIndex(encoder.encode(passages), kind=kind)
   _, ids = index.search(encoder.encode(queries), max(ks))
   return recall_at_k(ids, gold, ks)
 
 
-_ENCODER_OPTIONS = ("vocab_file", "do_lower_case", "max_seq_length", "pooling_strategy", "pooling_layer")
+def rank_fusion(rankings, k=60):
+  """Reciprocal-rank fusion (Cormack et al., 2009) of [Q, K] id rankings: score(d) = sum 1 / (k + rank).
 
-
-def read_texts_with_payloads(input_file, errors="strict"):
-  """One item a line; a tab-separated line indexes its first field and keeps the rest (FAQ answers).
-
-  Returns (texts, payloads): payloads are {"text": first field, "fields": [other fields]}.
-  Blank lines are skipped. Non-UTF-8 input: see `checks.read_lines`.
+  Example: rank_fusion([[[1, 2]], [[2, 3]]]) -> [[2, 1]] (2 is second and first: 1/62 + 1/61).
+  Returns int64 [Q, K] ids, K the first ranking's width; -1 ids (padding) are skipped.
   """
-  texts, payloads = [], []
-  for line in checks.read_lines(input_file, errors):
-    if not line.strip():
-      continue
-    fields = line.split("\t")
-    texts.append(fields[0].strip())
-    payloads.append({"text": fields[0].strip(), "fields": fields[1:]})
-  return texts, payloads
-
-
-def build_index(encoder, texts, payloads, output_dir, kind="flat", model_path=None):
-  """Embeds `texts` (normalized vectors, as the encoder is configured) and saves a VectorIndex.
-
-  The encoder's loading options are written into meta.json so `Searcher.load` rebuilds it. An
-  unwritable `output_dir` fails before anything is embedded.
-  """
-  checks.check_output_dir(output_dir)
-  index = VectorIndex(encoder.encode(texts, show_progress=len(texts) > 1000), payloads, kind=kind)
-  meta = {"model": os.path.abspath(model_path) if model_path else None, "normalize": encoder.normalize}
-  meta.update({k: getattr(encoder, k) for k in _ENCODER_OPTIONS if hasattr(encoder, k)})
-  meta["do_lower_case"] = encoder.tokenizer.do_lower_case
-  index.save(output_dir, meta)
-  return index
-
-
-class Searcher:
-  """An index plus the encoder that built it: queries (str) -> [(score, payload)] best first."""
-
-  def __init__(self, encoder, index):
-    self.encoder, self.index = encoder, index
-
-  @classmethod
-  def load(cls, index_dir, model=None):
-    """Loads `build_index`'s directory; the model is the one recorded there unless `model` is given."""
-    index, meta = VectorIndex.load(index_dir)
-    if not (model or meta.get("model")):
-      raise ValueError("%s/meta.json records no model; pass one" % index_dir)
-    options = {k: meta[k] for k in _ENCODER_OPTIONS if meta.get(k) is not None}
-    if model:
-      options.pop("vocab_file", None)
-    encoder = embeddings.SentenceEncoder.from_pretrained(model or meta["model"], normalize=meta.get("normalize", True),
-                                                         **options)
-    return cls(encoder, index)
-
-  def search(self, queries, k=10):
-    scores, ids = self.index.search(self.encoder.encode(list(queries)), k)
-    return [[(float(s), self.index.payloads[i]) for s, i in zip(row_s, row_i) if i >= 0]
-            for row_s, row_i in zip(scores, ids)]
-
+  fused = []
+  for rows in zip(*rankings):
+    scores = {}
+    for row in rows:
+      for rank, i in enumerate(row):
+        if i >= 0:
+          scores[int(i)] = scores.get(int(i), 0.0) + 1.0 / (k + rank + 1)
+    best = sorted(scores, key=lambda i: -scores[i])[:len(rows[0])]
+    fused.append(best + [-1] * (len(rows[0]) - len(best)))
+  return np.array(fused, np.int64)

@@ -7,6 +7,7 @@ import sys
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from bert_tf2 import checkpoints
@@ -126,6 +127,7 @@ def test_keras_file_round_trip(tmp_path):
   np.testing.assert_array_equal(restored.generator_logits(FEATURES), model.generator_logits(FEATURES))
 
 
+@pytest.mark.slow  # a pretraining subprocess (~25 s); the job itself runs in-process above
 def test_run_pretraining_electra_trains_resumes_and_exports(tmp_path):
   records = write_records(str(tmp_path / "train.tfrecord"))
   config_file = str(tmp_path / "bert_config.json")

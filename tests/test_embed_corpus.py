@@ -112,8 +112,27 @@ def test_searcher_answers_from_milvus_with_filters(corpus, tmp_path):
     assert hits[0][1] == payloads[3] and hits[0][0] == pytest.approx(1.0, abs=1e-5)
     [hits] = found.search([texts[3]], k=5, filter='source == "a"')
     assert len(hits) == 5 and all(p["fields"][1] == "a" for _, p in hits)
+    # The embedding server answers POST /search from the same index, filters included.
+    from bert_tf2.serving import server as serving  # pylint: disable=g-import-not-at-top
+    with serving.background_server(serving.create_app(encoder, searcher=found)) as port:
+      status, body = _post(port, {"queries": [texts[3]], "top_k": 5, "filter": 'source == "a"'})
+      assert status == 200 and [(h["rank"], h["text"], h["fields"]) for h in body["results"][0]] == [
+          (rank, p["text"], p["fields"]) for rank, (_, p) in enumerate(hits, 1)]
+      assert _post(port, {"queries": [texts[3]], "filter": "source =="})[0] == 400
+      assert _post(port, {"queries": [], "top_k": 5})[0] == 422
   finally:
     found.close()
+
+
+def _post(port, request):
+  import http.client  # pylint: disable=g-import-not-at-top
+  import json  # pylint: disable=g-import-not-at-top
+  connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+  connection.request("POST", "/search", json.dumps(request), {"Content-Type": "application/json"})
+  response = connection.getresponse()
+  status, body = response.status, json.loads(response.read())
+  connection.close()
+  return status, body
 
 
 def _script(name, *args, **kwargs):

@@ -122,6 +122,7 @@ def _script(*args):
                         capture_output=True, text=True, env=env, check=False)
 
 
+@pytest.mark.slow  # a training subprocess (~22 s); SWAG trains in-process and the script's bad input runs by default
 def test_script_end_to_end_on_c3_and_the_export_answers_as_the_keras_model(files, tokenizer, tmp_path):
   import tensorflow_text  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
   output_dir, export_dir = tmp_path / "out", tmp_path / "export"

@@ -64,6 +64,7 @@ def test_bad_precision_is_one_line(model, vocab_file):
     _encoder(model, vocab_file, "int4")
 
 
+@pytest.mark.slow  # Keras quantizes the whole model first (~18 s); the guard is one line in layers._dense
 def test_keras_quantize_is_refused_not_silently_wrong(tiny_config):
   # Our layers read Dense kernels into einsums: after Keras' quantize("int8") those are unscaled int8.
   keras_model = modeling.BertModel(tiny_config)

@@ -137,6 +137,7 @@ def test_pearson_and_spearman_on_hand_worked_cases():
 
 # --- run_classifier.py --task_name=sts-b ---
 
+@pytest.mark.slow  # a training subprocess (~29 s); the family runs in-process above and run_classifier.py runs in the MRPC chain
 def test_script_trains_evaluates_predicts_and_exports_stsb(tmp_path, model_files):
   vocab_file, config_file = model_files
   out, export = tmp_path / "out", tmp_path / "export"

@@ -41,6 +41,7 @@ import numpy as np
 
 from bert_tf2.serving import openai_api
 from bert_tf2.serving import runner as runner_lib
+from bert_tf2.serving import search_api
 from bert_tf2.serving.batching import DynamicBatcher, length_groups  # noqa: F401  (re-exported)
 from bert_tf2.serving.client import BertClient, BertClientError, ConcurrentBertClient, __version__  # noqa: F401
 from bert_tf2.serving.runner import tokenized_features  # noqa: F401  (re-exported)
@@ -247,7 +248,7 @@ def _add_error_handlers(app, handlers):
 def create_app(encoder, max_batch_size=256, num_worker=1, max_texts_per_request=256, max_text_chars=10000,
                max_request_bytes=4 << 20, max_drain_bytes=64 << 20, unk_threshold=0.1, show_tokens_to_client=False,
                fixed_embed_length=False, overhead_tokens=64, model_batch_size=16, cors=None, server_info=None,
-               model_name="bert_tf2", api_key=None):
+               model_name="bert_tf2", api_key=None, searcher=None):
   """A FastAPI app serving `encoder` (a `SentenceEncoder`, or anything with `encode(texts, batch_size)`).
 
   Args beyond the limits above: `unk_threshold` (float: share of [UNK] pieces in a batch that
@@ -257,7 +258,8 @@ def create_app(encoder, max_batch_size=256, num_worker=1, max_texts_per_request=
   of 8-16 texts ran about twice as many sentences/s as calls of 64-128), `cors` (the
   Access-Control-Allow-Origin value, or None), `server_info` (dict merged into /status, e.g. ports),
   `model_name` (the model id /v1/embeddings and /v1/models answer with), `api_key` (str: every route
-  then needs `Authorization: Bearer <api_key>`, else 401; None: open).
+  then needs `Authorization: Bearer <api_key>`, else 401; None: open), `searcher` (a
+  `bert_tf2.retrieval.searcher.Searcher`: POST /search answers from its index, `serving.search_api`).
   """
   from fastapi import FastAPI, Request  # pylint: disable=g-import-not-at-top
 
@@ -303,6 +305,22 @@ def create_app(encoder, max_batch_size=256, num_worker=1, max_texts_per_request=
   @app.get("/v1/models")
   async def models():
     return handlers.models()
+
+  if searcher is not None:
+    search_handler = search_api.SearchHandler(searcher)
+
+    @app.post("/search")
+    async def search(request: Request):
+      try:
+        parsed = search_api.parse_search_request(await handlers._read_body(request),  # pylint: disable=protected-access
+                                                 max_texts_per_request, max_text_chars)
+        out = await search_handler.search(*parsed)
+      except RequestError as e:
+        return handlers.error(e.status, str(e), e.headers)
+      except search_api.InvalidSearch as e:
+        return handlers.error(e.status, str(e))
+      stats.update(search_requests=1, queries=len(parsed[0]))
+      return _json_response(out)
 
   return app
 

@@ -20,6 +20,7 @@ What differs from bert-as-service, and why:
   -cpu           hides GPUs from TensorFlow; -device_map picks the GPUs it may see
   -api_key       [ours] a bearer token every request must carry (or $BERT_TF2_API_KEY); OpenAI's
                  POST /v1/embeddings is served beside /encode, named by -model_name
+  -index_dir     [ours] a build_index.py directory (faiss or Milvus): POST /search answers from it
   accepted and ignored (resource tuning with no meaning here): -graph_tmp_dir -http_max_connect
     -priority_batch_size -xla -fp16 -gpu_memory_fraction -prefetch_size
   refused with an error (they would change the vectors, and are not implemented): -mask_cls_sep
@@ -111,6 +112,7 @@ def get_args_parser():
   add(serving, "api_key", default=os.environ.get("BERT_TF2_API_KEY") or None,
       help="[ours] every request needs 'Authorization: Bearer <key>' (401 without); default: $BERT_TF2_API_KEY, "
       "which keeps the key out of `ps`")
+  add(serving, "index_dir", help="[ours] a build_index.py directory (faiss or Milvus): POST /search answers from it")
   add(serving, "model_name", help="[ours] model id of /v1/embeddings and /v1/models (default: -model_dir's name)")
   add(serving, "unk_threshold", type=float, default=0.1,
       help="[ours] share of [UNK] pieces in a batch that logs a warning and counts in /status")
@@ -190,6 +192,14 @@ def build_app(args):
                  "cased_tokenization": not encoder.tokenizer.do_lower_case}
   if args.max_seq_len is None:
     server_info["max_seq_len"] = None  # bert-as-service's "no limit": the client warns about it
+  searcher = None
+  if args.index_dir:
+    from bert_tf2.retrieval import searcher as searching  # pylint: disable=g-import-not-at-top
+    try:
+      searcher = searching.Searcher.load(args.index_dir)
+    except (ValueError, OSError) as e:
+      cli.fail("-index_dir: %s" % e)
+    server_info["index_dir"] = args.index_dir
   application = serving.create_app(
       encoder, max_batch_size=args.max_batch_size, num_worker=args.num_worker,
       max_texts_per_request=args.max_texts_per_request, max_text_chars=args.max_text_chars,
@@ -197,7 +207,7 @@ def build_app(args):
       show_tokens_to_client=args.show_tokens_to_client, fixed_embed_length=args.fixed_embed_length,
       model_batch_size=args.model_batch_size,
       cors=args.cors, server_info=server_info, model_name=args.model_name or _model_name(path),
-      api_key=args.api_key)
+      api_key=args.api_key, searcher=searcher)
   ports = [args.port] + ([args.http_port] if args.http_port and args.http_port != args.port else [])
   return application, ports
 
@@ -211,7 +221,8 @@ def main(argv=None):
   print("bert-tf2-serving-start: serving %s on %s (POST /encode, POST /v1/embeddings, GET /status%s); -port_out is "
         "unused over HTTP" % (args.model_dir or args.init_checkpoint,
                               ", ".join("http://%s:%d" % (args.host, p) for p in ports),
-                              "; API key required" if args.api_key else ""), flush=True)
+                              (", POST /search" if args.index_dir else "")
+                              + ("; API key required" if args.api_key else "")), flush=True)
   try:
     serving.serve(application, host=args.host, port=ports[0], extra_ports=ports[1:],
                   log_level="info" if args.verbose else "warning")

@@ -49,7 +49,7 @@ flags.DEFINE_integer("max_batch_size", 128, "Server -max_batch_size (and the bar
 flags.DEFINE_integer("num_worker", 1, "Server -num_worker.")
 flags.DEFINE_integer("model_batch_size", 16, "Server -model_batch_size (texts per model call).")
 flags.DEFINE_integer("bare_batch_size", 16, "The bare encoder's batch_size (16 was its fastest here; see benchmarks/README.md).")
-flags.DEFINE_list("precisions", ["float32", "int8"], "Our server's -precision, one server each.")
+flags.DEFINE_list("server_precisions", ["float32", "int8"], "Our server's -precision, one server each.")
 flags.DEFINE_list("routes", ["encode", "v1"], "Our routes to load: encode (/encode), v1 (/v1/embeddings).")
 flags.DEFINE_list("infinity_engines", ["optimum"], "infinity's engines to load, one server each (optimum: "
                   "ONNX Runtime int8, torch); empty = no peer. (Not --peers: embedding_speed.py has that flag.)")
@@ -151,7 +151,7 @@ def _targets(stack, model_dir):
   """Starts the servers (inside `stack`); [(name, port, new_client, is_ours)] in the order they are loaded."""
   from benchmarks import peers  # pylint: disable=g-import-not-at-top
   targets = []
-  for precision in FLAGS.precisions:  # one server of ours per precision (-precision)
+  for precision in FLAGS.server_precisions:  # one server of ours per precision (-precision)
     port = stack.enter_context(peers.start_ours(model_dir, _free_port(), FLAGS.max_seq_len, FLAGS.max_batch_size,
                                                 FLAGS.num_worker, FLAGS.model_batch_size,
                                                 extra_flags=("-precision", precision)))

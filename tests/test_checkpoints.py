@@ -92,6 +92,7 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path, tiny_config):
     checkpoints.load_checkpoint(BertModel(tiny_config), str(tmp_path / "nothing.ckpt"))
 
 
+@pytest.mark.slow  # ~5 s; suite time
 def test_stacked_checkpoint_repeats_the_layers(tmp_path):
   """Progressive stacking: a 2-layer checkpoint into a 4-layer model -> layers 0,1,0,1; the rest by name."""
   shallow = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
@@ -167,6 +168,7 @@ def test_pytorch_bin_with_foreign_objects_is_refused(tmp_path):
     hf_weights.read_hf_tensors(str(tmp_path))
 
 
+@pytest.mark.slow  # ~10 s; suite time
 def test_transplanted_vocabulary_keeps_the_encoder_and_shared_token_rows(tmp_path):
   """Cross-lingual transfer: new vocab rows for a pretrained encoder (here the PyTorch fixture)."""
   source_dir = os.path.join(HF_TORCH, "fp32")

@@ -31,6 +31,7 @@ def test_pretrainer_to_hf_and_keras_hub(tmp_path):
   assert os.path.isfile(tmp_path / "kh" / "model.weights.h5")
 
 
+@pytest.mark.slow  # a subprocess (~6 s); suite time
 def test_exact_gelu_to_keras_hub_fails_in_one_line_and_writes_nothing(tmp_path):
   result = _run("--model=encoder", "--bert_config_file=%s/config.json" % EN, "--vocab_file=%s/vocab.txt" % EN,
                 "--init_checkpoint=%s" % EN, "--do_lower_case=false", "--max_seq_length=32",

@@ -116,6 +116,7 @@ def test_pair_features_have_segment_ids(tmp_path):
   assert feature.segment_ids == [0, 0, 0, 0, 1, 1, 1]
 
 
+@pytest.mark.slow  # a subprocess (~5 s); suite time
 def test_script_reports_missing_input_in_one_line(tmp_path, model_files):
   _, vocab_file, ckpt, config_file = model_files
   result = subprocess.run(

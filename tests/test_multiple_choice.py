@@ -211,6 +211,7 @@ def test_transformers_bert_for_multiple_choice_gives_our_logits():
   np.testing.assert_allclose(logits, reference["logits"], atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow  # a subprocess (~5 s); test_keras_serialization covers the fresh-process load
 def test_keras_file_loads_in_a_fresh_process_with_only_import_bert_tf2(files, tokenizer, tmp_path):
   """The contract of tests/test_keras_serialization.py: registered classes, same config, same logits."""
   import keras  # pylint: disable=g-import-not-at-top

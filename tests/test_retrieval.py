@@ -115,7 +115,7 @@ def pairs_file(tmp_path):
 
 
 # "hardest" is also trained (2 steps) by test_train_saves_a_loadable_google_model.
-@pytest.mark.parametrize("objective", ["in_batch", "simcse", pytest.param("hardest", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("objective", ["in_batch", pytest.param("simcse", marks=pytest.mark.slow), pytest.param("hardest", marks=pytest.mark.slow)])
 def test_training_lowers_the_loss(tiny_config, tokenizer, objective):
   tf.keras.utils.set_random_seed(0)
   model = retrieval.DualEncoder(tiny_config)
@@ -236,6 +236,7 @@ def test_final_logged_loss_is_the_last_log_windows_mean():
   assert dual_encoder.final_logged_loss([4.0, 3.0, 2.0, 1.0], 0) == 2.5  # one line, at the end
 
 
+@pytest.mark.slow  # ~6 s; ELECTRA's job runs under MirroredStrategy + mixed_bfloat16 by default
 def test_job_trains_under_mirrored_strategy_with_mixed_bfloat16(model_dir, pairs_file, tmp_path):
   from bert_tf2.core import distribute  # pylint: disable=g-import-not-at-top
   try:

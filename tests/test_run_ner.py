@@ -44,6 +44,7 @@ def _script(*flags):
                         capture_output=True, text=True, env=env, timeout=600)
 
 
+@pytest.mark.slow  # a training subprocess (~19 s); run_ner.py runs end to end on CLUENER by default (test_run_ner_datasets.py)
 def test_script_trains_evaluates_predicts_and_exports(files, tmp_path):
   out = tmp_path / "out"
   # 4 sentences, the long one windowed (13 * 2 pieces in windows of 14, stride 5): 7 windows.

@@ -161,6 +161,7 @@ _WORKER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # two worker processes (~10 s); suite time
 def test_multi_worker_mirrored_workers_agree(tmp_path):
   records = write_records(str(tmp_path / "train.tfrecord"))
   ports = [_free_port(), _free_port()]

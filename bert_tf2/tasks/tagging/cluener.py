@@ -96,7 +96,7 @@ def cluener_label(text, tags):
   return label
 
 
-class CluenerProcessor:
+class CluenerProcessor(data.SplitReader):
   """CLUENER2020's train.json / dev.json / test.json; BIOES over its ten types."""
 
   name = "cluener"
@@ -111,15 +111,6 @@ class CluenerProcessor:
     if path not in self._cache:
       self._cache[path] = read_cluener(path, split)
     return self._cache[path]
-
-  def get_train_examples(self, data_dir):
-    return self._read(data_dir, "train")
-
-  def get_dev_examples(self, data_dir):
-    return self._read(data_dir, "dev")
-
-  def get_test_examples(self, data_dir):
-    return self._read(data_dir, "test")
 
   def set_labels(self, labels, source):
     if list(labels) != self._labels:

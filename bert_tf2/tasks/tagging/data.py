@@ -108,7 +108,20 @@ def read_conll(path, scheme="BIO"):
   return examples
 
 
-class ConllProcessor:
+class SplitReader:
+  """`get_{train,dev,test}_examples(data_dir)` = `self._read(data_dir, split)`: a tagging reader writes `_read` only."""
+
+  def get_train_examples(self, data_dir):
+    return self._read(data_dir, "train")
+
+  def get_dev_examples(self, data_dir):
+    return self._read(data_dir, "dev")
+
+  def get_test_examples(self, data_dir):
+    return self._read(data_dir, "test")
+
+
+class ConllProcessor(SplitReader):
   """`{train,dev,test}.txt` CoNLL files in data_dir; the tag set is read from train.txt.
 
   Args:
@@ -140,15 +153,6 @@ class ConllProcessor:
             file, line = e.source.rsplit(":", 1)
             raise ValueError("%s:%d: tag %r does not occur in %s" % (file, int(line) + i, tag, self._label_source))
     return examples
-
-  def get_train_examples(self, data_dir):
-    return self._read(data_dir, "train")
-
-  def get_dev_examples(self, data_dir):
-    return self._read(data_dir, "dev")
-
-  def get_test_examples(self, data_dir):
-    return self._read(data_dir, "test")
 
   def set_labels(self, labels, source):
     """Uses `labels` (e.g. a trained model's) instead of train.txt's; `source` names them in errors."""

@@ -107,7 +107,7 @@ def check_chunks(example, scheme):
       open_kind, open_line = kind, line
 
 
-class CharNerProcessor:
+class CharNerProcessor(data.SplitReader):
   """Character-per-line NER files in data_dir (module docstring).
 
   Args:
@@ -162,7 +162,7 @@ class CharNerProcessor:
       self._label_source = "the tags of %s" % ", ".join(p for p in files.values() if p)
     self._examples = dict(examples, dir=data_dir, files=files)
 
-  def _split(self, data_dir, split):
+  def _read(self, data_dir, split):
     """`split`'s examples; each tag must be one of the labels (a trained model's, when set)."""
     self._load(data_dir)
     if split not in self._examples:
@@ -174,15 +174,6 @@ class CharNerProcessor:
           raise ValueError("%s:%d: tag %r is not one of the model's tags (%s)" % (self._examples["files"][split], line,
                                                                                  tag, self._label_source))
     return self._examples[split]
-
-  def get_train_examples(self, data_dir):
-    return self._split(data_dir, "train")
-
-  def get_dev_examples(self, data_dir):
-    return self._split(data_dir, "dev")
-
-  def get_test_examples(self, data_dir):
-    return self._split(data_dir, "test")
 
   def set_labels(self, labels, source):
     """Uses a trained model's tags (their prefixes fix the scheme); `source` names them in errors."""

@@ -9,8 +9,9 @@ r"""Exports any fine-tuned model (raw text in) or a bare encoder as a SavedModel
     --bert_config_file=$BERT_BASE_DIR/bert_config.json --vocab_file=$BERT_BASE_DIR/vocab.txt \
     --init_checkpoint=$BERT_BASE_DIR/bert_model.ckpt --export_dir=/tmp/encoder_export
 
-  # --precision=bfloat16: the same signatures computing in bfloat16 (any family); int8: encoders only
-  # (their LiteRT int8 model in assets/, which SentenceEncoder and the server run)
+  # --precision=bfloat16: the same signatures computing in bfloat16. int8: float32 signatures plus the
+  # model as LiteRT int8 in assets/, which Python runs: an encoder through SentenceEncoder and the
+  # server, any fine-tuned family through bert_tf2.core.text_model.TextModel("/tmp/mrpc_export")
 
   saved_model_cli show --dir /tmp/mrpc_export --all
 Loading needs only TensorFlow and `import tensorflow_text` (for the tokenizer's ops).
@@ -38,8 +39,8 @@ flags.DEFINE_bool("do_lower_case", True, "Encoder export: lower-case the input."
 flags.DEFINE_integer("max_seq_length", 128, "Encoder export: serve_text truncates to this length.")
 flags.DEFINE_float("threshold", 0.5, "Multi-label classifier: labels with probability >= threshold "
                    "(default: the one it was trained with).")
-flags.DEFINE_string("precision", "float32", "float32, bfloat16 (every family) or int8 (--encoder_only: a LiteRT "
-                    "int8 model in assets/, run by SentenceEncoder and the server).")
+flags.DEFINE_string("precision", "float32", "float32, bfloat16 or int8 (float32 signatures + the model as "
+                    "LiteRT int8 in assets/: run by SentenceEncoder, the server and core.text_model.TextModel).")
 
 
 def main(argv):

@@ -21,7 +21,7 @@ import shutil
 import tensorflow as tf
 
 from bert_tf2 import checkpoints, modeling
-from bert_tf2.core import checks, litert
+from bert_tf2.core import checks, litert, text_model
 from bert_tf2.core import precision as precisions
 from bert_tf2.embeddings import pooling
 from bert_tf2.fast_tokenizer import FastTokenizer, pack_inputs
@@ -64,14 +64,16 @@ class TextModule(tf.Module):
   def outputs(self, inputs):
     raise NotImplementedError
 
-  def signatures(self):
+  def text_function(self):
+    """serving_default's function: text_a[, text_b] -> `outputs`."""
     text = tf.TensorSpec([None], tf.string, name="text_a")
     if self.is_pair:
-      serve_text = tf.function(lambda text_a, text_b: self.outputs(self.text.pack(text_a, text_b)),
-                               input_signature=[text, tf.TensorSpec([None], tf.string, name="text_b")])
-    else:
-      serve_text = tf.function(lambda text_a: self.outputs(self.text.pack(text_a)), input_signature=[text])
-    self.serve_text = serve_text
+      return tf.function(lambda text_a, text_b: self.outputs(self.text.pack(text_a, text_b)),
+                         input_signature=[text, tf.TensorSpec([None], tf.string, name="text_b")])
+    return tf.function(lambda text_a: self.outputs(self.text.pack(text_a)), input_signature=[text])
+
+  def signatures(self):
+    serve_text = self.serve_text = self.text_function()
     ids = tf.function(lambda input_ids, input_mask, segment_ids: self.outputs(
         {"input_ids": input_ids, "input_mask": input_mask, "segment_ids": segment_ids}),
         input_signature=list(IDS_SIGNATURE.values()))
@@ -194,14 +196,25 @@ def replace_directory(tmp, directory):
   os.replace(tmp, directory)
 
 
-def save_module(module, export_dir, extra_assets=None, signatures=None):
+def save_module(module, export_dir, extra_assets=None, signatures=None, precision=None):
   """Saves `module` (with `signatures`, default `module.signatures()`) to a temporary directory beside
-  `export_dir`, then swaps it in; `extra_assets` {name: text} are written into assets/. The helper
-  every bert_tf2 export shares."""
+  `export_dir`, then swaps it in; `extra_assets` {name: text or bytes} are written into assets/. The
+  helper every bert_tf2 export shares.
+
+  `precision` (a task module's; an encoder records its own): recorded as `module.precision`; "int8"
+  adds the module's model as LiteRT int8 and the signatures that run it (`core.text_model`).
+  """
   export_dir = os.path.abspath(export_dir)
   tmp = export_dir + ".tmp-%d" % os.getpid()
   shutil.rmtree(tmp, ignore_errors=True)
-  tf.saved_model.save(module, tmp, signatures=signatures or module.signatures())
+  signatures = dict(signatures or module.signatures())
+  if precision is not None:
+    module.precision = tf.Variable(precisions.check_precision(precision), trainable=False)
+  if precision == "int8":
+    split, tflite = text_model.int8_split(module)
+    signatures.update(split)
+    extra_assets = dict(extra_assets or {}, **{text_model.INT8_MODEL: tflite})
+  tf.saved_model.save(module, tmp, signatures=signatures)
   for name, content in (extra_assets or {}).items():
     if isinstance(content, bytes):
       with open(os.path.join(tmp, "assets", name), "wb") as f:

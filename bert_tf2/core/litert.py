@@ -25,20 +25,22 @@ INPUT_NAMES = ("input_ids", "input_mask", "segment_ids")
 IDS_SPECS = [tf.TensorSpec([None, None], tf.int32, name=name) for name in INPUT_NAMES]
 
 
-def convert(fn, precision="float32"):
-  """A tf.function of (input_ids, input_mask, segment_ids) int32 [B, T] -> dict of Tensors, as
-  `.tflite` bytes at `precision` (see the module doc)."""
+def convert(fn, precision="float32", specs=None):
+  """A tf.function of named int32 inputs -> dict of Tensors, as `.tflite` bytes at `precision` (see the
+  module doc). `specs` {name: tf.TensorSpec}: its inputs, by default IDS_SPECS' [B, T] ids."""
   from tensorflow.python.framework import convert_to_constants  # pylint: disable=g-import-not-at-top
   if precision not in PRECISIONS:
     raise ValueError("LiteRT precision must be one of %s; got %r" % (", ".join(PRECISIONS), precision))
-  concrete = fn.get_concrete_function(*IDS_SPECS)
+  specs = specs or {spec.name: spec for spec in IDS_SPECS}
+  concrete = fn.get_concrete_function(**specs)
   keys = sorted(concrete.structured_outputs)  # the frozen function's flat outputs, in nest order
   frozen = convert_to_constants.convert_variables_to_constants_v2(concrete)
-  named = tf.function(lambda input_ids, input_mask, segment_ids: dict(zip(keys, tf.nest.flatten(
-      frozen(input_ids, input_mask, segment_ids)))), input_signature=IDS_SPECS)
+  names = [spec.name for spec in tf.nest.flatten(concrete.structured_input_signature)]  # the frozen order
+  named = tf.function(lambda **inputs: dict(zip(keys, tf.nest.flatten(frozen(*[inputs[n] for n in names])))))
   # Through a variable-free SavedModel: the .tflite keeps a named `serving_default` signature.
   with tempfile.TemporaryDirectory(prefix="bert_tf2_litert_") as tmp:
-    tf.saved_model.save(tf.Module(), tmp, signatures={"serving_default": named.get_concrete_function()},
+    tf.saved_model.save(tf.Module(), tmp, signatures={"serving_default": named.get_concrete_function(**{
+        name: tf.TensorSpec(specs[name].shape, specs[name].dtype, name=name) for name in names})},
                         options=tf.saved_model.SaveOptions(experimental_custom_gradients=False))
     converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["serving_default"])
     if precision != "float32":
@@ -83,6 +85,6 @@ class Runner:
 
   def __call__(self, batch):
     """batch {input_ids, input_mask, segment_ids: int32 [B, T]} -> {output name: np.ndarray}."""
-    feeds = {name: np.asarray(batch[name], np.int32) for name in self.input_names}
+    feeds = {name: np.asarray(batch[name], np.int32) for name in self.input_names}  # every input is int32
     with self._lock:
       return self._signature(**feeds)

@@ -10,7 +10,7 @@ reader, model, metrics and export, and one `Task` subclass that ties them to the
       def train_inputs(self, settings, tokenizer): ...     # -> TrainInputs (feature arrays)
       def evaluate(self, model, settings, tokenizer, batch_size): ...   # -> Scores (dev split)
       def predict(self, model, settings, tokenizer, batch_size, output_dir): ...  # writes its files
-      def export(self, model, export_dir, vocab_file, settings): ...  # raw-text SavedModel
+      def export(self, model, export_dir, vocab_file, settings, precision): ...  # raw-text SavedModel
 
     runner.run(TaggingTask(processor, data_dir), output_dir, vocab_file, bert_config_file, do_train=True)
 
@@ -100,7 +100,8 @@ class Task:
     """Writes the family's prediction files into output_dir (do_predict); returns {name: value}."""
     raise NotImplementedError
 
-  def export(self, model, export_dir, vocab_file, settings):
-    """Writes the raw-text SavedModel of `model` to export_dir; returns its path."""
+  def export(self, model, export_dir, vocab_file, settings, precision="float32"):
+    """Writes the raw-text SavedModel of `model` to export_dir; returns its path. `precision`: the
+    one `model` was built at, or "int8" (a float32 model, also written as LiteRT int8)."""
     raise ValueError("%s: no SavedModel export for this family" % self.name)
 

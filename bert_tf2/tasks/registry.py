@@ -33,13 +33,10 @@ def export_from_dir(model_dir, export_dir, overrides=None, init_checkpoint=None,
   The family is the one of `FAMILIES` whose settings file is in `model_dir`; its vocab and
   bert_config are the copies training wrote there. `overrides` {name: value} replace
   saved settings (a classifier's multi-label `threshold`); `init_checkpoint`, other weights than
-  model_dir's newest checkpoint. `precision`: "float32", or "bfloat16" (the model is built under
-  `mixed_bfloat16`: same signatures, float32 outputs); int8 runs through LiteRT, which the raw-text
-  graphs cannot hold (scripts/export_litert.py covers encoders and classifiers). Returns export_dir.
+  model_dir's newest checkpoint. `precision`: "float32"; "bfloat16" (the model is built under
+  `mixed_bfloat16`: same signatures, float32 outputs); "int8" (float32 signatures, plus the model as
+  LiteRT int8 and the signatures around it, which `core.text_model.TextModel` runs). Returns export_dir.
   """
-  if precision == "int8":
-    raise ValueError("--precision=int8 runs through LiteRT, not a TensorFlow graph: export this model at "
-                     "float32 or bfloat16 here, or a classifier to .tflite with scripts/export_litert.py")
   precisions.check_precision(precision)
   found = [cls for cls in FAMILIES.values() if os.path.isfile(os.path.join(model_dir, cls.settings_file))]
   if not found:
@@ -52,4 +49,4 @@ def export_from_dir(model_dir, export_dir, overrides=None, init_checkpoint=None,
   with precisions.build_scope(precision):
     model = task.build_model(config, settings)
   runner.restore(model, None if init_checkpoint else model_dir, init_checkpoint, task)
-  return task.export(model, export_dir, os.path.join(model_dir, "vocab.txt"), settings)
+  return task.export(model, export_dir, os.path.join(model_dir, "vocab.txt"), settings, precision)

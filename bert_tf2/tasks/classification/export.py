@@ -45,7 +45,7 @@ class ClassifierModule(TextModule):
 
 
 def export_classifier(model, export_dir, vocab_file, do_lower_case, max_seq_length, label_list,
-                      is_pair=False, threshold=0.5):
+                      is_pair=False, threshold=0.5, precision="float32"):
   """Writes a raw-text SavedModel of a `BertClassifier` to `export_dir`; returns the path.
 
   Args:
@@ -55,6 +55,8 @@ def export_classifier(model, export_dir, vocab_file, do_lower_case, max_seq_leng
     label_list: the label strings, in label-id order (also written to assets/labels.txt).
     is_pair: bool, serving_default takes text_a and text_b.
     threshold: float, multi-label `labels` lists those with probability >= threshold.
+    precision: "int8" adds the model as LiteRT int8 (`core.text_model`); else what `model` computes in.
   """
   module = ClassifierModule(model, vocab_file, do_lower_case, max_seq_length, label_list, is_pair, threshold)
-  return save_module(module, export_dir, {"labels.txt": "".join("%s\n" % label for label in label_list)})
+  return save_module(module, export_dir, {"labels.txt": "".join("%s\n" % label for label in label_list)},
+                     precision=precision)

@@ -103,9 +103,9 @@ class ClassificationTask(base.Task):
         runner.write_atomic(os.path.join(output_dir, plain), text)
     return results
 
-  def export(self, model, export_dir, vocab_file, settings):
+  def export(self, model, export_dir, vocab_file, settings, precision="float32"):
     return export_classifier(model, export_dir, vocab_file, settings["do_lower_case"], settings["max_seq_length"],
-                             settings["labels"], bool(settings["is_pair"]), settings["threshold"])
+                             settings["labels"], bool(settings["is_pair"]), settings["threshold"], precision)
 
 
 def predict_logits(model, inputs, batch_size):

@@ -45,10 +45,14 @@ class MultipleChoiceModule(tf.Module):
     inputs["choice_mask"] = tf.cast(tf.not_equal(options, ""), tf.int32)
     return self._outputs(inputs)
 
-  def signatures(self):
+  def text_function(self):
+    """serving_default's function: context, question, options -> probabilities, label."""
     text = [tf.TensorSpec([None], tf.string, name="context"), tf.TensorSpec([None], tf.string, name="question"),
             tf.TensorSpec([None, None], tf.string, name="options")]
-    self.serve_text = tf.function(self._serve_text, input_signature=text)
+    return tf.function(self._serve_text, input_signature=text)
+
+  def signatures(self):
+    self.serve_text = self.text_function()
     ids = [tf.TensorSpec([None, None, None], tf.int32, name=name) for name in ("input_ids", "input_mask",
                                                                               "segment_ids")]
     self.serve_ids = tf.function(lambda input_ids, input_mask, segment_ids, choice_mask: self._outputs(
@@ -58,12 +62,14 @@ class MultipleChoiceModule(tf.Module):
             "serve_ids": self.serve_ids.get_concrete_function()}
 
 
-def export_multiple_choice(model, export_dir, vocab_file, do_lower_case, max_seq_length):
+def export_multiple_choice(model, export_dir, vocab_file, do_lower_case, max_seq_length, precision="float32"):
   """Writes a raw-text SavedModel of a `BertMultipleChoice` to `export_dir`; returns the path.
 
   Args:
     model: BertMultipleChoice.
     vocab_file, do_lower_case: the fine-tuning tokenizer's; the vocab is copied into assets/.
     max_seq_length: int, each option's pair is truncated to it as in fine-tuning.
+    precision: "int8" adds the model as LiteRT int8 (`core.text_model`).
   """
-  return save_module(MultipleChoiceModule(model, vocab_file, do_lower_case, max_seq_length), export_dir)
+  return save_module(MultipleChoiceModule(model, vocab_file, do_lower_case, max_seq_length), export_dir,
+                     precision=precision)

@@ -108,9 +108,9 @@ class MultipleChoiceTask(base.Task):
         runner.write_atomic(os.path.join(output_dir, file_name), text)
     return {"num_predictions": len(chosen)}
 
-  def export(self, model, export_dir, vocab_file, settings):
+  def export(self, model, export_dir, vocab_file, settings, precision="float32"):
     return export_multiple_choice(model, export_dir, vocab_file, settings["do_lower_case"],
-                                  settings["max_seq_length"])
+                                  settings["max_seq_length"], precision)
 
 
 def predict_logits(model, arrays, batch_size):

@@ -28,6 +28,9 @@ class RegressorModule(TextModule):
     return {"score": tf.cast(self.model(inputs, training=False), tf.float32)[:, 0]}
 
 
-def export_regressor(model, export_dir, vocab_file, do_lower_case, max_seq_length, is_pair=True):
-  """Writes the raw-text SavedModel of a one-output `model` to `export_dir`; returns the path."""
-  return save_module(RegressorModule(model, vocab_file, do_lower_case, max_seq_length, is_pair), export_dir)
+def export_regressor(model, export_dir, vocab_file, do_lower_case, max_seq_length, is_pair=True,
+                     precision="float32"):
+  """Writes the raw-text SavedModel of a one-output `model` to `export_dir`; returns the path
+  (`precision` "int8": the model as LiteRT int8 too, `core.text_model`)."""
+  return save_module(RegressorModule(model, vocab_file, do_lower_case, max_seq_length, is_pair), export_dir,
+                     precision=precision)

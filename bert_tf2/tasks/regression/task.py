@@ -94,9 +94,9 @@ class RegressionTask(base.Task):
     runner.write_atomic(os.path.join(output_dir, "test_results.tsv"), "".join("%r\n" % float(p) for p in predictions))
     return {"num_predictions": len(predictions)}
 
-  def export(self, model, export_dir, vocab_file, settings):
+  def export(self, model, export_dir, vocab_file, settings, precision="float32"):
     return export_regressor(model, export_dir, vocab_file, settings["do_lower_case"], settings["max_seq_length"],
-                            settings.get("is_pair") is not False)
+                            settings.get("is_pair") is not False, precision)
 
 
 def predict_scores(model, inputs, batch_size):

@@ -201,9 +201,13 @@ class SquadModule(tf.Module):
             "score": tf.cast(tf.where(answered, best, null), tf.float32),
             "null_score_diff": tf.cast(diff, tf.float32)}
 
-  def signatures(self):
-    text = tf.function(self.answer, input_signature=[tf.TensorSpec([None], tf.string, name="question"),
+  def text_function(self):
+    """serving_default's function: question, context -> answer, start, end, score, null_score_diff."""
+    return tf.function(self.answer, input_signature=[tf.TensorSpec([None], tf.string, name="question"),
                                                      tf.TensorSpec([None], tf.string, name="context")])
+
+  def signatures(self):
+    text = self.text_function()
     ids = tf.function(self.serve_ids, input_signature=[
         tf.TensorSpec([None, None], tf.int32, name=name) for name in ("input_ids", "input_mask", "segment_ids")])
     return {"serving_default": text.get_concrete_function(), "serve_ids": ids.get_concrete_function()}
@@ -211,12 +215,13 @@ class SquadModule(tf.Module):
 
 def export_squad(model, export_dir, vocab_file, do_lower_case, max_seq_length, doc_stride, max_query_length,
                  max_answer_length=30, n_best_size=20, version_2_with_negative=False,
-                 null_score_diff_threshold=0.0):
+                 null_score_diff_threshold=0.0, precision="float32"):
   """Writes a SavedModel of a `BertQuestionAnswerer` answering raw (question, context) strings.
 
-  Args: the fine-tuning tokenizer (the vocab is copied into assets/) and run_squad's settings.
+  Args: the fine-tuning tokenizer (the vocab is copied into assets/) and run_squad's settings;
+  `precision` "int8" adds the model as LiteRT int8 (`core.text_model`; the model is float32 then).
   Returns export_dir (written to a temporary directory, then renamed).
   """
   module = SquadModule(model, vocab_file, do_lower_case, max_seq_length, doc_stride, max_query_length,
                        max_answer_length, n_best_size, version_2_with_negative, null_score_diff_threshold)
-  return export.save_module(module, export_dir)
+  return export.save_module(module, export_dir, precision=precision)

@@ -91,8 +91,9 @@ class SquadTask(base.Task):
     return predict_and_evaluate(model, self.predict_file, settings, tokenizer, output_dir, batch_size,
                                 self.verbose_logging, self.eval_language)
 
-  def export(self, model, export_dir, vocab_file, settings):
-    return export_squad(model, export_dir, vocab_file, **{k: settings[k] for k in EXPORT_SETTINGS})
+  def export(self, model, export_dir, vocab_file, settings, precision="float32"):
+    return export_squad(model, export_dir, vocab_file, **{k: settings[k] for k in EXPORT_SETTINGS},
+                        precision=precision)
 
 
 def features_to_arrays(features, is_training):

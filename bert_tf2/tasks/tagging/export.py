@@ -130,14 +130,18 @@ class TaggerModule(tf.Module):
     char_tag = tf.gather(self.label_strings, tf.gather(tf.concat([piece_tag, [0]], 0), char_first))
     return tf.where(pieces_per_char > 0, char_tag, "O")
 
+  def text_function(self):
+    """serving_default's function: text -> tags, lengths."""
+    return tf.function(self.tag_text, input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+
   def signatures(self):
-    text = tf.function(self.tag_text, input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    text = self.text_function()
     ids = tf.function(self.serve_ids, input_signature=[tf.TensorSpec([None, None], tf.int32, name=n) for n in _IDS])
     return {"serving_default": text.get_concrete_function(), "serve_ids": ids.get_concrete_function()}
 
 
 def export_tagger(model, export_dir, vocab_file, do_lower_case, max_seq_length, doc_stride, label_list,
-                  sentence_ends=tagging_data.SENTENCE_ENDS):
+                  sentence_ends=tagging_data.SENTENCE_ENDS, precision="float32"):
   """Writes a raw-text SavedModel of a `BertTagger` to `export_dir` (temp dir, then renamed).
 
   Args:
@@ -146,9 +150,11 @@ def export_tagger(model, export_dir, vocab_file, do_lower_case, max_seq_length, 
     max_seq_length, doc_stride: the windows (as in fine-tuning and evaluation).
     label_list: tag strings in id order (also written to assets/labels.txt).
     sentence_ends: characters after which a text is cut into separately tagged sentences ("" = none).
+    precision: "int8" adds the model as LiteRT int8 (`core.text_model`; its CRF stays in the graph).
   """
   module = TaggerModule(model, vocab_file, do_lower_case, max_seq_length, doc_stride, label_list, sentence_ends)
-  return export.save_module(module, export_dir, {"labels.txt": "".join("%s\n" % label for label in label_list)})
+  return export.save_module(module, export_dir, {"labels.txt": "".join("%s\n" % label for label in label_list)},
+                            precision=precision)
 
 
 def entities(text, tags):

@@ -136,9 +136,9 @@ class TaggingTask(base.Task):
       results.update(_flat(scores, "test_"))
     return results
 
-  def export(self, model, export_dir, vocab_file, settings):
+  def export(self, model, export_dir, vocab_file, settings, precision="float32"):
     return export_tagger(model, export_dir, vocab_file, settings["do_lower_case"], settings["max_seq_length"],
-                         settings["doc_stride"], settings["labels"])
+                         settings["doc_stride"], settings["labels"], precision=precision)
 
 
 def _flat(scores, prefix):

@@ -12,7 +12,11 @@ The library never reads flags: these turn into a `tf.distribute.Strategy` and pl
 
 from absl import flags
 
-from bert_tf2.core import distribute
+from bert_tf2.core import cli
+
+cli.handle_ctrl_c()  # before Keras' imports (seconds): a Ctrl-C during them is one line, exit 130 too
+
+from bert_tf2.core import distribute  # noqa: E402  pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def define_fine_tuning_flags(*, output_dir, do_predict, export_dir, do_train="Fine-tune on the train split.",

@@ -155,7 +155,8 @@ def test_ctrl_c_while_fine_tuning_is_one_line_and_leaves_nothing(script, bert_ba
     flags += ["--train_file=%s" % files["en"], "--doc_stride=8", "--max_query_length=8"]
   env = dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL="3")
   proc = subprocess.Popen([sys.executable, os.path.join(root, "scripts", script + ".py")] + flags, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # even if ours is ignored
   deadline = time.time() + 300
   # Interrupted once the first step's scalars are in TensorBoard's file: training is under way.
   while proc.poll() is None and time.time() < deadline and not (

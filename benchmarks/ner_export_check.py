@@ -22,14 +22,14 @@ flags.DEFINE_string("export_dir", "runs/ner_zh/export", "The tagger SavedModel."
 flags.DEFINE_integer("batch_size", 32, "Texts per request.")
 
 
-def score(texts, golds, serve, batch_size):
-  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+def score(texts, golds, tag, batch_size):
+  """(entity F1, precision, recall) of `tag` ([str] -> per-character tags [B, C]) against `golds`."""
   from bert_tf2.tasks.tagging import export as tagging_export  # pylint: disable=g-import-not-at-top
   correct = predicted = gold = 0
   per_type = collections.Counter()
   for i in range(0, len(texts), batch_size):
     batch = texts[i:i + batch_size]
-    tags = serve(text=tf.constant(batch))["tags"].numpy()
+    tags = tag(batch)
     for text, row, truth in zip(batch, tags, golds[i:i + batch_size]):
       found = {(k, s, e) for k, s, e, _ in tagging_export.entities(text, row)}
       truth = {(k, s, e) for k, s, e, _ in truth}
@@ -48,6 +48,7 @@ def main(argv):
   import tensorflow_text  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
   from data_prep import corpora  # pylint: disable=g-import-not-at-top
   serve = tf.saved_model.load(FLAGS.export_dir).signatures["serving_default"]
+  tag = lambda batch: serve(text=tf.constant(batch))["tags"].numpy()
   sentences = corpora.peoples_daily_entities("test")
   documents = collections.OrderedDict()
   for x in corpora.peoples_daily_entities("test", unit="paragraph"):
@@ -58,7 +59,7 @@ def main(argv):
       ("sentences", [x["text"] for x in sentences], [x["entities"] for x in sentences]),
       ("whole documents", [t for t, _ in documents.values()], [e for _, e in documents.values()])):
     start = time.time()
-    f1, p, r = score(texts, golds, serve, FLAGS.batch_size if name == "sentences" else 4)
+    f1, p, r = score(texts, golds, tag, FLAGS.batch_size if name == "sentences" else 4)
     print("export check, %s (%d texts, up to %d characters): entity F1 %.4f (P %.4f R %.4f), %.0f s"
           % (name, len(texts), max(map(len, texts)), f1, p, r, time.time() - start))
 

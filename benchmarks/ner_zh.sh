@@ -87,7 +87,7 @@ BEST=$($PY benchmarks/ner_zh_summary.py --out="$OUT")
 echo "best on dev: $BEST"
 
 echo "== 5/5 the best model: exported to $OUT/export (checked on test sentences and whole documents), its recipe on POS"
-$PY -c "from bert_tf2.jobs import tagging; print('exported', tagging.export_from_dir('$OUT/$BEST', '$OUT/export'))"
+$PY scripts/export_saved_model.py --model_dir="$OUT/$BEST" --export_dir="$OUT/export"
 $PY benchmarks/ner_export_check.py --export_dir="$OUT/export"
 BEST=${BEST%_e*}                        # POS with the best init and head, $POS_EPOCHS epochs
 EPOCHS=${POS_EPOCHS:-3}

@@ -1,8 +1,11 @@
 """Shared fixtures: tiny configs, the MiniLM directory, the repo root on sys.path."""
 import os
 import sys
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Converted LiteRT models (bert_tf2.core.litert.cache_dir) go to a directory of this run, never ~/.cache.
+os.environ["BERT_TF2_CACHE"] = tempfile.mkdtemp(prefix="bert_tf2_test_cache_")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 

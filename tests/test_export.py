@@ -6,8 +6,9 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from bert_tf2.core import export
+from bert_tf2.core import export, text_model
 from bert_tf2.tasks.classification.export import export_classifier
 from bert_tf2.tasks.classification.model import BertClassifier
 from bert_tf2.core.features import InputExample, convert_examples_to_features, features_to_arrays
@@ -60,7 +61,9 @@ def served(tmp_path_factory, vocab_file):
   multi = BertClassifier(config, num_labels=3, multi_label=True)
   multi.output_bias.assign([5.0, -5.0, 5.0])
   encoder = BertModel(config)
-  dirs = {"pair": export_classifier(pair, root / "pair", vocab_file, True, 16, LABELS, is_pair=True),
+  # The pair classifier is exported at int8: its signatures stay float32 (checked below in a fresh
+  # process), its model is also LiteRT int8, which TextModel runs (test_int8_export_...).
+  dirs = {"pair": export_classifier(pair, root / "pair", vocab_file, True, 16, LABELS, is_pair=True, precision="int8"),
           "multi": export_classifier(multi, root / "multi", vocab_file, True, 8, LABELS, threshold=0.5),
           "encoder": export.export_encoder(encoder, root / "encoder", vocab_file, True, 12)}
   pair_inputs = _keras_inputs(vocab_file, TEXT_A, TEXT_B, 16)
@@ -78,7 +81,7 @@ def served(tmp_path_factory, vocab_file):
   run = subprocess.run([sys.executable, "-c", SERVE, json.dumps(request)], capture_output=True, text=True,
                        timeout=600)
   assert run.returncode == 0, run.stderr[-3000:]
-  expected = {"pair": pair.probabilities(pair(pair_inputs, training=False)).numpy(),
+  expected = {"pair": pair.probabilities(pair(pair_inputs, training=False)).numpy(), "pair_model": pair,
               "encoder": encoder(encoder_inputs, training=False), "encoder_mask": encoder_inputs["input_mask"]}
   return dirs, json.loads(run.stdout.split("RESULT", 1)[1]), expected
 
@@ -98,6 +101,40 @@ def test_saved_model_lists_both_signatures(served):
   assert set(signatures["serving_default"].inputs) == {"text_a", "text_b"}
   assert set(signatures["serving_default"].outputs) == {"probabilities", "labels"}
   assert set(signatures["serve_ids"].inputs) == {"input_ids", "input_mask", "segment_ids"}
+  # An int8 export's: text -> the model's inputs, and text + the model's outputs -> serving_default's.
+  assert set(signatures["int8_inputs"].outputs) == {"input_ids", "input_mask", "segment_ids"}
+  assert set(signatures["int8_outputs"].inputs) == {"text_a", "text_b", "logits"}
+  assert set(signatures["int8_outputs"].outputs) == {"probabilities", "labels"}
+
+
+def test_int8_export_runs_through_text_model(served):
+  dirs, _, expected = served
+  predict = text_model.TextModel(dirs["pair"])
+  assert predict.precision == "int8"
+  float32 = text_model.TextModel(dirs["pair"], precision="float32")
+  assert float32.runner is None
+  reference = float32(text_a=TEXT_A, text_b=TEXT_B)
+  np.testing.assert_allclose(reference["probabilities"], expected["pair"], atol=1e-5)
+  # The split alone (the Keras model in LiteRT's place) gives serving_default's outputs exactly.
+  int8_runner = predict.runner
+  model = expected["pair_model"]
+  predict.runner = lambda batch: {"logits": model({k: tf.constant(v) for k, v in batch.items()}, training=False).numpy()}
+  split = predict(text_a=TEXT_A, text_b=TEXT_B)
+  np.testing.assert_allclose(split["probabilities"], reference["probabilities"], atol=1e-6)
+  np.testing.assert_array_equal(split["labels"], reference["labels"])
+  # LiteRT int8: within its tolerance; a batch of 0 never reaches LiteRT.
+  predict.runner = int8_runner
+  quantized = predict(text_a=TEXT_A, text_b=TEXT_B)
+  assert np.abs(quantized["probabilities"] - reference["probabilities"]).max() < 0.05
+  empty = predict(text_a=[], text_b=[])
+  assert empty["probabilities"].shape == (0, len(LABELS)) and empty["labels"].shape == (0,)
+  # Asked for what it was not exported at: one line.
+  with pytest.raises(ValueError, match="exported at float32; it runs at float32 or int8, not bfloat16"):
+    text_model.TextModel(dirs["pair"], precision="bfloat16")
+  with pytest.raises(ValueError, match="precision must be one of float32, bfloat16, int8; got 'int4'"):
+    text_model.TextModel(dirs["pair"], precision="int4")
+  with pytest.raises(ValueError, match="has no int8 model: export it with --precision=int8"):
+    text_model.TextModel(dirs["multi"], precision="int8")
 
 
 def test_multi_label_export_joins_labels_over_threshold(served):

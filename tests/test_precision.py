@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from bert_tf2 import modeling, tokenization
+from bert_tf2.core import litert
 from bert_tf2.embeddings import encoder as embeddings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -57,6 +58,22 @@ def test_each_precision_encodes_close_to_float32(model, vocab_file):
     assert _min_cosine(vectors, reference) >= MIN_COSINE[precision], precision
     assert not np.array_equal(vectors, reference), precision  # it did compute otherwise
   assert _encoder(model, vocab_file, "bfloat16").model.dtype_policy.name == "mixed_bfloat16"
+
+
+def test_int8_conversion_is_cached_per_weights(model, vocab_file, monkeypatch, tmp_path):
+  monkeypatch.setenv("BERT_TF2_CACHE", str(tmp_path))
+  first = _encoder(model, vocab_file, "int8")
+  assert len(os.listdir(tmp_path / "litert")) == 1
+  converted = []
+  monkeypatch.setattr(litert, "convert", lambda *args: converted.append(args))
+  again = _encoder(model, vocab_file, "int8")  # read back, not converted
+  assert not converted and again.tflite == first.tflite
+  np.testing.assert_array_equal(again.encode(TEXTS), first.encode(TEXTS))
+  other = modeling.BertModel(model.config)  # other weights: another file
+  monkeypatch.undo()
+  monkeypatch.setenv("BERT_TF2_CACHE", str(tmp_path))
+  _encoder(other, vocab_file, "int8")
+  assert len(os.listdir(tmp_path / "litert")) == 2
 
 
 def test_bad_precision_is_one_line(model, vocab_file):

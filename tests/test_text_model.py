@@ -1,5 +1,6 @@
 """int8 raw-text exports of every task family (`core.text_model`): the split at the model call gives
-serving_default's outputs exactly, LiteRT int8 stays within tolerance, and `TextModel` runs both."""
+serving_default's outputs exactly, and LiteRT int8 stays within tolerance. A whole int8 export run by
+`TextModel`: tests/test_export.py (the classifier's)."""
 
 import keras
 import numpy as np
@@ -8,7 +9,6 @@ import tensorflow as tf
 
 from bert_tf2.core import litert, text_model
 from bert_tf2.modeling import BertConfig
-from bert_tf2.tasks.classification import export as classification_export
 from bert_tf2.tasks.classification.model import BertClassifier
 from bert_tf2.tasks.multiple_choice import export as multiple_choice_export
 from bert_tf2.tasks.multiple_choice.model import BertMultipleChoice
@@ -22,22 +22,18 @@ CHARS = list("江泽民在北京上海新华社记者报道中国人民银行谁
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + CHARS
 TAGS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
 TEXTS = ["the movie was great", "江泽民在北京", "", "新华社记者报道：中国人民银行在上海。" * 6]
-# Per family: the export function's extra arguments, and serving_default's inputs (every family's
-# text edge cases: an empty text, a text longer than one window).
+# Per family: its model, its export module (as its export function builds it) and serving_default's
+# inputs, with every family's text edge cases: an empty text, a text longer than one window.
 FAMILIES = {
-    "classifier": (lambda c: BertClassifier(c, 3), classification_export.export_classifier,
-                   dict(max_seq_length=16, label_list=["neg", "neutral", "pos"], is_pair=True),
-                   dict(text_a=TEXTS, text_b=["bad", "", "the movie", "江"])),
-    "regression": (lambda c: BertClassifier(c, 1), regression_export.export_regressor,
-                   dict(max_seq_length=16, is_pair=False), dict(text_a=TEXTS)),
-    "tagger": (lambda c: BertTagger(c, len(TAGS), use_crf=True), tagging_export.export_tagger,
-               dict(max_seq_length=10, doc_stride=4, label_list=TAGS), dict(text=TEXTS)),
-    "squad": (BertQuestionAnswerer, squad_export.export_squad,
-              dict(max_seq_length=24, doc_stride=8, max_query_length=6, version_2_with_negative=True),
+    "regression": (lambda c: BertClassifier(c, 1),
+                   lambda m, v: regression_export.RegressorModule(m, v, True, 16, is_pair=False), dict(text_a=TEXTS)),
+    "tagger": (lambda c: BertTagger(c, len(TAGS), use_crf=True),
+               lambda m, v: tagging_export.TaggerModule(m, v, True, 10, 4, TAGS), dict(text=TEXTS)),
+    "squad": (BertQuestionAnswerer, lambda m, v: squad_export.SquadModule(m, v, True, 24, 8, 6, 30, 20, True, 0.0),
               dict(question=["谁在北京？", "什么？", "是什么", "谁"], context=TEXTS)),
-    "multiple_choice": (BertMultipleChoice, multiple_choice_export.export_multiple_choice,
-                        dict(max_seq_length=16), dict(context=TEXTS, question=["谁", "", "是什么", "?"],
-                                                      options=[["a", "b"], ["江", ""], ["", ""], ["北京", "上海"]])),
+    "multiple_choice": (BertMultipleChoice, lambda m, v: multiple_choice_export.MultipleChoiceModule(m, v, True, 16),
+                        dict(context=TEXTS, question=["谁", "", "是什么", "?"],
+                             options=[["a", "b"], ["江", ""], ["", ""], ["北京", "上海"]])),
 }
 
 
@@ -82,35 +78,12 @@ def _assert_outputs(got, expected, atol, family):
       assert np.abs(got[name] - expected[name]).max() < atol, name
 
 
-def test_int8_classifier_export_runs_through_text_model(vocab_file, tmp_path):
-  _, export_fn, settings, inputs = FAMILIES["classifier"]
-  model = _model("classifier")
-  path = export_fn(model, str(tmp_path / "classifier"), vocab_file, do_lower_case=True, precision="int8", **settings)
-  predict = text_model.TextModel(path)
-  assert predict.precision == "int8"
-  expected = {name: t.numpy() for name, t in predict.signature(**{k: tf.constant(v) for k, v in inputs.items()}).items()}
-  assert np.ptp(expected["probabilities"], axis=0).max() > 1e-3  # rows differ: a mix-up would show
-  int8_runner, predict.runner = predict.runner, _run_keras(model)
-  _assert_outputs(predict(**inputs), expected, 0, "classifier")  # the split: serving_default's outputs exactly
-  predict.runner = int8_runner
-  _assert_outputs(predict(**inputs), expected, 0.1, "classifier")  # LiteRT int8: within tolerance
-  empty = predict(text_a=[], text_b=[])  # LiteRT never sees a batch of 0
-  assert empty["probabilities"].shape == (0, 3) and empty["labels"].shape == (0,)
-  # Asked for what it was not exported at: one line.
-  with pytest.raises(ValueError, match="exported at float32; it runs at float32 or int8, not bfloat16"):
-    text_model.TextModel(path, precision="bfloat16")
-  with pytest.raises(ValueError, match="precision must be one of float32, bfloat16, int8; got 'int4'"):
-    text_model.TextModel(path, precision="int4")
-  with pytest.raises(ValueError, match="no saved_model.pb"):
-    text_model.TextModel(str(tmp_path))
-
-
 @pytest.mark.parametrize("family", ["tagger"] + [pytest.param(family, marks=pytest.mark.slow)  # ~10 s each
                                                  for family in ("squad", "multiple_choice", "regression")])
 def test_int8_split_gives_serving_default_outputs_in_every_family(family, vocab_file):
-  _, _, settings, inputs = FAMILIES[family]
+  _, make_module, inputs = FAMILIES[family]
   model = _model(family)
-  module = _module_of(family, model, vocab_file, settings)
+  module = make_module(model, vocab_file)
   feeds = {k: tf.constant(v) for k, v in inputs.items()}
   expected = {name: t.numpy() for name, t in module.text_function()(**feeds).items()}
   signatures, tflite = text_model.int8_split(module)
@@ -119,16 +92,3 @@ def test_int8_split_gives_serving_default_outputs_in_every_family(family, vocab_
     outputs = runner(model_inputs)
     got = signatures["int8_outputs"](**feeds, **{k: tf.constant(v) for k, v in outputs.items()})
     _assert_outputs({name: t.numpy() for name, t in got.items()}, expected, atol, family)
-
-
-def _module_of(family, model, vocab_file, settings):
-  """The family's export module, as its export function builds it."""
-  if family == "classifier":
-    return classification_export.ClassifierModule(model, vocab_file, True, 16, settings["label_list"], True)
-  if family == "regression":
-    return regression_export.RegressorModule(model, vocab_file, True, 16, False)
-  if family == "tagger":
-    return tagging_export.TaggerModule(model, vocab_file, True, 10, 4, TAGS)
-  if family == "squad":
-    return squad_export.SquadModule(model, vocab_file, True, 24, 8, 6, 30, 20, True, 0.0)
-  return multiple_choice_export.MultipleChoiceModule(model, vocab_file, True, 16)

@@ -13,6 +13,8 @@ The graph is frozen first (variables -> constants): LiteRT's resource variables 
 weights out of the file. Tokenization stays outside (LiteRT has no WordPiece op): ids in.
 """
 
+import hashlib
+import json
 import os
 import tempfile
 import threading
@@ -56,6 +58,41 @@ def encoder_layers_function(model):
     out = model({"input_ids": input_ids, "input_mask": input_mask, "segment_ids": segment_ids}, training=False)
     return {"encoder_outputs": tf.cast(tf.stack(out["encoder_outputs"], axis=1), tf.float32)}  # (B, L, T, D)
   return tf.function(layers)
+
+
+def cache_dir():
+  """Where converted models are kept: $BERT_TF2_CACHE, else ~/.cache/bert_tf2."""
+  return os.environ.get("BERT_TF2_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "bert_tf2")
+
+
+def encoder_layers_int8(model):
+  """`convert(encoder_layers_function(model), "int8")`, kept in cache_dir()/litert under a hash of the
+  model's config and weights, TensorFlow's version and the source of the code that builds the graph:
+  MiniLM takes ~10 s to convert, ~0.1 s to hash, and a server or `encode.py --precision=int8` converts
+  the same weights at every start. Without a writable cache directory it converts every time."""
+  digest = hashlib.sha256(json.dumps([tf.__version__, "encoder_layers", "int8", model.config.to_dict()],
+                                     sort_keys=True).encode())
+  package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  for source in ("layers.py", "modeling.py", "modeling_ops.py", os.path.join("core", "litert.py")):
+    with open(os.path.join(package, source), "rb") as f:
+      digest.update(f.read())
+  for weight in model.weights:
+    digest.update(weight.path.encode())
+    digest.update(np.ascontiguousarray(weight.numpy()).tobytes())
+  path = os.path.join(cache_dir(), "litert", digest.hexdigest() + ".tflite")
+  if os.path.isfile(path):
+    with open(path, "rb") as f:
+      return f.read()
+  tflite = convert(encoder_layers_function(model), "int8")
+  try:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = "%s.tmp-%d" % (path, os.getpid())
+    with open(tmp, "wb") as f:
+      f.write(tflite)
+    os.replace(tmp, path)  # a reader never sees half a file
+  except OSError:
+    pass  # no cache: converted again next time
+  return tflite
 
 
 def default_threads():

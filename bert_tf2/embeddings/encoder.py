@@ -81,7 +81,7 @@ class SentenceEncoder:
     if config is not None and precision == "bfloat16":
       model = precisions.for_precision(model, precision)
     elif config is not None and precision == "int8":
-      self.tflite = litert.convert(litert.encoder_layers_function(model), "int8")
+      self.tflite = litert.encoder_layers_int8(model)
       self.runner = litert.Runner(self.tflite, num_threads=litert.default_threads())
     self.num_layers = num_layers or config.num_hidden_layers
     self.pooling_layer = check_options(pooling_strategy, pooling_layer, self.num_layers)

@@ -161,3 +161,17 @@ def test_pooling_of_mixed_precision_layers_is_float32_and_finite(dtype):
     pooled = embeddings.pool_layers([hidden], mask, [0], strategy, normalize=False)
     assert pooled.dtype == tf.float32  # float16's -1e30 padding mask would be -inf, and inf * 0 = NaN
     np.testing.assert_array_equal(pooled.numpy(), expected)
+
+
+@pytest.mark.parametrize("normalize", [False, True])
+@pytest.mark.parametrize("strategy", embeddings.POOLING_STRATEGIES)
+def test_numpy_pooling_of_litert_layers_equals_tensorflow_pooling(strategy, normalize):
+  """The int8 (LiteRT) path pools in numpy: the same vectors as `pool_layers`, within float32 rounding."""
+  rng = np.random.default_rng(0)
+  layers = rng.normal(size=(4, 3, 9, 8)).astype(np.float32)  # (B, L, T, D)
+  mask = (np.arange(9) < np.array([[9], [2], [5], [1]])).astype(np.int32)  # (B, T): 9, 2, 5 and 1 real tokens
+  for pooling_layer in ([-1], [-1, 0]):
+    expected = embeddings.pool_layers(tf.unstack(layers, axis=1), mask, pooling_layer, strategy, normalize).numpy()
+    got = embeddings.pool_layers_numpy(layers, mask, pooling_layer, strategy, normalize)
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)

@@ -213,6 +213,30 @@ def test_dynamic_batching_merges_concurrent_requests():
   assert sum(slow.calls) == 8 and len(slow.calls) <= 3, slow.calls
 
 
+def test_accepted_connections_have_tcp_nodelay():
+  """Without TCP_NODELAY a response's body waited ~40 ms for the client's delayed ACK (Nagle)."""
+  import asyncio  # pylint: disable=g-import-not-at-top
+  import socket  # pylint: disable=g-import-not-at-top
+
+  async def check():
+    seen = []
+
+    async def handle(reader, writer):
+      del reader
+      seen.append(writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+      writer.close()
+
+    server = await asyncio.start_server(handle, sock=serving.bind_socket("127.0.0.1", 0))
+    _, writer = await asyncio.open_connection(*server.sockets[0].getsockname())
+    while not seen:
+      await asyncio.sleep(0.01)
+    writer.close()
+    server.close()
+    return seen
+
+  assert asyncio.run(asyncio.wait_for(check(), 10)) == [1]
+
+
 def test_dynamic_batching_respects_max_batch_size():
   slow = _SlowEncoder()
   app = serving.create_app(slow, max_batch_size=3)

@@ -19,7 +19,8 @@ feature axis before pooling). Padding never enters a pooled value:
   NONE             token vectors, zero on padding             [B, T, D]
 `precision` ("float32", "bfloat16", "int8"; `bert_tf2.core.precision`) is how the encoder computes:
 bfloat16 rebuilds the `BertModel` under `mixed_bfloat16`; int8 converts it to a LiteRT dynamic-range
-int8 model (`bert_tf2.core.litert`, XNNPACK) that runs ids -> layers; pooling is the same for all.
+int8 model (`bert_tf2.core.litert`, XNNPACK) that runs ids -> layers; pooling is the same for all (in
+numpy after LiteRT: `pooling.pool_layers_numpy`).
 An exported SavedModel records its precision, and `from_pretrained` runs it so (int8: the
 `encoder_int8.tflite` in its assets).
 
@@ -41,7 +42,8 @@ from bert_tf2.core import precision as precisions
 from bert_tf2.core.features import (INPUT_NAMES, bucket_batches, check_max_seq_length, convert_examples_to_features,
                                lines_to_examples, pad_batch)
 # POOLING_STRATEGIES: the pooling_strategy values, part of this module's interface.
-from bert_tf2.embeddings.pooling import POOLING_STRATEGIES, check_options, pool_layers  # noqa: F401
+from bert_tf2.embeddings.pooling import (POOLING_STRATEGIES, check_options, pool_layers,  # noqa: F401
+                                       pool_layers_numpy)
 
 
 def unk_share(features):
@@ -97,10 +99,10 @@ class SentenceEncoder:
     def run(batch):
       return pool_layers(layers_fn(batch), batch["input_mask"], self.pooling_layer, pooling_strategy, normalize)
 
-    def run_litert(batch):  # LiteRT runs the layers; pooling as above, eagerly
-      layers = tf.unstack(tf.constant(self.runner(batch)["encoder_outputs"]), axis=1)  # L x (B, T, D)
-      return pool_layers(layers, tf.constant(batch["input_mask"]), self.pooling_layer, pooling_strategy, normalize)
-    self._run = run if self.runner is None else run_litert
+    def run_litert(batch):  # LiteRT runs the layers; pooling as above, in numpy (eager TF ops cost more)
+      layers = self.runner(batch)["encoder_outputs"]  # (B, L, T, D)
+      return pool_layers_numpy(layers, batch["input_mask"], self.pooling_layer, pooling_strategy, normalize)
+    self._run = (lambda batch: run(batch).numpy()) if self.runner is None else run_litert  # batch -> np.ndarray
 
   @property
   def dimension(self):
@@ -150,7 +152,7 @@ class SentenceEncoder:
     progress = keras.utils.Progbar(len(features), unit_name="text") if show_progress else None
     results = [None] * len(features)
     for indexes in batches:
-      pooled = self._run(pad_batch([features[i] for i in indexes])).numpy()
+      pooled = self._run(pad_batch([features[i] for i in indexes]))
       for row, i in enumerate(indexes):
         results[i] = pooled[row]
       if progress is not None:

@@ -4,9 +4,11 @@
                          normalize=False)                       # float [B, D]
 
 Shared by `bert_tf2.embeddings.encoder` (SentenceEncoder), `bert_tf2.retrieval.model` (the dual encoder) and the
-encoder SavedModel of `bert_tf2.core.export`.
+encoder SavedModel of `bert_tf2.core.export`. `pool_layers_numpy` is the same in numpy, for LiteRT's
+arrays (the int8 path): a few eager TensorFlow ops cost more than the pooling itself at small batches.
 """
 
+import numpy as np
 import tensorflow as tf
 
 POOLING_STRATEGIES = ("REDUCE_MEAN", "REDUCE_MAX", "REDUCE_MEAN_MAX", "CLS_TOKEN", "SEP_TOKEN", "NONE")
@@ -53,6 +55,42 @@ def pool_layers(encoder_outputs, input_mask, pooling_layer, pooling_strategy, no
   hidden = tf.cast(tf.concat([encoder_outputs[i] for i in pooling_layer], axis=-1), tf.float32)
   pooled = pool(hidden, input_mask, pooling_strategy)
   return tf.math.l2_normalize(pooled, axis=-1) if normalize else pooled
+
+
+def pool_layers_numpy(encoder_outputs, input_mask, pooling_layer, pooling_strategy, normalize):
+  """`pool_layers` in numpy, for `encoder_outputs` float32 np.ndarray [B, L, T, D] (every layer, stacked).
+
+  Args:
+    input_mask: int np.ndarray [B, T], 1 for real tokens.
+    The other args as `pool_layers`.
+
+  Returns:
+    float32 np.ndarray, shaped as `pool_layers`' result (equal to it within float32 rounding).
+  """
+  hidden = np.concatenate([encoder_outputs[:, i] for i in pooling_layer], axis=-1).astype(np.float32)  # (B, T, D)
+  mask = np.asarray(input_mask, np.float32)[:, :, None]  # (B, T, 1)
+  if pooling_strategy in ("REDUCE_MEAN", "REDUCE_MEAN_MAX"):
+    mean = np.sum(hidden * mask, axis=1) / np.maximum(np.sum(mask, axis=1), np.float32(1e-9))
+  if pooling_strategy in ("REDUCE_MAX", "REDUCE_MEAN_MAX"):
+    maximum = np.max(hidden - (np.float32(1.0) - mask) * np.float32(1e30), axis=1)
+  if pooling_strategy == "REDUCE_MEAN":
+    pooled = mean
+  elif pooling_strategy == "REDUCE_MAX":
+    pooled = maximum
+  elif pooling_strategy == "REDUCE_MEAN_MAX":
+    pooled = np.concatenate([mean, maximum], axis=-1)
+  elif pooling_strategy == "CLS_TOKEN":
+    pooled = hidden[:, 0]
+  elif pooling_strategy == "SEP_TOKEN":
+    last = np.sum(np.asarray(input_mask, np.int64), axis=1) - 1  # (B,)
+    pooled = hidden[np.arange(len(hidden)), last]
+  elif pooling_strategy == "NONE":
+    pooled = hidden * mask
+  else:
+    raise ValueError("pooling_strategy must be one of %s, got %r" % (", ".join(POOLING_STRATEGIES), pooling_strategy))
+  if normalize:  # as tf.math.l2_normalize: x * rsqrt(max(sum(x^2), 1e-12))
+    pooled = pooled / np.sqrt(np.maximum(np.sum(np.square(pooled), axis=-1, keepdims=True), np.float32(1e-12)))
+  return pooled
 
 
 def check_options(pooling_strategy, pooling_layer, num_layers):

@@ -32,9 +32,10 @@ setup(
         "retrieval": ["faiss-cpu>=1.8", "pymilvus>=3.0.2,<4", "milvus-lite>=3.2.2,<4"],
         # Google's original TF1 code, the reference the tests compare with; jieba for the test of
         # --chinese_whole_word_mask=jieba (the standard Chinese word segmenter); the openai client,
-        # which tests/test_openai_api.py drives against the server's /v1/embeddings; LiteRT's interpreter.
-        "test": ["pytest>=8", "bert-tensorflow==1.0.4", "snownlp==0.12.3", "faiss-cpu>=1.8", "jieba==0.42.1",
-                 "openai>=1.0,<4", "ai-edge-litert==2.3.0"],
+        # which tests/test_openai_api.py drives against the server's /v1/embeddings; LiteRT's interpreter;
+        # pytest-xdist, whose two workers test.sh runs.
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "bert-tensorflow==1.0.4", "snownlp==0.12.3", "faiss-cpu>=1.8",
+                 "jieba==0.42.1", "openai>=1.0,<4", "ai-edge-litert==2.3.0"],
         # python -m data_prep.create_pretraining_data_beam (Dataflow, Flink, Spark, DirectRunner).
         # 2.77 takes protobuf <7 (6.33 here): inside TF 2.21's >=6.31.1,<8 and its 6.31.1 gencode.
         "beam": ["apache-beam>=2.77,<3"],

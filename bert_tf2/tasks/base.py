@@ -26,6 +26,25 @@ import dataclasses
 import tensorflow as tf
 
 
+class SplitReader:
+  """`get_{train,dev,test}_examples(data_dir)` = `self._read(data_dir, split)`: the one place the three
+  entry points Google's `DataProcessor` names are written; a reader (any family's) defines `_read`, or
+  overrides an entry point that does more (Google's GLUE processors, which read other file names)."""
+
+  def get_train_examples(self, data_dir):
+    return self._read(data_dir, "train")
+
+  def get_dev_examples(self, data_dir):
+    return self._read(data_dir, "dev")
+
+  def get_test_examples(self, data_dir):
+    return self._read(data_dir, "test")
+
+  def _read(self, data_dir, split):
+    raise NotImplementedError("%s reads no %s split: define _read(data_dir, split) or get_%s_examples"
+                              % (type(self).__name__, split, split))
+
+
 @dataclasses.dataclass
 class TrainInputs:
   """What fine-tuning reads.

@@ -56,12 +56,6 @@ class TsvCorpusProcessor(DataProcessor):
     self._train_labels = _sorted_labels(e.label for e in examples)
     return examples
 
-  def get_dev_examples(self, data_dir):
-    return self._read(data_dir, "dev")
-
-  def get_test_examples(self, data_dir):
-    return self._read(data_dir, "test")
-
   def get_labels(self):
     if self.labels is not None:
       return list(self.labels)

@@ -104,15 +104,6 @@ class ClueProcessor(DataProcessor):
     """(text_a, text_b or None) of one row."""
     raise NotImplementedError()
 
-  def get_train_examples(self, data_dir):
-    return self._read(data_dir, "train")
-
-  def get_dev_examples(self, data_dir):
-    return self._read(data_dir, "dev")
-
-  def get_test_examples(self, data_dir):
-    return self._read(data_dir, "test")
-
   def get_labels(self):
     return list(self.labels)
 

@@ -25,28 +25,20 @@ import os
 
 from bert_tf2.core.features import InputExample
 from bert_tf2.core import checks
+from bert_tf2.tasks.base import SplitReader
 from bert_tf2.tokenization import convert_to_unicode
 
 ENTRY_POINT_GROUP = "bert_tf2.tasks.classification.processors"
 _REGISTRY = {}
 
 
-class DataProcessor:
-  """Base class: reads a task's train/dev/test files into InputExamples."""
+class DataProcessor(SplitReader):
+  """Base class: reads a task's train/dev/test files into InputExamples (`get_*_examples`, or `_read`)."""
 
   name = None
   family = "classifier"  # the task family that fine-tunes on these examples (`tasks.registry.FAMILIES`)
   is_multi_label = False
   errors = "strict"  # non-UTF-8 input: an error naming file and line, or "replace"/"ignore"
-
-  def get_train_examples(self, data_dir):
-    raise NotImplementedError()
-
-  def get_dev_examples(self, data_dir):
-    raise NotImplementedError()
-
-  def get_test_examples(self, data_dir):
-    raise NotImplementedError()
 
   def get_labels(self):
     raise NotImplementedError()
@@ -119,19 +111,10 @@ class MrpcProcessor(DataProcessor):
   """MRPC: {train,dev,test}.tsv with header; label col 0, sentences cols 3 and 4."""
   name = "mrpc"
 
-  def _get(self, data_dir, set_type):
+  def _read(self, data_dir, set_type):
     path = os.path.join(data_dir, set_type + ".tsv")
     label = None if set_type == "test" else 0
     return _examples(path, set_type, self._read_tsv(path), a=3, b=4, label=label, fixed_label="0")
-
-  def get_train_examples(self, data_dir):
-    return self._get(data_dir, "train")
-
-  def get_dev_examples(self, data_dir):
-    return self._get(data_dir, "dev")
-
-  def get_test_examples(self, data_dir):
-    return self._get(data_dir, "test")
 
   def get_labels(self):
     return ["0", "1"]
@@ -215,20 +198,11 @@ class _SplitFileProcessor(DataProcessor):
     """The label strings of one example."""
     return [example.label]
 
-  def _split(self, data_dir, set_type):
+  def _read(self, data_dir, set_type):
     examples = self._get(data_dir, set_type)
     if set_type == "train":
       self._train_dir = data_dir
     return examples
-
-  def get_train_examples(self, data_dir):
-    return self._split(data_dir, "train")
-
-  def get_dev_examples(self, data_dir):
-    return self._split(data_dir, "dev")
-
-  def get_test_examples(self, data_dir):
-    return self._split(data_dir, "test")
 
   def get_labels(self):
     if self.labels is None:

@@ -49,21 +49,9 @@ def _pair_examples(path, set_type, rows, a, b, score, first=0, guid_column=None)
 class _RegressionProcessor(DataProcessor):
   family = "regression"
 
-  def get_train_examples(self, data_dir):
-    return self._get(data_dir, "train")
-
-  def get_dev_examples(self, data_dir):
-    return self._get(data_dir, "dev")
-
-  def get_test_examples(self, data_dir):
-    return self._get(data_dir, "test")
-
   def get_labels(self):
     """A regression has no label set: the single output is the score."""
     return []
-
-  def _get(self, data_dir, set_type):
-    raise NotImplementedError()
 
 
 class StsbProcessor(_RegressionProcessor):
@@ -72,7 +60,7 @@ class StsbProcessor(_RegressionProcessor):
   by header name, so a file with other or reordered metadata columns reads the same."""
   name = "sts-b"
 
-  def _get(self, data_dir, set_type):
+  def _read(self, data_dir, set_type):
     path = os.path.join(data_dir, set_type + ".tsv")
     rows = self._read_tsv(path)
     header = [convert_to_unicode(c).strip() for c in rows[0]]
@@ -147,7 +135,7 @@ class ScorePairsProcessor(_RegressionProcessor):
     raise ValueError("%s:1: %d columns; a score file has text_a, text_b, score (3) or id, text_a, text_b, "
                      "label (4): give the layout" % (train_path if reference is not rows else path, width))
 
-  def _get(self, data_dir, set_type):
+  def _read(self, data_dir, set_type):
     path = self._path(data_dir, set_type)
     rows = self._rows(path)
     guid, a, b, score = self._layout(data_dir, path, rows)

@@ -33,6 +33,7 @@ import typing
 import numpy as np
 
 from bert_tf2.core import checks, windows
+from bert_tf2.tasks.base import SplitReader  # noqa: F401  (tagging readers subclass it as data.SplitReader)
 
 SCHEMES = {"BIO": re.compile(r"^(O|[BI]-.+)$"), "BIOES": re.compile(r"^(O|[BIES]-.+)$")}
 SPLIT_FILES = {"train": "train.txt", "dev": "dev.txt", "test": "test.txt"}
@@ -106,19 +107,6 @@ def read_conll(path, scheme="BIO"):
   if not examples:
     raise ValueError("%s: the file is empty (no token lines)" % path)
   return examples
-
-
-class SplitReader:
-  """`get_{train,dev,test}_examples(data_dir)` = `self._read(data_dir, split)`: a tagging reader writes `_read` only."""
-
-  def get_train_examples(self, data_dir):
-    return self._read(data_dir, "train")
-
-  def get_dev_examples(self, data_dir):
-    return self._read(data_dir, "dev")
-
-  def get_test_examples(self, data_dir):
-    return self._read(data_dir, "test")
 
 
 class ConllProcessor(SplitReader):
